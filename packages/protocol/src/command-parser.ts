@@ -1,0 +1,258 @@
+import type { NsqError } from './errors.js'
+
+/**
+ * Server-side parser of the V2 command stream (after the 4-byte magic):
+ *
+ *   NAME[ SP param]*\n                                     (a trailing \r is dropped; params split on single spaces)
+ *   NAME ...\n[4-byte BE int32 size][size bytes]           IDENTIFY, AUTH, PUB, DPUB
+ *   MPUB topic\n[4 body size][4 count]([4 size][bytes])*   parsed by count; the body size is only checked
+ *
+ * It is a push state machine: feed it chunks as they arrive. The sink decides, line by line, whether a body follows
+ * and how its sizes are checked, so that nsqd's order of checks (names before body, auth before an MPUB body...) and
+ * its error texts stay in the server. Bodies that lie whole in one chunk are views of it, valid only during the
+ * callback; bodies split across chunks are gathered into one buffer of their exact size.
+ */
+
+/** What follows a command line. Return one from CommandSink.line, or null when the command has no body. */
+export type BodySpec = SizedBodySpec | MultiBodySpec
+
+export interface SizedBodySpec {
+  readonly kind: 'sized'
+  /** Checks the declared int32 size (it may be negative); an error stops the parser. */
+  checkSize (size: number): NsqError | null
+}
+
+export interface MultiBodySpec {
+  readonly kind: 'multi'
+  checkBodySize (size: number): NsqError | null
+  checkCount (count: number): NsqError | null
+  checkMessageSize (index: number, size: number): NsqError | null
+}
+
+export interface CommandSink {
+  /**
+   * A complete command line. Return null when the command is complete (it was handled), a BodySpec to read its
+   * body, or an NsqError to stop parsing (the connection's fate is the sink's).
+   */
+  line (params: string[]): BodySpec | NsqError | null
+  /** The body of the last line that asked for a sized body. */
+  body (params: string[], body: Buffer): void
+  /** The messages of the last line that asked for a multi body. */
+  bodies (params: string[], bodies: Buffer[]): void
+  /** A body size or count failed its check. Parsing has stopped. */
+  error (err: NsqError): void
+  /** A line longer than maxLineLength without a newline: nsqd drops such a connection without an answer. */
+  overflow (): void
+}
+
+const enum State {
+  Line,
+  Size,
+  Body,
+  MultiBodySize,
+  MultiCount,
+  MultiMessageSize,
+  MultiMessage,
+  Stopped,
+}
+
+const NEWLINE = 0x0a
+const CR = 0x0d
+
+/** nsqd reads lines through a 16 KiB bufio.Reader; a longer line is a read error. */
+export const DEFAULT_MAX_LINE_LENGTH = 16 * 1024
+
+export class CommandParser {
+  private state = State.Line
+  private lineParts: Buffer[] = []
+  private lineLength = 0
+  private params: string[] = []
+  private sized: SizedBodySpec | null = null
+  private multi: MultiBodySpec | null = null
+  private readonly word = Buffer.alloc(4)
+  private wordFill = 0
+  private body: Buffer | null = null
+  private bodyFill = 0
+  private count = 0
+  private bodies: Buffer[] = []
+
+  constructor (private readonly sink: CommandSink, private readonly maxLineLength = DEFAULT_MAX_LINE_LENGTH) {}
+
+  /** Stops parsing; later chunks are ignored. */
+  stop (): void {
+    this.state = State.Stopped
+    this.lineParts = []
+    this.bodies = []
+    this.body = null
+  }
+
+  get stopped (): boolean {
+    return this.state === State.Stopped
+  }
+
+  push (chunk: Buffer): void {
+    let pos = 0
+    const len = chunk.length
+    while (pos < len) {
+      switch (this.state) {
+        case State.Stopped:
+          return
+        case State.Line: {
+          const nl = chunk.indexOf(NEWLINE, pos)
+          if (nl === -1) {
+            this.lineLength += len - pos
+            if (this.lineLength >= this.maxLineLength) {
+              this.stop()
+              this.sink.overflow()
+              return
+            }
+            this.lineParts.push(chunk.subarray(pos))
+            return
+          }
+          if (this.lineLength + (nl - pos) + 1 > this.maxLineLength) {
+            this.stop()
+            this.sink.overflow()
+            return
+          }
+          let line: Buffer
+          if (this.lineParts.length === 0) {
+            line = chunk.subarray(pos, nl)
+          } else {
+            this.lineParts.push(chunk.subarray(pos, nl))
+            line = Buffer.concat(this.lineParts)
+            this.lineParts = []
+          }
+          this.lineLength = 0
+          pos = nl + 1
+          this.onLine(line)
+          break
+        }
+        case State.Size:
+        case State.MultiBodySize:
+        case State.MultiCount:
+        case State.MultiMessageSize: {
+          let value: number
+          if (this.wordFill === 0 && len - pos >= 4) {
+            value = chunk.readInt32BE(pos)
+            pos += 4
+          } else {
+            const take = Math.min(4 - this.wordFill, len - pos)
+            chunk.copy(this.word, this.wordFill, pos, pos + take)
+            this.wordFill += take
+            pos += take
+            if (this.wordFill < 4) return
+            this.wordFill = 0
+            value = this.word.readInt32BE(0)
+          }
+          this.onWord(value)
+          break
+        }
+        case State.Body:
+        case State.MultiMessage: {
+          const body = this.body as Buffer
+          const take = Math.min(body.length - this.bodyFill, len - pos)
+          chunk.copy(body, this.bodyFill, pos, pos + take)
+          this.bodyFill += take
+          pos += take
+          if (this.bodyFill === body.length) {
+            this.body = null
+            this.onBodyComplete(body)
+          }
+          break
+        }
+      }
+      // A body that lies whole in the rest of this chunk is handed out as a view, without a copy.
+      if ((this.state === State.Body || this.state === State.MultiMessage) && this.body !== null && this.bodyFill === 0 &&
+          len - pos >= this.body.length) {
+        const view = chunk.subarray(pos, pos + this.body.length)
+        pos += this.body.length
+        this.body = null
+        this.onBodyComplete(view)
+      }
+    }
+  }
+
+  private onLine (raw: Buffer): void {
+    let end = raw.length
+    if (end > 0 && raw[end - 1] === CR) end--
+    const params = raw.toString('latin1', 0, end).split(' ')
+    const spec = this.sink.line(params)
+    if (this.state === State.Stopped) return
+    if (spec === null) return
+    if (spec instanceof Error) {
+      this.stop()
+      return
+    }
+    this.params = params
+    if (spec.kind === 'sized') {
+      this.sized = spec
+      this.state = State.Size
+    } else {
+      this.multi = spec
+      this.state = State.MultiBodySize
+    }
+  }
+
+  private fail (err: NsqError | null): boolean {
+    if (err === null) return false
+    this.stop()
+    this.sink.error(err)
+    return true
+  }
+
+  private onWord (value: number): void {
+    switch (this.state) {
+      case State.Size:
+        if (this.fail((this.sized as SizedBodySpec).checkSize(value))) return
+        this.startBody(State.Body, value)
+        return
+      case State.MultiBodySize:
+        if (this.fail((this.multi as MultiBodySpec).checkBodySize(value))) return
+        this.state = State.MultiCount
+        return
+      case State.MultiCount:
+        if (this.fail((this.multi as MultiBodySpec).checkCount(value))) return
+        this.count = value
+        this.bodies = []
+        this.state = State.MultiMessageSize
+        return
+      case State.MultiMessageSize:
+        if (this.fail((this.multi as MultiBodySpec).checkMessageSize(this.bodies.length, value))) return
+        this.startBody(State.MultiMessage, value)
+        return
+      default:
+        throw new Error(`unexpected size word in state ${this.state}`)
+    }
+  }
+
+  private startBody (state: State.Body | State.MultiMessage, size: number): void {
+    this.state = state
+    this.body = Buffer.allocUnsafe(size)
+    this.bodyFill = 0
+    if (size === 0) {
+      this.body = null
+      this.onBodyComplete(Buffer.alloc(0))
+    }
+  }
+
+  private onBodyComplete (body: Buffer): void {
+    if (this.state === State.Body) {
+      this.state = State.Line
+      const params = this.params
+      this.sized = null
+      this.sink.body(params, body)
+      return
+    }
+    this.bodies.push(body)
+    if (this.bodies.length < this.count) {
+      this.state = State.MultiMessageSize
+      return
+    }
+    this.state = State.Line
+    const params = this.params
+    const bodies = this.bodies
+    this.bodies = []
+    this.multi = null
+    this.sink.bodies(params, bodies)
+  }
+}

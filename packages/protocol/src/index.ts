@@ -1,0 +1,23 @@
+export { ERROR_CODES, NsqError, isFatalCode, parseErrorText } from './errors.js'
+export type { ErrorCode } from './errors.js'
+export { isValidName, isValidTopicName, isValidChannelName, isEphemeral, MAX_NAME_LENGTH } from './names.js'
+export { parseBase10, toInt64 } from './decimal.js'
+export {
+  FrameType, FRAME_HEADER_SIZE, OK, CLOSE_WAIT, HEARTBEAT,
+  encodeFrame, encodeSizePrefixed, SizePrefixedReader, FrameDecoder,
+} from './frame.js'
+export type { Frame } from './frame.js'
+export {
+  MESSAGE_ID_LENGTH, MESSAGE_HEADER_SIZE, ATTEMPTS_OFFSET, ID_OFFSET,
+  encodeMessage, decodeMessage, writeTimestampMs,
+} from './message.js'
+export type { DecodedMessage } from './message.js'
+export { MessageIdGenerator } from './id.js'
+export { CommandParser, DEFAULT_MAX_LINE_LENGTH } from './command-parser.js'
+export type { BodySpec, SizedBodySpec, MultiBodySpec, CommandSink } from './command-parser.js'
+export * as commands from './commands.js'
+export { MAGIC_V1, MAGIC_V2 } from './commands.js'
+export type { IdentifyRequest, IdentifyResponse, AuthResponse } from './identify.js'
+export { goQuote } from './quote.js'
+export { LOG_LEVELS, parseLogLevel, formatLogTime, createLogger, silentLogger } from './logger.js'
+export type { Logger, LogLevelName } from './logger.js'
