@@ -21,3 +21,5 @@ export type { IdentifyRequest, IdentifyResponse, AuthResponse } from './identify
 export { goQuote } from './quote.js'
 export { LOG_LEVELS, parseLogLevel, formatLogTime, createLogger, silentLogger } from './logger.js'
 export type { Logger, LogLevelName } from './logger.js'
+export { parseDuration, parseConfigFile } from './config.js'
+export type { ConfigValue } from './config.js'

@@ -1,0 +1,366 @@
+import { isEphemeral } from '@nsqts/protocol'
+import { Deque } from './deque.js'
+import { MessageHeap } from './pqueue.js'
+import { Message } from './message.js'
+import type { BackendQueue } from './backend/types.js'
+import type { LatencyStats } from './latency.js'
+
+/** What a channel needs of a subscribed client. The TCP client implements it. */
+export interface ChannelConsumer {
+  readonly id: number
+  /** RDY window open, socket writable, subscribed and not closing. */
+  isReady (): boolean
+  /** 0 = every message; otherwise the percentage of messages this consumer samples (NSQ's sample_rate). */
+  readonly sampleRate: number
+  /** Per-connection in-flight timeout in ms. */
+  readonly msgTimeoutMs: number
+  /** Takes one message into flight: counts it and buffers its frame. */
+  deliver (msg: Message): void
+  /** One of its in-flight messages left flight without a FIN or REQ from it (timed out). */
+  inFlightTimedOut (): void
+  /** The channel was emptied: its in-flight count starts again at 0. */
+  inFlightCleared (): void
+  /** The pump finished a round that delivered to this consumer: time to flush what it buffered. */
+  afterDelivery (): void
+}
+
+export interface ChannelHooks {
+  /** The last client of an ephemeral channel left. */
+  ephemeralChannelIdle (channel: Channel): void
+}
+
+export interface ChannelLimits {
+  memQueueSize: number
+  maxMsgTimeoutMs: number
+}
+
+/** At most this many messages go to one consumer in a row before the pump moves to the next one. */
+const BURST = 64
+
+export type RequeueError = 'ID not in flight' | 'client does not own message'
+
+/**
+ * A channel: its own copy of every message of its topic, delivered to whichever subscribed client is ready.
+ * Queued messages sit in a bounded memory FIFO that overflows to the backend; in-flight and deferred messages sit in
+ * min-heaps by deadline, drained by one timer each, armed for the earliest deadline.
+ */
+export class Channel {
+  readonly ephemeral: boolean
+  paused = false
+  messageCount = 0
+  requeueCount = 0
+  timeoutCount = 0
+  exiting = false
+
+  private readonly memory = new Deque<Message>()
+  private readonly consumers = new Map<number, ChannelConsumer>()
+  private consumerList: ChannelConsumer[] = []
+  private nextConsumer = 0
+  private readonly inFlight = new Map<string, Message>()
+  private readonly inFlightHeap = new MessageHeap()
+  private readonly deferred = new Map<string, Message>()
+  private readonly deferredHeap = new MessageHeap()
+  private inFlightTimer: NodeJS.Timeout | undefined
+  private inFlightTimerAt = Infinity
+  private deferredTimer: NodeJS.Timeout | undefined
+  private deferredTimerAt = Infinity
+  private pumpScheduled = false
+  /** Alternates memory and backend reads while both hold messages, so neither starves. */
+  private preferBackend = false
+
+  constructor (
+    readonly topicName: string,
+    readonly name: string,
+    readonly backend: BackendQueue,
+    private readonly limits: ChannelLimits,
+    private readonly hooks: ChannelHooks,
+    readonly latency: LatencyStats | undefined,
+  ) {
+    this.ephemeral = isEphemeral(name)
+    backend.onReadable = () => this.schedulePump()
+  }
+
+  // ---- stats ----
+
+  /** Queued messages (memory + backend); in-flight and deferred are counted apart, as NSQ does. */
+  get depth (): number {
+    return this.memory.length + this.backend.depth
+  }
+
+  get memoryDepth (): number {
+    return this.memory.length
+  }
+
+  get backendDepth (): number {
+    return this.backend.depth
+  }
+
+  get inFlightCount (): number {
+    return this.inFlight.size
+  }
+
+  get deferredCount (): number {
+    return this.deferred.size
+  }
+
+  get clientCount (): number {
+    return this.consumers.size
+  }
+
+  clients (): IterableIterator<ChannelConsumer> {
+    return this.consumers.values()
+  }
+
+  // ---- input ----
+
+  /** A new message from the topic (or one coming back from flight): queue it, or defer it when asked. */
+  put (msg: Message): void {
+    this.messageCount++
+    if (msg.deferMs > 0) {
+      const deferMs = msg.deferMs
+      msg.deferMs = 0
+      this.startDeferred(msg, deferMs)
+      return
+    }
+    this.enqueue(msg)
+  }
+
+  private enqueue (msg: Message): void {
+    if (this.memory.length < this.limits.memQueueSize) {
+      this.memory.push(msg)
+    } else {
+      this.backend.put(msg.toStored())
+    }
+    this.schedulePump()
+  }
+
+  // ---- consumers ----
+
+  addConsumer (consumer: ChannelConsumer): void {
+    this.consumers.set(consumer.id, consumer)
+    this.consumerList = [...this.consumers.values()]
+    this.schedulePump()
+  }
+
+  /**
+   * A client left. Like NSQ, its in-flight messages stay in flight until they time out; an ephemeral channel goes
+   * with its last client.
+   */
+  removeConsumer (consumer: ChannelConsumer): void {
+    if (!this.consumers.delete(consumer.id)) return
+    this.consumerList = [...this.consumers.values()]
+    if (this.consumers.size === 0 && this.ephemeral) this.hooks.ephemeralChannelIdle(this)
+  }
+
+  /** Something changed that may let a consumer take messages (RDY, FIN, REQ, a drained socket). */
+  consumerMayBeReady (): void {
+    this.schedulePump()
+  }
+
+  // ---- acknowledgements ----
+
+  private takeInFlight (clientId: number, id: string): Message | RequeueError {
+    const msg = this.inFlight.get(id)
+    if (msg === undefined) return 'ID not in flight'
+    if (msg.clientId !== clientId) return 'client does not own message'
+    this.inFlight.delete(id)
+    this.inFlightHeap.remove(msg)
+    return msg
+  }
+
+  finish (clientId: number, id: string): RequeueError | undefined {
+    const msg = this.takeInFlight(clientId, id)
+    if (typeof msg === 'string') return msg
+    this.latency?.record(Date.now() - msg.timestampMs)
+    this.schedulePump()
+    return undefined
+  }
+
+  /** REQ: 0 puts it back on the queue at once, more defers it. The caller has clamped the delay. */
+  requeue (clientId: number, id: string, delayMs: number): RequeueError | undefined {
+    const msg = this.takeInFlight(clientId, id)
+    if (typeof msg === 'string') return msg
+    this.requeueCount++
+    msg.clientId = 0
+    if (delayMs > 0) {
+      this.startDeferred(msg, delayMs)
+    } else {
+      this.enqueue(msg)
+    }
+    this.schedulePump()
+    return undefined
+  }
+
+  /** TOUCH: a fresh timeout, but never past delivery + --max-msg-timeout. */
+  touch (clientId: number, id: string, msgTimeoutMs: number): RequeueError | undefined {
+    const msg = this.inFlight.get(id)
+    if (msg === undefined) return 'ID not in flight'
+    if (msg.clientId !== clientId) return 'client does not own message'
+    const deadline = Math.min(Date.now() + msgTimeoutMs, msg.deliveredAt + this.limits.maxMsgTimeoutMs)
+    msg.priority = deadline
+    this.inFlightHeap.update(msg)
+    this.armInFlightTimer()
+    return undefined
+  }
+
+  // ---- delivery ----
+
+  schedulePump (): void {
+    if (this.pumpScheduled || this.exiting) return
+    this.pumpScheduled = true
+    queueMicrotask(this.pump)
+  }
+
+  private nextMessage (): Message | undefined {
+    const fromBackend = this.preferBackend || this.memory.length === 0
+    this.preferBackend = !this.preferBackend
+    if (fromBackend) {
+      const record = this.backend.read()
+      if (record !== undefined) return Message.fromStored(record)
+    }
+    return this.memory.shift() ?? this.readBackend()
+  }
+
+  private readBackend (): Message | undefined {
+    const record = this.backend.read()
+    return record === undefined ? undefined : Message.fromStored(record)
+  }
+
+  private readonly pump = (): void => {
+    this.pumpScheduled = false
+    if (this.paused || this.exiting || this.consumerList.length === 0) return
+    const list = this.consumerList
+    const n = list.length
+    let idle = 0
+    let msg: Message | undefined
+    // Round-robin over consumers, a burst each, until no one is ready or nothing is left.
+    while (idle < n && this.depth > 0) {
+      const consumer = list[this.nextConsumer % n] as ChannelConsumer
+      this.nextConsumer = (this.nextConsumer + 1) % n
+      let sent = 0
+      while (sent < BURST && consumer.isReady() && (msg = this.nextMessage()) !== undefined) {
+        if (consumer.sampleRate > 0 && Math.floor(Math.random() * 100) > consumer.sampleRate) continue
+        this.startInFlight(msg, consumer)
+        consumer.deliver(msg)
+        sent++
+      }
+      if (sent === 0) {
+        idle++
+      } else {
+        idle = 0
+        consumer.afterDelivery()
+      }
+    }
+    this.armInFlightTimer()
+  }
+
+  private startInFlight (msg: Message, consumer: ChannelConsumer): void {
+    const now = Date.now()
+    msg.attempts++
+    msg.clientId = consumer.id
+    msg.deliveredAt = now
+    msg.priority = now + consumer.msgTimeoutMs
+    this.inFlight.set(msg.id, msg)
+    this.inFlightHeap.push(msg)
+  }
+
+  private startDeferred (msg: Message, delayMs: number): void {
+    msg.priority = Date.now() + delayMs
+    this.deferred.set(msg.id, msg)
+    this.deferredHeap.push(msg)
+    this.armDeferredTimer()
+  }
+
+  // ---- timers: one per heap, for its earliest deadline ----
+
+  private armInFlightTimer (): void {
+    const top = this.inFlightHeap.peek()
+    if (top === undefined || this.exiting) return
+    if (this.inFlightTimer !== undefined && this.inFlightTimerAt <= top.priority) return
+    clearTimeout(this.inFlightTimer)
+    this.inFlightTimerAt = top.priority
+    this.inFlightTimer = setTimeout(this.onInFlightTimer, Math.max(0, top.priority - Date.now()))
+    this.inFlightTimer.unref()
+  }
+
+  private readonly onInFlightTimer = (): void => {
+    this.inFlightTimer = undefined
+    this.inFlightTimerAt = Infinity
+    const now = Date.now()
+    for (let top = this.inFlightHeap.peek(); top !== undefined && top.priority <= now; top = this.inFlightHeap.peek()) {
+      this.inFlightHeap.pop()
+      this.inFlight.delete(top.id)
+      this.timeoutCount++
+      this.consumers.get(top.clientId)?.inFlightTimedOut()
+      top.clientId = 0
+      this.enqueue(top)
+    }
+    this.armInFlightTimer()
+  }
+
+  private armDeferredTimer (): void {
+    const top = this.deferredHeap.peek()
+    if (top === undefined || this.exiting) return
+    if (this.deferredTimer !== undefined && this.deferredTimerAt <= top.priority) return
+    clearTimeout(this.deferredTimer)
+    this.deferredTimerAt = top.priority
+    this.deferredTimer = setTimeout(this.onDeferredTimer, Math.max(0, top.priority - Date.now()))
+    this.deferredTimer.unref()
+  }
+
+  private readonly onDeferredTimer = (): void => {
+    this.deferredTimer = undefined
+    this.deferredTimerAt = Infinity
+    const now = Date.now()
+    for (let top = this.deferredHeap.peek(); top !== undefined && top.priority <= now; top = this.deferredHeap.peek()) {
+      this.deferredHeap.pop()
+      this.deferred.delete(top.id)
+      this.enqueue(top)
+    }
+    this.armDeferredTimer()
+  }
+
+  // ---- admin ----
+
+  pause (): void {
+    this.paused = true
+  }
+
+  unpause (): void {
+    this.paused = false
+    this.schedulePump()
+  }
+
+  /** Drops queued, in-flight and deferred messages; clients' in-flight counts start again at 0. */
+  async empty (): Promise<void> {
+    this.memory.clear()
+    this.inFlight.clear()
+    this.inFlightHeap.clear()
+    this.deferred.clear()
+    this.deferredHeap.clear()
+    for (const c of this.consumers.values()) c.inFlightCleared()
+    await this.backend.empty()
+    this.schedulePump()
+  }
+
+  /** Every message this channel holds that is not yet finished, for a clean shutdown: queued, in flight, deferred. */
+  takeUnfinished (): { queued: Message[], inFlight: Message[], deferred: Message[] } {
+    const queued = this.memory.drain()
+    const inFlight = [...this.inFlightHeap.values()]
+    const deferred = [...this.deferredHeap.values()]
+    this.inFlight.clear()
+    this.inFlightHeap.clear()
+    this.deferred.clear()
+    this.deferredHeap.clear()
+    return { queued, inFlight, deferred }
+  }
+
+  /** Stops timers and delivery. */
+  stop (): void {
+    this.exiting = true
+    clearTimeout(this.inFlightTimer)
+    clearTimeout(this.deferredTimer)
+    this.inFlightTimer = undefined
+    this.deferredTimer = undefined
+  }
+}

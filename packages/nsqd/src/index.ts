@@ -1,0 +1,5 @@
+export { NSQD, VERSION } from './nsqd.js'
+export type { Address, NsqdEvents, NsqdInit } from './nsqd.js'
+export { defaultOptions, resolveOptions, defaultNodeId } from './options.js'
+export type { NsqdOptions } from './options.js'
+export type { BackendQueue, BackendFactory } from './backend/types.js'

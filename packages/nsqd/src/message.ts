@@ -1,0 +1,58 @@
+import { MESSAGE_HEADER_SIZE, encodeMessage, ATTEMPTS_OFFSET } from '@nsqts/protocol'
+
+/**
+ * One message in one queue. `data` holds the stored form ([ts][attempts][id][body]) and is shared, never mutated,
+ * by the copies a topic hands to each of its channels; `attempts` and the delivery state belong to this copy.
+ */
+export class Message {
+  attempts: number
+  /** Deadline (in-flight) or due time (deferred), in ms since the epoch; the key of whichever heap holds it. */
+  priority = 0
+  /** Position in that heap, -1 when in none. */
+  heapIndex = -1
+  /** The consumer it is in flight to (0 = none) and when it was delivered. */
+  clientId = 0
+  deliveredAt = 0
+  /** Requested deferral in ms, applied when the topic hands it to a channel (DPUB). */
+  deferMs: number
+
+  constructor (readonly id: string, readonly data: Buffer, attempts = 0, deferMs = 0) {
+    this.attempts = attempts
+    this.deferMs = deferMs
+  }
+
+  static create (id: string, body: Buffer, deferMs = 0, nowMs = Date.now()): Message {
+    return new Message(id, encodeMessage(id, nowMs, 0, body), 0, deferMs)
+  }
+
+  /** Rebuilds a message from its stored form (a backend record). */
+  static fromStored (data: Buffer): Message {
+    return new Message(data.toString('latin1', 10, 26), data, data.readUInt16BE(ATTEMPTS_OFFSET))
+  }
+
+  get bodyLength (): number {
+    return this.data.length - MESSAGE_HEADER_SIZE
+  }
+
+  get body (): Buffer {
+    return this.data.subarray(MESSAGE_HEADER_SIZE)
+  }
+
+  /** Publish time in ms (the stored timestamp is ns). */
+  get timestampMs (): number {
+    return Number(this.data.readBigInt64BE(0) / 1_000_000n)
+  }
+
+  /** A copy for another channel: same id, timestamp and body, its own attempts and state. */
+  copy (): Message {
+    return new Message(this.id, this.data, this.attempts, this.deferMs)
+  }
+
+  /** The stored form with this copy's attempts, for writing to a backend. */
+  toStored (): Buffer {
+    if (this.data.readUInt16BE(ATTEMPTS_OFFSET) === this.attempts) return this.data
+    const out = Buffer.from(this.data)
+    out.writeUInt16BE(this.attempts, ATTEMPTS_OFFSET)
+    return out
+  }
+}

@@ -1,0 +1,235 @@
+import { isEphemeral, silentLogger, type Logger } from '@nsqts/protocol'
+import { resolveOptions, type NsqdOptions } from './options.js'
+import { Topic, type TopicContext } from './topic.js'
+import type { Channel } from './channel.js'
+import type { BackendFactory, BackendQueue } from './backend/types.js'
+import { DiscardBackend, memoryBackendFactory } from './backend/memory.js'
+import { TcpServer } from './tcp/server.js'
+import type { Client } from './tcp/client.js'
+import { HttpServer } from './http/server.js'
+import { bodySpecs } from './tcp/commands.js'
+import type { BodySpec } from '@nsqts/protocol'
+
+export const VERSION = '1.3.0'
+
+export interface Address {
+  host: string
+  port: number
+}
+
+/** What the broker tells the outside world (lookupd peers, metadata) about its topics and channels. */
+export interface NsqdEvents {
+  topicCreated? (topic: Topic): void
+  topicDeleted? (topic: Topic): void
+  channelCreated? (topic: Topic, channel: Channel): void
+  channelDeleted? (topic: Topic, channel: Channel): void
+  /** A topic or channel was paused or unpaused. */
+  pauseChanged? (): void
+}
+
+export interface NsqdInit extends Partial<NsqdOptions> {
+  logger?: Logger
+  /** Where queues overflow past --mem-queue-size; in memory unless a disk backend is given. */
+  backendFactory?: BackendFactory
+}
+
+function splitHostPort (address: string): Address {
+  const i = address.lastIndexOf(':')
+  if (i === -1) throw new Error(`address ${address} has no port`)
+  const host = address.slice(0, i).replace(/^\[(.*)\]$/, '$1')
+  return { host: host === '' ? '0.0.0.0' : host, port: Number(address.slice(i + 1)) }
+}
+
+/**
+ * The broker: its topics, the TCP and HTTP listeners, and their lifecycle. Construct, `await start()`, and read the
+ * bound addresses from tcpAddress / httpAddress (port 0 binds a free port).
+ */
+export class NSQD {
+  readonly options: NsqdOptions
+  readonly logger: Logger
+  readonly topics = new Map<string, Topic>()
+  /** Every connected TCP client, publishers included. */
+  readonly clients = new Map<number, Client>()
+  readonly startTime = Math.floor(Date.now() / 1000)
+  private readonly listeners: NsqdEvents[] = []
+  private readonly backendFactory: BackendFactory
+  private readonly tcp: TcpServer
+  private readonly http: HttpServer
+  private readonly topicContext: TopicContext
+  /** How PUB, DPUB and MPUB bodies are framed and size-checked; built once from the limits. */
+  readonly pubSpec: BodySpec
+  readonly dpubSpec: BodySpec
+  readonly mpubSpec: BodySpec
+  private healthError: string | undefined
+  private closing: Promise<void> | undefined
+  private nextClientId = 0
+
+  constructor (init: NsqdInit = {}) {
+    const { logger, backendFactory, ...options } = init
+    this.options = resolveOptions(options)
+    this.logger = logger ?? silentLogger
+    this.backendFactory = backendFactory ?? memoryBackendFactory
+    this.topicContext = this.makeTopicContext()
+    const specs = bodySpecs(this.options)
+    this.pubSpec = specs.pub
+    this.dpubSpec = specs.dpub
+    this.mpubSpec = specs.mpub
+    this.tcp = new TcpServer(this)
+    this.http = new HttpServer(this)
+  }
+
+  async start (): Promise<void> {
+    this.logger.info(`nsqd v${VERSION} (built w/nsqts)`)
+    this.logger.info(`ID: ${this.options.nodeId}`)
+    await this.tcp.listen(splitHostPort(this.options.tcpAddress))
+    this.logger.info(`TCP: listening on ${this.formatAddress(this.tcpAddress)}`)
+    if (this.options.httpAddress !== '') {
+      await this.http.listen(splitHostPort(this.options.httpAddress))
+      this.logger.info(`HTTP: listening on ${this.formatAddress(this.httpAddress)}`)
+    }
+  }
+
+  private formatAddress (a: Address): string {
+    return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`
+  }
+
+  get tcpAddress (): Address {
+    return this.tcp.address()
+  }
+
+  get httpAddress (): Address {
+    return this.http.address()
+  }
+
+  /** The TCP and HTTP ports this node announces (--broadcast-*-port, else the bound ones). */
+  get broadcastTcpPort (): number {
+    return this.options.broadcastTcpPort !== 0 ? this.options.broadcastTcpPort : this.tcpAddress.port
+  }
+
+  get broadcastHttpPort (): number {
+    return this.options.broadcastHttpPort !== 0 ? this.options.broadcastHttpPort : this.httpAddress.port
+  }
+
+  get isExiting (): boolean {
+    return this.closing !== undefined
+  }
+
+  // ---- events ----
+
+  subscribe (listener: NsqdEvents): () => void {
+    this.listeners.push(listener)
+    return () => {
+      const i = this.listeners.indexOf(listener)
+      if (i !== -1) this.listeners.splice(i, 1)
+    }
+  }
+
+  private emit<K extends keyof NsqdEvents> (event: K, ...args: Parameters<NonNullable<NsqdEvents[K]>>): void {
+    for (const l of this.listeners) {
+      const fn = l[event] as ((...a: typeof args) => void) | undefined
+      try {
+        fn?.apply(l, args)
+      } catch (err) {
+        this.logger.error(`event ${event} listener failed - ${String(err)}`)
+      }
+    }
+  }
+
+  /** A pause flag changed (HTTP pause/unpause): metadata listeners persist it. */
+  notifyPauseChanged (): void {
+    this.emit('pauseChanged')
+  }
+
+  // ---- health ----
+
+  /** Undefined when healthy; otherwise the last storage error, as /ping reports it. */
+  get health (): string | undefined {
+    return this.healthError
+  }
+
+  setHealth (error: Error | undefined): void {
+    this.healthError = error === undefined ? undefined : error.message
+  }
+
+  // ---- topics ----
+
+  private backendFor (name: string, ephemeral: boolean): BackendQueue {
+    return ephemeral ? new DiscardBackend() : this.backendFactory(name)
+  }
+
+  private makeTopicContext (): TopicContext {
+    const o = this.options
+    return {
+      memQueueSize: o.memQueueSize,
+      maxMsgTimeoutMs: o.maxMsgTimeout,
+      nodeId: o.nodeId,
+      e2ePercentiles: o.e2eProcessingLatencyPercentiles,
+      e2eWindowMs: o.e2eProcessingLatencyWindowTime,
+      backendFor: (name, ephemeral) => this.backendFor(name, ephemeral),
+      channelCreated: (topic, channel) => {
+        this.logger.info(`TOPIC(${topic.name}): new channel(${channel.name})`)
+        this.emit('channelCreated', topic, channel)
+      },
+      channelDeleted: (topic, channel) => {
+        this.logger.info(`TOPIC(${topic.name}): deleting channel ${channel.name}`)
+        this.emit('channelDeleted', topic, channel)
+      },
+      ephemeralTopicIdle: (topic) => { void this.deleteExistingTopic(topic.name) },
+    }
+  }
+
+  /** The topic, created when missing. */
+  getTopic (name: string): Topic {
+    let topic = this.topics.get(name)
+    if (topic !== undefined) return topic
+    topic = new Topic(name, this.backendFor(name, isEphemeral(name)), this.topicContext)
+    this.topics.set(name, topic)
+    this.logger.info(`TOPIC(${name}): created`)
+    this.emit('topicCreated', topic)
+    return topic
+  }
+
+  getExistingTopic (name: string): Topic | undefined {
+    return this.topics.get(name)
+  }
+
+  async deleteExistingTopic (name: string): Promise<boolean> {
+    const topic = this.topics.get(name)
+    if (topic === undefined) return false
+    this.topics.delete(name)
+    this.logger.info(`TOPIC(${name}): deleting`)
+    topic.stop()
+    for (const channelName of [...topic.channels.keys()]) await topic.deleteChannel(channelName)
+    await topic.backend.delete()
+    this.emit('topicDeleted', topic)
+    return true
+  }
+
+  // ---- clients ----
+
+  newClientId (): number {
+    return ++this.nextClientId
+  }
+
+  addClient (client: Client): void {
+    this.clients.set(client.id, client)
+  }
+
+  removeClient (client: Client): void {
+    this.clients.delete(client.id)
+  }
+
+  // ---- lifecycle ----
+
+  /** Stops listening, closes every client, stops delivery and releases the queues. Safe to call twice. */
+  close (): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown (): Promise<void> {
+    await Promise.all([this.tcp.close(), this.http.close()])
+    for (const topic of this.topics.values()) topic.stop()
+    await Promise.all([...this.topics.values()].flatMap((t) => [t.backend.close(), ...[...t.channels.values()].map((c) => c.backend.close())]))
+  }
+}

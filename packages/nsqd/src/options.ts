@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto'
+import { hostname } from 'node:os'
+import { LOG_LEVELS, type LogLevelName } from '@nsqts/protocol'
+
+/** Every nsqd setting. Durations are in ms here; NSQ reports them in ns (GET /config, /info). */
+export interface NsqdOptions {
+  nodeId: number
+  logLevel: LogLevelName
+  logPrefix: string
+  tcpAddress: string
+  httpAddress: string
+  httpsAddress: string
+  broadcastAddress: string
+  broadcastTcpPort: number
+  broadcastHttpPort: number
+  nsqlookupdTcpAddresses: string[]
+  authHttpAddresses: string[]
+  authHttpRequestMethod: 'get' | 'post'
+  httpClientConnectTimeout: number
+  httpClientRequestTimeout: number
+  dataPath: string
+  memQueueSize: number
+  maxBytesPerFile: number
+  syncEvery: number
+  syncTimeout: number
+  queueScanWorkerPoolMax: number
+  queueScanSelectionCount: number
+  msgTimeout: number
+  maxMsgTimeout: number
+  maxMsgSize: number
+  maxBodySize: number
+  maxReqTimeout: number
+  clientTimeout: number
+  maxHeartbeatInterval: number
+  maxRdyCount: number
+  maxOutputBufferSize: number
+  maxOutputBufferTimeout: number
+  minOutputBufferTimeout: number
+  outputBufferTimeout: number
+  maxChannelConsumers: number
+  statsdAddress: string
+  statsdPrefix: string
+  statsdInterval: number
+  statsdMemStats: boolean
+  statsdUdpPacketSize: number
+  statsdExcludeEphemeral: boolean
+  e2eProcessingLatencyWindowTime: number
+  e2eProcessingLatencyPercentiles: number[]
+  tlsCert: string
+  tlsKey: string
+  tlsClientAuthPolicy: string
+  tlsRootCaFile: string
+  tlsRequired: number
+  tlsMinVersion: number
+  deflate: boolean
+  maxDeflateLevel: number
+  snappy: boolean
+  topologyRegion: string
+  topologyZone: string
+}
+
+/** nsqd's default node id: crc32(md5(hostname)) % 1024. */
+export function defaultNodeId (host = hostname()): number {
+  const md5 = createHash('md5').update(host).digest()
+  return crc32(md5) % 1024
+}
+
+function crc32 (data: Buffer): number {
+  let crc = 0xffffffff
+  for (const byte of data) {
+    crc ^= byte
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1))
+  }
+  return (crc ^ 0xffffffff) >>> 0
+}
+
+export function defaultOptions (): NsqdOptions {
+  return {
+    nodeId: defaultNodeId(),
+    logLevel: 'info',
+    logPrefix: '[nsqd] ',
+    tcpAddress: '0.0.0.0:4150',
+    httpAddress: '0.0.0.0:4151',
+    httpsAddress: '0.0.0.0:4152',
+    broadcastAddress: hostname(),
+    broadcastTcpPort: 0,
+    broadcastHttpPort: 0,
+    nsqlookupdTcpAddresses: [],
+    authHttpAddresses: [],
+    authHttpRequestMethod: 'get',
+    httpClientConnectTimeout: 2000,
+    httpClientRequestTimeout: 5000,
+    dataPath: process.cwd(),
+    memQueueSize: 10000,
+    maxBytesPerFile: 100 * 1024 * 1024,
+    syncEvery: 2500,
+    syncTimeout: 2000,
+    queueScanWorkerPoolMax: 4,
+    queueScanSelectionCount: 20,
+    msgTimeout: 60_000,
+    maxMsgTimeout: 15 * 60_000,
+    maxMsgSize: 1024 * 1024,
+    maxBodySize: 5 * 1024 * 1024,
+    maxReqTimeout: 60 * 60_000,
+    clientTimeout: 60_000,
+    maxHeartbeatInterval: 60_000,
+    maxRdyCount: 2500,
+    maxOutputBufferSize: 64 * 1024,
+    maxOutputBufferTimeout: 30_000,
+    minOutputBufferTimeout: 25,
+    outputBufferTimeout: 250,
+    maxChannelConsumers: 0,
+    statsdAddress: '',
+    statsdPrefix: 'nsq.%s',
+    statsdInterval: 60_000,
+    statsdMemStats: true,
+    statsdUdpPacketSize: 508,
+    statsdExcludeEphemeral: false,
+    e2eProcessingLatencyWindowTime: 10 * 60_000,
+    e2eProcessingLatencyPercentiles: [],
+    tlsCert: '',
+    tlsKey: '',
+    tlsClientAuthPolicy: '',
+    tlsRootCaFile: '',
+    tlsRequired: 0,
+    tlsMinVersion: 0x0301,
+    deflate: true,
+    maxDeflateLevel: 6,
+    snappy: true,
+    topologyRegion: '',
+    topologyZone: '',
+  }
+}
+
+/** Throws a readable error for settings nsqd would refuse to start with. */
+export function validateOptions (o: NsqdOptions): void {
+  const fail = (msg: string): never => { throw new Error(msg) }
+  if (!Number.isInteger(o.nodeId) || o.nodeId < 0 || o.nodeId >= 1024) fail(`--node-id must be [0,1024) (got ${o.nodeId})`)
+  if (o.maxDeflateLevel < 1 || o.maxDeflateLevel > 9) fail('--max-deflate-level must be [1,9]')
+  if (o.memQueueSize < 0) fail('--mem-queue-size must be >= 0')
+  if (!(o.logLevel in LOG_LEVELS)) fail(`invalid log level ${String(o.logLevel)}`)
+  for (const p of o.e2eProcessingLatencyPercentiles) {
+    if (!(p > 0 && p <= 1)) fail(`Invalid e2e processing latency percentile: ${p}`)
+  }
+  for (const [name, v] of [['--msg-timeout', o.msgTimeout], ['--max-msg-size', o.maxMsgSize], ['--max-body-size', o.maxBodySize],
+    ['--max-rdy-count', o.maxRdyCount], ['--max-heartbeat-interval', o.maxHeartbeatInterval]] as const) {
+    if (!(v > 0)) fail(`${name} must be > 0`)
+  }
+}
+
+/** Merges partial settings over the defaults, sorts the percentiles as nsqd does (descending) and validates. */
+export function resolveOptions (partial: Partial<NsqdOptions> = {}): NsqdOptions {
+  const o = { ...defaultOptions(), ...partial }
+  o.e2eProcessingLatencyPercentiles = [...o.e2eProcessingLatencyPercentiles].sort((a, b) => b - a)
+  validateOptions(o)
+  return o
+}

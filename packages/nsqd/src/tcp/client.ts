@@ -1,0 +1,339 @@
+import type { Socket } from 'node:net'
+import {
+  CommandParser, FrameType, FRAME_HEADER_SIZE, HEARTBEAT, NsqError, ATTEMPTS_OFFSET,
+  type BodySpec, type CommandSink,
+} from '@nsqts/protocol'
+import type { NSQD } from '../nsqd.js'
+import type { Channel, ChannelConsumer } from '../channel.js'
+import type { Message } from '../message.js'
+import { dispatch } from './commands.js'
+
+/** Client states as /stats shows them; V2 clients only ever show 0, 3 or 4. */
+export const ClientState = { Init: 0, Subscribed: 3, Closing: 4 } as const
+export type ClientState = (typeof ClientState)[keyof typeof ClientState]
+
+const MAGIC = '  V2'
+
+export interface ClientStats {
+  client_id: string
+  hostname: string
+  version: string
+  remote_address: string
+  state: number
+  ready_count: number
+  in_flight_count: number
+  message_count: number
+  finish_count: number
+  requeue_count: number
+  connect_ts: number
+  sample_rate: number
+  deflate: boolean
+  snappy: boolean
+  user_agent: string
+  pub_counts?: Array<{ topic: string, count: number }>
+  tls: boolean
+  tls_cipher_suite: string
+  tls_version: string
+  tls_negotiated_protocol: string
+  tls_negotiated_protocol_is_mutual: boolean
+}
+
+/**
+ * One V2 connection: its negotiated settings, its place in a channel, and its output buffer. Message frames collect
+ * in the buffer and go out in one write when the RDY window fills, when output_buffer_timeout passes or when the
+ * buffer is full; responses go out at the end of the chunk that caused them, so pipelined PUBs cost one write.
+ */
+export class Client implements ChannelConsumer, CommandSink {
+  readonly id: number
+  readonly remoteAddress: string
+  readonly remoteIp: string
+  readonly connectTs = Math.floor(Date.now() / 1000)
+
+  clientId: string
+  hostname: string
+  userAgent = ''
+  state: ClientState = ClientState.Init
+  heartbeatIntervalMs: number
+  outputBufferSize = 16 * 1024
+  outputBufferTimeoutMs: number
+  msgTimeoutMs: number
+  sampleRate = 0
+  snappy = false
+  deflate = false
+  deflateLevel = 6
+  identified = false
+
+  channel: Channel | undefined
+  readyCount = 0
+  inFlightCount = 0
+  messageCount = 0
+  finishCount = 0
+  requeueCount = 0
+  /** Messages published per topic; a client that ever published shows in /stats "producers". */
+  readonly pubCounts = new Map<string, number>()
+
+  private readonly parser: CommandParser
+  private magic = ''
+  private out: Buffer
+  private outLength = 0
+  private responsePending = false
+  private writable = true
+  private closed = false
+  private heartbeatTimer: NodeJS.Timeout | undefined
+  private readDeadline: NodeJS.Timeout | undefined
+  private flushTimer: NodeJS.Timeout | undefined
+  /** Set while a chunk is being parsed: responses wait for its end to go out together. */
+  private inChunk = false
+
+  constructor (readonly nsqd: NSQD, readonly socket: Socket) {
+    this.id = nsqd.newClientId()
+    this.remoteIp = socket.remoteAddress ?? ''
+    this.remoteAddress = `${this.remoteIp.includes(':') ? `[${this.remoteIp}]` : this.remoteIp}:${socket.remotePort ?? 0}`
+    this.clientId = this.remoteIp
+    this.hostname = this.remoteIp
+    const o = nsqd.options
+    this.heartbeatIntervalMs = o.clientTimeout / 2
+    this.outputBufferTimeoutMs = o.outputBufferTimeout
+    this.msgTimeoutMs = o.msgTimeout
+    this.out = Buffer.allocUnsafe(this.outputBufferSize)
+    this.parser = new CommandParser(this)
+
+    socket.setNoDelay(true)
+    socket.on('data', this.onData)
+    socket.on('drain', this.onDrain)
+    socket.on('error', (err) => { this.nsqd.logger.debug(`client(${this.remoteAddress}) - ${err.message}`) })
+    socket.on('close', () => { this.cleanup() })
+    this.startHeartbeat()
+  }
+
+  // ---- reading ----
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.readDeadline?.refresh()
+    if (this.magic.length < 4) {
+      const need = 4 - this.magic.length
+      this.magic += chunk.toString('latin1', 0, need)
+      if (this.magic.length < 4) return
+      if (this.magic !== MAGIC) {
+        this.nsqd.logger.error(`client(${this.remoteAddress}) bad protocol magic '${this.magic}'`)
+        this.fatal(new NsqError('E_BAD_PROTOCOL', ''))
+        return
+      }
+      this.nsqd.addClient(this)
+      chunk = chunk.subarray(need)
+    }
+    this.inChunk = true
+    try {
+      this.parser.push(chunk)
+    } catch (err) {
+      // A bug must cost one connection, never the daemon.
+      this.nsqd.logger.error(`client(${this.remoteAddress}) - internal error - ${String((err as Error).stack ?? err)}`)
+      this.parser.stop()
+      this.close()
+    } finally {
+      this.inChunk = false
+    }
+    if (this.responsePending) this.flush()
+  }
+
+  line (params: string[]): BodySpec | NsqError | null {
+    return dispatch.line(this, params)
+  }
+
+  body (params: string[], body: Buffer): void {
+    dispatch.body(this, params, body)
+  }
+
+  bodies (params: string[], bodies: Buffer[]): void {
+    dispatch.bodies(this, params, bodies)
+  }
+
+  error (err: NsqError): void {
+    this.fatal(err)
+  }
+
+  overflow (): void {
+    this.nsqd.logger.error(`client(${this.remoteAddress}) - failed to read command - line too long`)
+    this.close()
+  }
+
+  // ---- writing ----
+
+  /** A response frame; it goes out with the rest of the current chunk's answers. */
+  sendResponse (data: Buffer): void {
+    this.appendFrame(FrameType.Response, data)
+    this.responsePending = true
+    if (!this.inChunk) this.flush()
+  }
+
+  /**
+   * An error: non-fatal ones leave the connection open; fatal ones are sent, logged, and the connection is closed
+   * once the frame is written.
+   */
+  sendError (err: NsqError): void {
+    this.nsqd.logger.error(`[${this.remoteAddress}] - ${err.message}`)
+    if (err.fatal) {
+      this.fatal(err)
+      return
+    }
+    this.appendFrame(FrameType.Error, Buffer.from(err.message))
+    this.responsePending = true
+    if (!this.inChunk) this.flush()
+  }
+
+  private fatal (err: NsqError): void {
+    if (this.closed) return
+    this.parser.stop()
+    this.appendFrame(FrameType.Error, Buffer.from(err.message))
+    this.flush()
+    this.close()
+  }
+
+  private appendFrame (type: number, data: Buffer): void {
+    const size = FRAME_HEADER_SIZE + data.length
+    const target = this.reserve(size)
+    target.writeUInt32BE(size - 4, this.outLength)
+    target.writeUInt32BE(type, this.outLength + 4)
+    data.copy(target, this.outLength + FRAME_HEADER_SIZE)
+    this.outLength += size
+  }
+
+  /** Room for `size` more bytes in the output buffer, flushing or growing it as needed. */
+  private reserve (size: number): Buffer {
+    if (this.outLength + size <= this.out.length) return this.out
+    this.flush()
+    if (size > this.out.length) this.out = Buffer.allocUnsafe(size)
+    return this.out
+  }
+
+  flush (): void {
+    this.responsePending = false
+    if (this.flushTimer !== undefined) {
+      clearTimeout(this.flushTimer)
+      this.flushTimer = undefined
+    }
+    if (this.outLength === 0 || this.closed) return
+    const chunk = this.out.subarray(0, this.outLength)
+    // The socket keeps the written buffer until it is sent, so the next frames go into a fresh one.
+    this.out = Buffer.allocUnsafe(Math.max(this.outputBufferSize, 64))
+    this.outLength = 0
+    if (!this.socket.write(chunk)) this.writable = false
+  }
+
+  private readonly onDrain = (): void => {
+    this.writable = true
+    this.channel?.consumerMayBeReady()
+  }
+
+  // ---- ChannelConsumer ----
+
+  isReady (): boolean {
+    return this.state === ClientState.Subscribed && this.writable && this.inFlightCount < this.readyCount && !this.closed &&
+      this.channel !== undefined && !this.channel.paused
+  }
+
+  deliver (msg: Message): void {
+    const data = msg.data
+    const size = FRAME_HEADER_SIZE + data.length
+    const target = this.reserve(size)
+    const at = this.outLength
+    target.writeUInt32BE(size - 4, at)
+    target.writeUInt32BE(FrameType.Message, at + 4)
+    data.copy(target, at + FRAME_HEADER_SIZE)
+    // The shared stored form keeps the attempts it was created with; each delivery carries its own count.
+    target.writeUInt16BE(msg.attempts, at + FRAME_HEADER_SIZE + ATTEMPTS_OFFSET)
+    this.outLength += size
+    this.inFlightCount++
+    this.messageCount++
+  }
+
+  afterDelivery (): void {
+    if (!this.isReady() || this.outputBufferTimeoutMs <= 0 || this.outputBufferSize <= 1) {
+      this.flush()
+      return
+    }
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined
+      this.flush()
+    }, this.outputBufferTimeoutMs)
+  }
+
+  inFlightTimedOut (): void {
+    if (this.inFlightCount > 0) this.inFlightCount--
+    this.channel?.consumerMayBeReady()
+  }
+
+  inFlightCleared (): void {
+    this.inFlightCount = 0
+  }
+
+  // ---- heartbeats and deadlines ----
+
+  /** (Re)starts the heartbeat ticker and the read deadline (2 heartbeats) for the current interval. */
+  startHeartbeat (): void {
+    clearInterval(this.heartbeatTimer)
+    clearTimeout(this.readDeadline)
+    this.heartbeatTimer = undefined
+    this.readDeadline = undefined
+    if (this.heartbeatIntervalMs <= 0 || this.closed) return
+    this.heartbeatTimer = setInterval(() => { this.sendResponse(HEARTBEAT) }, this.heartbeatIntervalMs)
+    this.readDeadline = setTimeout(() => {
+      this.nsqd.logger.error(`client(${this.remoteAddress}) - failed to read command - i/o timeout`)
+      this.close()
+    }, this.heartbeatIntervalMs * 2)
+  }
+
+  // ---- lifecycle ----
+
+  close (): void {
+    if (this.closed) return
+    this.flush()
+    this.closed = true
+    this.socket.end()
+    this.socket.once('finish', () => this.socket.destroy())
+    this.cleanup()
+  }
+
+  private cleanup (): void {
+    this.closed = true
+    clearInterval(this.heartbeatTimer)
+    clearTimeout(this.readDeadline)
+    clearTimeout(this.flushTimer)
+    this.heartbeatTimer = this.readDeadline = this.flushTimer = undefined
+    if (this.channel !== undefined) {
+      const channel = this.channel
+      this.channel = undefined
+      channel.removeConsumer(this)
+    }
+    this.nsqd.removeClient(this)
+  }
+
+  stats (): ClientStats {
+    const s: ClientStats = {
+      client_id: this.clientId,
+      hostname: this.hostname,
+      version: 'V2',
+      remote_address: this.remoteAddress,
+      state: this.state,
+      ready_count: this.readyCount,
+      in_flight_count: this.inFlightCount,
+      message_count: this.messageCount,
+      finish_count: this.finishCount,
+      requeue_count: this.requeueCount,
+      connect_ts: this.connectTs,
+      sample_rate: this.sampleRate,
+      deflate: this.deflate,
+      snappy: this.snappy,
+      user_agent: this.userAgent,
+    } as ClientStats
+    const first = this.pubCounts.entries().next()
+    // nsqd 1.3.0 lists at most one topic here (a stray break in its loop); the first is kept to match.
+    if (first.done !== true) s.pub_counts = [{ topic: first.value[0], count: first.value[1] }]
+    s.tls = false
+    s.tls_cipher_suite = ''
+    s.tls_version = ''
+    s.tls_negotiated_protocol = ''
+    s.tls_negotiated_protocol_is_mutual = false
+    return s
+  }
+}

@@ -1,0 +1,293 @@
+import { NsqError, OK, CLOSE_WAIT, goQuote, isValidChannelName, isValidTopicName, parseBase10, toInt64, MESSAGE_ID_LENGTH, type BodySpec } from '@nsqts/protocol'
+import type { Client } from './client.js'
+import { ClientState } from './client.js'
+import { Message } from '../message.js'
+import { identify } from './identify.js'
+
+/**
+ * One handler per V2 command. `line` runs when a command line is complete: commands without a body are executed
+ * there; the others do nsqd's pre-body checks (in nsqd's order) and return how their body is framed. Check order and
+ * error texts follow nsqd 1.3.0 exactly, since clients and operators match on them.
+ */
+
+const inv = (text: string): NsqError => new NsqError('E_INVALID', text)
+
+interface Handler {
+  line (client: Client, params: string[]): BodySpec | NsqError | null
+  body? (client: Client, params: string[], body: Buffer): void
+  bodies? (client: Client, params: string[], bodies: Buffer[]): void
+}
+
+/** A topic name is checked by regex only the first time: a name that names an existing topic is valid. */
+function validTopic (client: Client, name: string): boolean {
+  return client.nsqd.topics.has(name) || isValidTopicName(name)
+}
+
+function sizedBody (check: (size: number) => NsqError | null): BodySpec {
+  return { kind: 'sized', checkSize: check }
+}
+
+function publishFailure (code: 'E_PUB_FAILED' | 'E_MPUB_FAILED' | 'E_DPUB_FAILED', cmd: string, client: Client): NsqError | undefined {
+  if (client.nsqd.isExiting) return new NsqError(code, `${cmd} failed exiting`)
+  return undefined
+}
+
+function countPublished (client: Client, topic: string, n: number): void {
+  client.pubCounts.set(topic, (client.pubCounts.get(topic) ?? 0) + n)
+}
+
+/** Copies the body into the message's stored form: the one copy a published body gets. */
+function newMessage (client: Client, topicName: string, body: Buffer, deferMs = 0): Message {
+  return Message.create(client.nsqd.getTopic(topicName).generateId(), body, deferMs)
+}
+
+const table: Record<string, Handler> = {
+  IDENTIFY: {
+    line (client) {
+      if (client.state !== ClientState.Init) return inv('cannot IDENTIFY in current state')
+      const { maxBodySize } = client.nsqd.options
+      return sizedBody((size) => {
+        if (size > maxBodySize) return new NsqError('E_BAD_BODY', `IDENTIFY body too big ${size} > ${maxBodySize}`)
+        if (size <= 0) return new NsqError('E_BAD_BODY', `IDENTIFY invalid body size ${size}`)
+        return null
+      })
+    },
+    body (client, _params, body) {
+      identify(client, body)
+    },
+  },
+
+  AUTH: {
+    line (client, params) {
+      if (client.state !== ClientState.Init) return inv('cannot AUTH in current state')
+      if (params.length !== 1) return inv('AUTH invalid number of parameters')
+      const { maxBodySize } = client.nsqd.options
+      return sizedBody((size) => {
+        if (size > maxBodySize) return inv(`AUTH body too big ${size} > ${maxBodySize}`)
+        if (size <= 0) return inv(`AUTH invalid body size ${size}`)
+        return null
+      })
+    },
+    body (client) {
+      client.sendError(new NsqError('E_AUTH_DISABLED', 'AUTH disabled'))
+    },
+  },
+
+  SUB: {
+    line (client, params) {
+      if (client.state !== ClientState.Init) return inv('cannot SUB in current state')
+      if (client.heartbeatIntervalMs <= 0) return inv('cannot SUB with heartbeats disabled')
+      if (params.length < 3) return inv('SUB insufficient number of parameters')
+      const topicName = params[1] as string
+      if (!validTopic(client, topicName)) return new NsqError('E_BAD_TOPIC', `SUB topic name ${goQuote(topicName)} is not valid`)
+      const channelName = params[2] as string
+      if (!isValidChannelName(channelName)) return new NsqError('E_BAD_CHANNEL', `SUB channel name ${goQuote(channelName)} is not valid`)
+      const nsqd = client.nsqd
+      if (nsqd.isExiting) return new NsqError('E_SUB_FAILED', 'SUB failed exiting')
+      const channel = nsqd.getTopic(topicName).getChannel(channelName)
+      const max = nsqd.options.maxChannelConsumers
+      if (max !== 0 && channel.clientCount >= max) {
+        return new NsqError('E_SUB_FAILED', `SUB failed consumers for ${topicName}:${channelName} exceeds limit of ${max}`)
+      }
+      client.state = ClientState.Subscribed
+      client.channel = channel
+      channel.addConsumer(client)
+      client.sendResponse(OK)
+      return null
+    },
+  },
+
+  RDY: {
+    line (client, params) {
+      if (client.state === ClientState.Closing) return null
+      if (client.state !== ClientState.Subscribed) return inv('cannot RDY in current state')
+      let count: number | bigint = 1
+      if (params.length > 1) {
+        const parsed = parseBase10(params[1] as string)
+        if (parsed === undefined) return inv(`RDY could not parse count ${params[1] as string}`)
+        count = toInt64(parsed)
+      }
+      const max = client.nsqd.options.maxRdyCount
+      if (count < 0 || count > max) return inv(`RDY count ${count} out of range 0-${max}`)
+      client.readyCount = Number(count)
+      client.channel?.consumerMayBeReady()
+      return null
+    },
+  },
+
+  FIN: {
+    line (client, params) {
+      if (client.state !== ClientState.Subscribed && client.state !== ClientState.Closing) return inv('cannot FIN in current state')
+      if (params.length < 2) return inv('FIN insufficient number of params')
+      const id = params[1] as string
+      if (id.length !== MESSAGE_ID_LENGTH) return inv('invalid message ID')
+      const failed = client.channel === undefined ? 'ID not in flight' : client.channel.finish(client.id, id)
+      if (failed !== undefined) {
+        client.sendError(new NsqError('E_FIN_FAILED', `FIN ${id} failed ${failed}`))
+        return null
+      }
+      client.finishCount++
+      client.inFlightCount--
+      return null
+    },
+  },
+
+  REQ: {
+    line (client, params) {
+      if (client.state !== ClientState.Subscribed && client.state !== ClientState.Closing) return inv('cannot REQ in current state')
+      if (params.length < 3) return inv('REQ insufficient number of params')
+      const id = params[1] as string
+      if (id.length !== MESSAGE_ID_LENGTH) return inv('invalid message ID')
+      const parsed = parseBase10(params[2] as string)
+      if (parsed === undefined) return inv(`REQ could not parse timeout ${params[2] as string}`)
+      const max = client.nsqd.options.maxReqTimeout
+      // Over the maximum is clamped, not refused (nsqd >= 1.1.0).
+      const delay = Number(parsed) > max ? max : Number(parsed)
+      if (delay !== Number(parsed)) {
+        client.nsqd.logger.info(`[${client.remoteAddress}] REQ timeout ${String(parsed)}ms out of range 0-${max}ms. Setting to ${max}ms`)
+      }
+      const failed = client.channel === undefined ? 'ID not in flight' : client.channel.requeue(client.id, id, delay)
+      if (failed !== undefined) {
+        client.sendError(new NsqError('E_REQ_FAILED', `REQ ${id} failed ${failed}`))
+        return null
+      }
+      client.requeueCount++
+      client.inFlightCount--
+      return null
+    },
+  },
+
+  TOUCH: {
+    line (client, params) {
+      if (client.state !== ClientState.Subscribed && client.state !== ClientState.Closing) return inv('cannot TOUCH in current state')
+      if (params.length < 2) return inv('TOUCH insufficient number of params')
+      const id = params[1] as string
+      if (id.length !== MESSAGE_ID_LENGTH) return inv('invalid message ID')
+      const failed = client.channel === undefined ? 'ID not in flight' : client.channel.touch(client.id, id, client.msgTimeoutMs)
+      if (failed !== undefined) client.sendError(new NsqError('E_TOUCH_FAILED', `TOUCH ${id} failed ${failed}`))
+      return null
+    },
+  },
+
+  CLS: {
+    line (client) {
+      if (client.state !== ClientState.Subscribed) return inv('cannot CLS in current state')
+      client.state = ClientState.Closing
+      client.sendResponse(CLOSE_WAIT)
+      return null
+    },
+  },
+
+  NOP: {
+    line () {
+      return null
+    },
+  },
+
+  PUB: {
+    line (client, params) {
+      if (params.length < 2) return inv('PUB insufficient number of parameters')
+      const topicName = params[1] as string
+      if (!validTopic(client, topicName)) return new NsqError('E_BAD_TOPIC', `PUB topic name ${goQuote(topicName)} is not valid`)
+      return client.nsqd.pubSpec
+    },
+    body (client, params, body) {
+      const topicName = params[1] as string
+      const failure = publishFailure('E_PUB_FAILED', 'PUB', client)
+      if (failure !== undefined) return client.sendError(failure)
+      client.nsqd.getTopic(topicName).put(newMessage(client, topicName, body))
+      countPublished(client, topicName, 1)
+      client.sendResponse(OK)
+    },
+  },
+
+  DPUB: {
+    line (client, params) {
+      if (params.length < 3) return inv('DPUB insufficient number of parameters')
+      const topicName = params[1] as string
+      if (!validTopic(client, topicName)) return new NsqError('E_BAD_TOPIC', `DPUB topic name ${goQuote(topicName)} is not valid`)
+      const parsed = parseBase10(params[2] as string)
+      if (parsed === undefined) return inv(`DPUB could not parse timeout ${params[2] as string}`)
+      const max = client.nsqd.options.maxReqTimeout
+      if (typeof parsed === 'bigint' || parsed > max) return inv(`DPUB timeout ${String(parsed)} out of range 0-${max}`)
+      return client.nsqd.dpubSpec
+    },
+    body (client, params, body) {
+      const topicName = params[1] as string
+      const failure = publishFailure('E_DPUB_FAILED', 'DPUB', client)
+      if (failure !== undefined) return client.sendError(failure)
+      const deferMs = Number(parseBase10(params[2] as string))
+      client.nsqd.getTopic(topicName).put(newMessage(client, topicName, body, deferMs))
+      countPublished(client, topicName, 1)
+      client.sendResponse(OK)
+    },
+  },
+
+  MPUB: {
+    line (client, params) {
+      if (params.length < 2) return inv('MPUB insufficient number of parameters')
+      const topicName = params[1] as string
+      // nsqd's text repeats the code here.
+      if (!validTopic(client, topicName)) return new NsqError('E_BAD_TOPIC', `E_BAD_TOPIC MPUB topic name ${goQuote(topicName)} is not valid`)
+      // nsqd creates the topic before it reads the body.
+      client.nsqd.getTopic(topicName)
+      return client.nsqd.mpubSpec
+    },
+    bodies (client, params, bodies) {
+      const topicName = params[1] as string
+      const failure = publishFailure('E_MPUB_FAILED', 'MPUB', client)
+      if (failure !== undefined) return client.sendError(failure)
+      const topic = client.nsqd.getTopic(topicName)
+      // Every body was checked before any is queued: MPUB is all or nothing.
+      const now = Date.now()
+      const msgs = bodies.map((b) => Message.create(topic.generateId(), b, 0, now))
+      topic.putMany(msgs)
+      countPublished(client, topicName, msgs.length)
+      client.sendResponse(OK)
+    },
+  },
+}
+
+/** Builds the body specs once per daemon: they only depend on its limits. */
+export function bodySpecs (limits: { maxMsgSize: number, maxBodySize: number }): { pub: BodySpec, dpub: BodySpec, mpub: BodySpec } {
+  const { maxMsgSize, maxBodySize } = limits
+  const single = (cmd: string): BodySpec => sizedBody((size) => {
+    if (size <= 0) return new NsqError('E_BAD_MESSAGE', `${cmd} invalid message body size ${size}`)
+    if (size > maxMsgSize) return new NsqError('E_BAD_MESSAGE', `${cmd} message too big ${size} > ${maxMsgSize}`)
+    return null
+  })
+  const maxMessages = Math.floor((maxBodySize - 4) / 5)
+  return {
+    pub: single('PUB'),
+    dpub: single('DPUB'),
+    mpub: {
+      kind: 'multi',
+      checkBodySize: (size) => {
+        if (size <= 0) return new NsqError('E_BAD_BODY', `MPUB invalid body size ${size}`)
+        if (size > maxBodySize) return new NsqError('E_BAD_BODY', `MPUB body too big ${size} > ${maxBodySize}`)
+        return null
+      },
+      checkCount: (count) => (count <= 0 || count > maxMessages ? new NsqError('E_BAD_BODY', `MPUB invalid message count ${count}`) : null),
+      checkMessageSize: (i, size) => {
+        if (size <= 0) return new NsqError('E_BAD_MESSAGE', `MPUB invalid message(${i}) body size ${size}`)
+        if (size > maxMsgSize) return new NsqError('E_BAD_MESSAGE', `MPUB message too big ${size} > ${maxMsgSize}`)
+        return null
+      },
+    },
+  }
+}
+
+export const dispatch = {
+  line (client: Client, params: string[]): BodySpec | NsqError | null {
+    const handler = table[params[0] as string]
+    const result = handler === undefined ? inv(`invalid command ${params[0] as string}`) : handler.line(client, params)
+    if (result instanceof NsqError) client.sendError(result)
+    return result
+  },
+  body (client: Client, params: string[], body: Buffer): void {
+    table[params[0] as string]?.body?.(client, params, body)
+  },
+  bodies (client: Client, params: string[], bodies: Buffer[]): void {
+    table[params[0] as string]?.bodies?.(client, params, bodies)
+  },
+}

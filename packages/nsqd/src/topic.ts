@@ -1,0 +1,176 @@
+import { isEphemeral, MessageIdGenerator } from '@nsqts/protocol'
+import { Channel, type ChannelHooks } from './channel.js'
+import { Deque } from './deque.js'
+import { Message } from './message.js'
+import { LatencyStats } from './latency.js'
+import type { BackendQueue } from './backend/types.js'
+
+export interface TopicContext {
+  memQueueSize: number
+  maxMsgTimeoutMs: number
+  nodeId: number
+  e2ePercentiles: readonly number[]
+  e2eWindowMs: number
+  /** The backend of a channel (`topic:channel`) or of the topic itself. */
+  backendFor (name: string, ephemeral: boolean): BackendQueue
+  channelCreated (topic: Topic, channel: Channel): void
+  channelDeleted (topic: Topic, channel: Channel): void
+  /** An ephemeral topic lost its last channel. */
+  ephemeralTopicIdle (topic: Topic): void
+}
+
+/**
+ * A topic fans every message out to all its channels. With no channel, or while paused, it holds messages in its own
+ * queue (memory, overflowing to its backend); the first channel to appear receives that backlog.
+ */
+export class Topic implements ChannelHooks {
+  readonly ephemeral: boolean
+  readonly channels = new Map<string, Channel>()
+  paused = false
+  messageCount = 0
+  messageBytes = 0
+  exiting = false
+
+  private readonly ids: MessageIdGenerator
+  private readonly memory = new Deque<Message>()
+  private flushScheduled = false
+
+  constructor (readonly name: string, readonly backend: BackendQueue, private readonly ctx: TopicContext) {
+    this.ephemeral = isEphemeral(name)
+    this.ids = new MessageIdGenerator(ctx.nodeId)
+    backend.onReadable = () => this.scheduleFlush()
+  }
+
+  get depth (): number {
+    return this.memory.length + this.backend.depth
+  }
+
+  get memoryDepth (): number {
+    return this.memory.length
+  }
+
+  get backendDepth (): number {
+    return this.backend.depth
+  }
+
+  generateId (): string {
+    return this.ids.next()
+  }
+
+  // ---- channels ----
+
+  getChannel (name: string): Channel {
+    let channel = this.channels.get(name)
+    if (channel !== undefined) return channel
+    const ephemeral = isEphemeral(name)
+    const latency = this.ctx.e2ePercentiles.length > 0 ? new LatencyStats(this.ctx.e2ePercentiles, this.ctx.e2eWindowMs) : undefined
+    channel = new Channel(this.name, name, this.ctx.backendFor(`${this.name}:${name}`, ephemeral || this.ephemeral),
+      { memQueueSize: this.ctx.memQueueSize, maxMsgTimeoutMs: this.ctx.maxMsgTimeoutMs }, this, latency)
+    this.channels.set(name, channel)
+    this.ctx.channelCreated(this, channel)
+    this.scheduleFlush()
+    return channel
+  }
+
+  async deleteChannel (name: string): Promise<boolean> {
+    const channel = this.channels.get(name)
+    if (channel === undefined) return false
+    this.channels.delete(name)
+    channel.stop()
+    await channel.backend.delete()
+    this.ctx.channelDeleted(this, channel)
+    if (this.channels.size === 0 && this.ephemeral) this.ctx.ephemeralTopicIdle(this)
+    return true
+  }
+
+  ephemeralChannelIdle (channel: Channel): void {
+    if (this.channels.get(channel.name) === channel) void this.deleteChannel(channel.name)
+  }
+
+  // ---- publishing ----
+
+  /** A new message: straight to the channels when it can flow, else into the topic's own queue. */
+  put (msg: Message): void {
+    this.messageCount++
+    this.messageBytes += msg.bodyLength
+    if (this.canFlow() && this.depth === 0) {
+      this.fanOut(msg)
+      return
+    }
+    this.hold(msg)
+  }
+
+  putMany (msgs: readonly Message[]): void {
+    for (const msg of msgs) this.put(msg)
+  }
+
+  private canFlow (): boolean {
+    return this.channels.size > 0 && !this.paused && !this.exiting
+  }
+
+  private hold (msg: Message): void {
+    // Deferred messages stay in memory so that their delay is not lost to the stored form.
+    if (this.memory.length < this.ctx.memQueueSize || msg.deferMs > 0) {
+      this.memory.push(msg)
+    } else {
+      this.backend.put(msg.toStored())
+    }
+    this.scheduleFlush()
+  }
+
+  private fanOut (msg: Message): void {
+    let first = true
+    for (const channel of this.channels.values()) {
+      channel.put(first ? msg : msg.copy())
+      first = false
+    }
+  }
+
+  private scheduleFlush (): void {
+    if (this.flushScheduled || !this.canFlow() || this.depth === 0) return
+    this.flushScheduled = true
+    queueMicrotask(this.flush)
+  }
+
+  /** Moves the held backlog to the channels, oldest first. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false
+    while (this.canFlow()) {
+      const msg = this.memory.shift() ?? this.readBackend()
+      if (msg === undefined) return
+      this.fanOut(msg)
+    }
+  }
+
+  private readBackend (): Message | undefined {
+    const record = this.backend.read()
+    return record === undefined ? undefined : Message.fromStored(record)
+  }
+
+  // ---- admin ----
+
+  pause (): void {
+    this.paused = true
+  }
+
+  unpause (): void {
+    this.paused = false
+    this.scheduleFlush()
+  }
+
+  /** Drops the topic's own queue; channels keep theirs. */
+  async empty (): Promise<void> {
+    this.memory.clear()
+    await this.backend.empty()
+  }
+
+  /** Messages held by the topic itself, for a clean shutdown. */
+  takeHeld (): Message[] {
+    return this.memory.drain()
+  }
+
+  stop (): void {
+    this.exiting = true
+    for (const channel of this.channels.values()) channel.stop()
+  }
+}

@@ -1,0 +1,42 @@
+import { describe, it, expect } from 'vitest'
+import { parseConfigFile, parseDuration } from '../src/index.js'
+
+describe('parseDuration', () => {
+  it('reads Go durations into ms', () => {
+    expect(parseDuration('60s')).toBe(60_000)
+    expect(parseDuration('15m')).toBe(900_000)
+    expect(parseDuration('1h30m')).toBe(5_400_000)
+    expect(parseDuration('250ms')).toBe(250)
+    expect(parseDuration('1.5s')).toBe(1500)
+    expect(parseDuration('500')).toBe(500)
+    expect(parseDuration('abc')).toBeUndefined()
+    expect(parseDuration('1x')).toBeUndefined()
+  })
+})
+
+describe('parseConfigFile', () => {
+  it('reads the TOML subset NSQ config files use', () => {
+    const cfg = parseConfigFile([
+      '# nsqd',
+      'mem_queue_size = 5000',
+      'data_path = "/var/lib/nsq" # where',
+      "log_level = 'debug'",
+      'snappy = false',
+      'nsqlookupd_tcp_addresses = ["127.0.0.1:4160", "127.0.0.1:4260"]',
+      'e2e_processing_latency_percentiles = [0.99, 0.5]',
+      '',
+    ].join('\n'))
+    expect(cfg).toEqual({
+      mem_queue_size: 5000,
+      data_path: '/var/lib/nsq',
+      log_level: 'debug',
+      snappy: false,
+      nsqlookupd_tcp_addresses: ['127.0.0.1:4160', '127.0.0.1:4260'],
+      e2e_processing_latency_percentiles: [0.99, 0.5],
+    })
+  })
+
+  it('names the line of a syntax error', () => {
+    expect(() => parseConfigFile('a = 1\nnonsense')).toThrow(/line 2/)
+  })
+})
