@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs'
+import { Command, Option } from 'commander'
+import { createLogger, parseConfigFile, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
+import { NSQD, VERSION } from '../nsqd.js'
+import { NSQD_FLAGS, configKeyIndex, convertValue } from '../flags.js'
+import { defaultOptions, type NsqdOptions } from '../options.js'
+
+/** Go's flag package takes -name as well as --name; commander only knows --name. */
+function normaliseArgs (argv: string[]): string[] {
+  return argv.map((a, i) => (i >= 2 && /^-[a-z][a-z0-9-]+(=|$)/.test(a) ? '-' + a : a))
+}
+
+function fail (message: string): never {
+  process.stderr.write(`nsqd: ${message}\n`)
+  process.exit(1)
+}
+
+const program = new Command('nsqd')
+  .description('nsqd: the NSQ broker (nsqts)')
+  .helpOption('-h, --help', 'show this help')
+  .option('--config <file>', 'path to config file')
+  .option('--version', 'print version string')
+  .option('--verbose', '[deprecated] has no effect, use --log-level')
+  .allowExcessArguments(false)
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+
+const defaults = defaultOptions()
+for (const spec of NSQD_FLAGS) {
+  const shown = defaults[spec.key]
+  const opt = spec.kind === 'bool'
+    ? new Option(`--${spec.flag} [bool]`, spec.help)
+    : new Option(`--${spec.flag} <value>`, spec.help)
+  opt.default(undefined, Array.isArray(shown) ? shown.join(',') : String(shown))
+  if (spec.kind === 'strings' || spec.kind === 'floats') {
+    opt.argParser((value: string, previous: unknown) => convertValue(spec, value, previous))
+  }
+  program.addOption(opt)
+}
+
+try {
+  program.parse(normaliseArgs(process.argv))
+} catch (err) {
+  const code = (err as { exitCode?: number }).exitCode
+  process.exit(code === 0 ? 0 : 1)
+}
+const parsed = program.opts<Record<string, unknown>>()
+
+if (parsed.version === true) {
+  process.stdout.write(`nsqd v${VERSION} (built w/nsqts, node ${process.version})\n`)
+  process.exit(0)
+}
+
+const options: Partial<NsqdOptions> = {}
+const set = (key: keyof NsqdOptions, value: unknown): void => { (options as Record<string, unknown>)[key] = value }
+
+try {
+  // Precedence as nsqd: command line over config file over defaults.
+  if (typeof parsed.config === 'string') {
+    const file = parseConfigFile(readFileSync(parsed.config, 'utf8'))
+    const index = configKeyIndex()
+    for (const [key, value] of Object.entries(file)) {
+      const spec = index.get(key)
+      if (spec === undefined) continue
+      set(spec.key, convertValue(spec, value as ConfigValue))
+    }
+  }
+  for (const spec of NSQD_FLAGS) {
+    const raw = parsed[camel(spec.flag)]
+    if (raw === undefined) continue
+    if (spec.kind === 'strings' || spec.kind === 'floats') set(spec.key, raw)
+    else set(spec.key, convertValue(spec, raw === true ? 'true' : raw as string))
+  }
+  if (options.logLevel !== undefined && parseLogLevel(options.logLevel) === undefined) throw new Error(`invalid log level ${options.logLevel}`)
+  if (options.logLevel !== undefined) options.logLevel = parseLogLevel(options.logLevel)
+} catch (err) {
+  fail((err as Error).message)
+}
+
+function camel (flag: string): string {
+  return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())
+}
+
+let nsqd: NSQD
+try {
+  const holder: { nsqd?: NSQD } = {}
+  const logger = createLogger(options.logPrefix ?? defaults.logPrefix, () => holder.nsqd?.options.logLevel ?? options.logLevel ?? 'info',
+    (line) => process.stderr.write(line))
+  nsqd = new NSQD({ ...options, logger })
+  holder.nsqd = nsqd
+} catch (err) {
+  fail((err as Error).message)
+}
+
+let stopping = false
+async function stop (signal: string): Promise<void> {
+  if (stopping) return
+  stopping = true
+  nsqd.logger.info(`${signal}: exiting`)
+  try {
+    await nsqd.close()
+    process.exit(0)
+  } catch (err) {
+    process.stderr.write(`nsqd: error while exiting: ${(err as Error).message}\n`)
+    process.exit(1)
+  }
+}
+process.on('SIGINT', () => { void stop('SIGINT') })
+process.on('SIGTERM', () => { void stop('SIGTERM') })
+
+nsqd.start().catch((err: Error) => fail(`failed to start - ${err.message}`))
