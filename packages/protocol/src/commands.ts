@@ -77,3 +77,7 @@ export function touch (id: string): Buffer {
 
 export const CLS = Buffer.from('CLS\n')
 export const NOP = Buffer.from('NOP\n')
+
+export function nop (): Buffer {
+  return NOP
+}
