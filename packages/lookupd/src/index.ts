@@ -1,0 +1,2 @@
+export { defaultLookupdOptions } from './options.js'
+export type { LookupdOptions, HostPort } from './options.js'

@@ -1,0 +1,1 @@
+export { parseHostPort, resolveLookupdOptions } from './options.js'

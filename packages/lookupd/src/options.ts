@@ -1,0 +1,82 @@
+import { hostname } from 'node:os'
+import { LOG_LEVELS, type LogLevelName } from '@nsqts/protocol'
+
+/** nsqlookupd's settings. Durations are in milliseconds; addresses are NSQ's `host:port` (port 0 picks a free port). */
+export interface LookupdOptions {
+  /** Where nsqd peers connect (TCP protocol V1). */
+  tcpAddress: string
+  /** The HTTP API. */
+  httpAddress: string
+  /** The address this lookupd reports about itself in IDENTIFY answers. */
+  broadcastAddress: string
+  /** A producer whose last PING (or IDENTIFY) is older than this is left out of /lookup and /nodes. */
+  inactiveProducerTimeout: number
+  /** How long a tombstoned topic producer is left out of /lookup. */
+  tombstoneLifetime: number
+  logLevel: LogLevelName
+  logPrefix: string
+  /**
+   * The largest IDENTIFY body and command line accepted, in bytes. NSQ's nsqlookupd has no bound and buffers
+   * whatever a peer announces; a bound keeps one bad peer from exhausting memory.
+   */
+  maxBodySize: number
+}
+
+export const defaultLookupdOptions: Readonly<LookupdOptions> = Object.freeze({
+  tcpAddress: '0.0.0.0:4160',
+  httpAddress: '0.0.0.0:4161',
+  broadcastAddress: hostname(),
+  inactiveProducerTimeout: 300_000,
+  tombstoneLifetime: 45_000,
+  logLevel: 'info',
+  logPrefix: '[nsqlookupd] ',
+  maxBodySize: 5 * 1024 * 1024,
+})
+
+export interface HostPort {
+  host: string
+  port: number
+}
+
+/**
+ * Splits `host:port` as Go's net.SplitHostPort does: IPv6 hosts in brackets, an empty host meaning every interface.
+ * Only numeric ports are accepted.
+ */
+export function parseHostPort (address: string): HostPort {
+  let host: string
+  let portText: string
+  if (address.startsWith('[')) {
+    const close = address.indexOf(']')
+    if (close === -1 || address[close + 1] !== ':') throw new Error(`address ${address}: missing port in address`)
+    host = address.slice(1, close)
+    portText = address.slice(close + 2)
+  } else {
+    const colon = address.lastIndexOf(':')
+    if (colon === -1) throw new Error(`address ${address}: missing port in address`)
+    host = address.slice(0, colon)
+    portText = address.slice(colon + 1)
+    if (host.includes(':')) throw new Error(`address ${address}: too many colons in address`)
+  }
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new Error(`address ${address}: invalid port ${portText}`)
+  return { host, port: Number(portText) }
+}
+
+/** Fills in defaults and checks every value, so that a bad option fails the constructor rather than start(). */
+export function resolveLookupdOptions (partial: Partial<LookupdOptions>): LookupdOptions {
+  const options: LookupdOptions = { ...defaultLookupdOptions }
+  for (const [key, value] of Object.entries(partial) as Array<[keyof LookupdOptions, unknown]>) {
+    if (value !== undefined && key in defaultLookupdOptions) (options as unknown as Record<string, unknown>)[key] = value
+  }
+  parseHostPort(options.tcpAddress)
+  parseHostPort(options.httpAddress)
+  if (typeof options.broadcastAddress !== 'string') throw new Error('broadcastAddress must be a string')
+  for (const key of ['inactiveProducerTimeout', 'tombstoneLifetime'] as const) {
+    if (typeof options[key] !== 'number' || !Number.isFinite(options[key])) throw new Error(`${key} must be a finite number of ms`)
+  }
+  if (!Number.isInteger(options.maxBodySize) || options.maxBodySize < 1 || options.maxBodySize > 0x7fffffff) {
+    throw new Error(`maxBodySize must be an integer in 1..${0x7fffffff}`)
+  }
+  if (!(options.logLevel in LOG_LEVELS)) throw new Error(`invalid log level ${String(options.logLevel)}`)
+  if (typeof options.logPrefix !== 'string') throw new Error('logPrefix must be a string')
+  return options
+}
