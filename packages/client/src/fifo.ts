@@ -1,0 +1,25 @@
+/** A queue with O(1) shift: Array#shift moves every element, which adds up at thousands of messages a second. */
+export class Fifo<T> {
+  private items: Array<T | undefined> = []
+  private head = 0
+
+  get length (): number {
+    return this.items.length - this.head
+  }
+
+  push (item: T): void {
+    this.items.push(item)
+  }
+
+  shift (): T | undefined {
+    if (this.head === this.items.length) return undefined
+    const item = this.items[this.head]
+    this.items[this.head++] = undefined
+    // Compact once the consumed prefix dominates, so memory follows the live length.
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return item
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Response shapes of the nsqd and nsqlookupd HTTP APIs (NSQ 1.3.0), field names as on the wire. Fields that 1.3.0
+ * only sends in some builds or only when set (omitempty) are optional.
+ */
+
+/** GET /info on nsqd. Durations are nanoseconds (Go time.Duration); ports are -1 for unix sockets. */
+export interface NsqdInfo {
+  version: string
+  broadcast_address: string
+  hostname: string
+  http_port: number
+  tcp_port: number
+  /** Unix seconds. */
+  start_time: number
+  max_heartbeat_interval: number
+  max_output_buffer_size: number
+  max_output_buffer_timeout: number
+  max_deflate_level: number
+  topology_zone?: string
+  topology_region?: string
+}
+
+export interface E2eProcessingLatency {
+  count: number
+  /** Value in nanoseconds; null when no percentile is configured. */
+  percentiles: Array<{ quantile: number, value: number }> | null
+}
+
+/** A TCP client of nsqd as /stats lists it. `state`: 0 init, 1 disconnected, 2 connected, 3 subscribed, 4 closing. */
+export interface ClientStats {
+  client_id: string
+  hostname: string
+  version: string
+  remote_address: string
+  state: number
+  ready_count: number
+  in_flight_count: number
+  message_count: number
+  finish_count: number
+  requeue_count: number
+  /** Unix seconds. */
+  connect_ts: number
+  sample_rate: number
+  deflate: boolean
+  snappy: boolean
+  user_agent: string
+  tls: boolean
+  tls_cipher_suite: string
+  tls_version: string
+  tls_negotiated_protocol: string
+  tls_negotiated_protocol_is_mutual: boolean
+  topology_zone?: string
+  topology_region?: string
+  authed?: boolean
+  auth_identity?: string
+  auth_identity_url?: string
+  /** Only on producers; NSQ 1.3.0 lists at most one topic here. */
+  pub_counts?: Array<{ topic: string, count: number }>
+}
+
+export interface ChannelStats {
+  channel_name: string
+  /** Memory plus disk; excludes in-flight and deferred. */
+  depth: number
+  backend_depth: number
+  in_flight_count: number
+  deferred_count: number
+  message_count: number
+  requeue_count: number
+  timeout_count: number
+  client_count: number
+  /** null with include_clients=false. */
+  clients: ClientStats[] | null
+  paused: boolean
+  e2e_processing_latency: E2eProcessingLatency
+  zone_local_msg_count?: number
+  region_local_msg_count?: number
+  global_msg_count?: number
+}
+
+export interface TopicStats {
+  topic_name: string
+  channels: ChannelStats[]
+  depth: number
+  backend_depth: number
+  message_count: number
+  message_bytes: number
+  paused: boolean
+  e2e_processing_latency: E2eProcessingLatency
+}
+
+export interface MemoryStats {
+  heap_objects: number
+  heap_idle_bytes: number
+  heap_in_use_bytes: number
+  heap_released_bytes: number
+  gc_pause_usec_100: number
+  gc_pause_usec_99: number
+  gc_pause_usec_95: number
+  next_gc_bytes: number
+  gc_total_runs: number
+}
+
+/** GET /stats?format=json on nsqd. */
+export interface NsqdStats {
+  version: string
+  health: string
+  /** Unix seconds. */
+  start_time: number
+  /** Sorted by name; null when ?topic= names a missing topic. */
+  topics: TopicStats[] | null
+  /** Absent with include_mem=false. */
+  memory?: MemoryStats
+  /** Connections that ever published; null with include_clients=false or when there are none. */
+  producers: ClientStats[] | null
+}
+
+/** An nsqd as nsqlookupd knows it. In 1.3.0 the topology fields are not sent. */
+export interface LookupdProducer {
+  remote_address: string
+  hostname: string
+  broadcast_address: string
+  tcp_port: number
+  http_port: number
+  version: string
+  topology_zone?: string
+  topology_region?: string
+}
+
+/** GET /lookup?topic= on nsqlookupd. Channel order is unspecified. */
+export interface LookupResponse {
+  channels: string[]
+  producers: LookupdProducer[]
+}
+
+/** An entry of GET /nodes: `tombstones[i]` tells whether `topics[i]` is tombstoned on this node. */
+export interface LookupdNode extends LookupdProducer {
+  tombstones: boolean[]
+  topics: string[]
+}
