@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import fastify, { type FastifyInstance } from 'fastify'
+import type { Logger } from '@nsqts/protocol'
+import { formatGoDuration } from '../go-text.js'
+import { formatRemoteAddress } from '../tcp.js'
+import { GO_BAD_REQUEST, v1Error, type RawResponse, type Router } from './router.js'
+import { parseQuery, parseRequestTarget } from './url.js'
+
+/**
+ * The fastify app serving nsqlookupd's HTTP API; it never listens by itself. Routing is NSQ's (see Router), not
+ * fastify's, so one catch-all route hands every request to the router: Go routes on the %-decoded path, redirects
+ * sloppy paths and answers 405 with an Allow list, none of which fastify's router does. Answers are written raw
+ * (the reply is hijacked) so that the header set and names are exactly NSQ's, without fastify's additions.
+ */
+export function buildHttpApp (router: Router, logger: Logger): FastifyInstance {
+  const app = fastify({
+    logger: false,
+    // A path that is not valid %-encoding: Go's server refuses the request line itself.
+    frameworkErrors: (_err, request, reply) => {
+      reply.hijack()
+      finish(request.raw, reply.raw, GO_BAD_REQUEST, process.hrtime.bigint(), logger)
+    },
+  })
+  // nsqlookupd never reads request bodies; leave them unread (Node discards them) whatever their content type.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
+  app.all('*', (request, reply) => {
+    reply.hijack()
+    void serve(router, request.raw, reply.raw, logger)
+  })
+  return app
+}
+
+async function serve (router: Router, req: IncomingMessage, res: ServerResponse, logger: Logger): Promise<void> {
+  const started = process.hrtime.bigint()
+  const method = req.method ?? 'GET'
+  const target = parseRequestTarget(req.url ?? '/')
+  let response: RawResponse
+  if (target === undefined) {
+    response = GO_BAD_REQUEST
+  } else {
+    const route = router.resolve(method, target)
+    try {
+      response = typeof route === 'function'
+        ? await route({ method, path: target.path, query: () => parseQuery(target.rawQuery) })
+        : route
+    } catch (err) {
+      // NSQ's router turns a handler panic into this answer.
+      logger.error(`panic in HTTP handler - ${(err as Error).stack ?? String(err)}`)
+      response = v1Error(500, 'INTERNAL_ERROR')
+    }
+  }
+  finish(req, res, response, started, logger)
+}
+
+function finish (req: IncomingMessage, res: ServerResponse, response: RawResponse, started: bigint, logger: Logger): void {
+  const headers: string[] = []
+  for (const [name, value] of response.headers) headers.push(name, value)
+  headers.push('Content-Length', String(response.body.length))
+  if (!res.headersSent) {
+    res.writeHead(response.status, headers)
+    res.end(response.body)
+  }
+  const elapsed = formatGoDuration(Number(process.hrtime.bigint() - started))
+  const remote = formatRemoteAddress(req.socket.remoteAddress, req.socket.remotePort)
+  logger.info(`${response.status} ${req.method ?? ''} ${req.url ?? ''} (${remote}) ${elapsed}`)
+}

@@ -1,0 +1,118 @@
+import { cleanPath, redirectTarget, type QueryValues, type RequestTarget } from './url.js'
+import { goJson, type GoJson } from '../go-text.js'
+
+/** A response as it goes on the wire; Content-Length is added when written. Header names keep Go's casing. */
+export interface RawResponse {
+  readonly status: number
+  readonly headers: ReadonlyArray<readonly [string, string]>
+  readonly body: Buffer
+}
+
+export interface ApiRequest {
+  readonly method: string
+  readonly path: string
+  /** Go's url.ParseQuery of the query string; undefined when Go would refuse it. */
+  query (): QueryValues | undefined
+}
+
+export type Handler = (request: ApiRequest) => RawResponse | Promise<RawResponse>
+
+const NSQ_CONTENT_TYPE: readonly [string, string] = ['X-Nsq-Content-Type', 'nsq; version=1.0']
+const JSON_CONTENT_TYPE: readonly [string, string] = ['Content-Type', 'application/json; charset=utf-8']
+const EMPTY = Buffer.alloc(0)
+
+/** NSQ's "V1" answer: JSON (or an empty body for a nil result) with the X-Nsq-Content-Type header. */
+export function v1Response (status: number, data: GoJson | null): RawResponse {
+  if (data === null) return { status, headers: [NSQ_CONTENT_TYPE], body: EMPTY }
+  return { status, headers: [JSON_CONTENT_TYPE, NSQ_CONTENT_TYPE], body: Buffer.from(goJson(data)) }
+}
+
+/** NSQ's V1 error: `{"message":"<TEXT>"}`. */
+export function v1Error (status: number, message: string, extraHeaders: ReadonlyArray<readonly [string, string]> = []): RawResponse {
+  const response = v1Response(status, { message })
+  return { ...response, headers: [...extraHeaders, ...response.headers] }
+}
+
+/** What Go's HTTP server sends, and then closes, for a request line it cannot parse. */
+export const GO_BAD_REQUEST: RawResponse = {
+  status: 400,
+  headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Connection', 'close']],
+  body: Buffer.from('400 Bad Request'),
+}
+
+/**
+ * Exact-path routes with the fallbacks of julienschmidt/httprouter (NSQ's router), which clients see on a wrong path
+ * or method: a path that differs from a route only by a trailing slash, or by case and `.`/`..`/`//` segments, is
+ * redirected (301 for GET, 307 otherwise) when its method has a route there; OPTIONS answers the Allow list; a path
+ * routed for other methods is a 405 with Allow; anything else is a 404.
+ */
+export class Router {
+  private readonly routes = new Map<string, Map<string, Handler>>()
+  /** Methods with at least one route: httprouter only tries redirects for those. */
+  private readonly routedMethods = new Set<string>()
+
+  add (method: string, path: string, handler: Handler): this {
+    let byMethod = this.routes.get(path)
+    if (byMethod === undefined) {
+      byMethod = new Map()
+      this.routes.set(path, byMethod)
+    }
+    byMethod.set(method, handler)
+    this.routedMethods.add(method)
+    return this
+  }
+
+  /** The handler for the request, or the answer when there is none. */
+  resolve (method: string, target: RequestTarget): Handler | RawResponse {
+    const { path } = target
+    const handler = this.routes.get(path)?.get(method)
+    if (handler !== undefined) return handler
+
+    if (this.routedMethods.has(method) && method !== 'CONNECT' && path !== '/') {
+      const status = method === 'GET' ? 301 : 307
+      const toggled = path.endsWith('/') ? path.slice(0, -1) : path + '/'
+      if (this.routes.get(toggled)?.has(method) === true) return redirect(status, method, toggled, target)
+      const fixed = this.findCaseInsensitive(method, cleanPath(path))
+      if (fixed !== undefined) return redirect(status, method, fixed, target)
+    }
+
+    const allow = this.allowed(path, method)
+    if (method === 'OPTIONS') {
+      if (allow !== '') return { status: 200, headers: [['Allow', allow]], body: EMPTY }
+    } else if (allow !== '') {
+      return v1Error(405, 'METHOD_NOT_ALLOWED', [['Allow', allow]])
+    }
+    return v1Error(404, 'NOT_FOUND')
+  }
+
+  /** httprouter's Allow list: the other methods routed at the path, plus OPTIONS, sorted. */
+  private allowed (path: string, method: string): string {
+    const methods = [...(this.routes.get(path)?.keys() ?? [])].filter((m) => m !== method && m !== 'OPTIONS')
+    if (methods.length === 0) return ''
+    return [...methods, 'OPTIONS'].sort().join(', ')
+  }
+
+  /** The route (for this method) that the path names when case and a trailing slash are ignored. */
+  private findCaseInsensitive (method: string, path: string): string | undefined {
+    const lower = asciiLower(path)
+    const withoutSlash = lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower
+    for (const [route, byMethod] of this.routes) {
+      if (!byMethod.has(method)) continue
+      const candidate = asciiLower(route)
+      if (candidate === lower || candidate === withoutSlash || candidate === lower + '/') return route
+    }
+    return undefined
+  }
+}
+
+function asciiLower (s: string): string {
+  return s.replace(/[A-Z]/g, (c) => c.toLowerCase())
+}
+
+function redirect (status: number, method: string, routePath: string, target: RequestTarget): RawResponse {
+  const { location, html } = redirectTarget(routePath, target.rawQuery, target.forceQuery)
+  const headers: Array<readonly [string, string]> = [['Location', location]]
+  if (method === 'GET' || method === 'HEAD') headers.push(['Content-Type', 'text/html; charset=utf-8'])
+  const body = method === 'GET' ? Buffer.from(`<a href="${html}">Moved Permanently</a>.\n\n`, 'latin1') : EMPTY
+  return { status, headers, body }
+}

@@ -1,0 +1,181 @@
+import { isEphemeral } from '@nsqts/protocol'
+
+/** A connected, identified nsqd. One object per connection, shared by all of that connection's registrations. */
+export interface PeerInfo {
+  /** The connection's remote `ip:port`: the key of this peer in every registration. */
+  readonly id: string
+  readonly remoteAddress: string
+  readonly hostname: string
+  readonly broadcastAddress: string
+  readonly tcpPort: bigint
+  readonly httpPort: bigint
+  readonly version: string
+  /** Wall-clock ms of IDENTIFY or of the last PING. */
+  lastUpdate: number
+}
+
+/** A peer's entry under one registration. Tombstones are per registration: a node is tombstoned for one topic. */
+export interface Producer {
+  readonly peer: PeerInfo
+  tombstoned: boolean
+  /** Wall-clock ms; undefined while never tombstoned. */
+  tombstonedAt: number | undefined
+}
+
+/** nsqlookupd's three kinds of key: `client` (every identified peer, key and subkey empty), `topic`, `channel`. */
+export type Category = 'client' | 'topic' | 'channel'
+
+export interface Registration {
+  readonly category: Category
+  readonly key: string
+  /** The channel name for `channel` registrations, else empty. */
+  readonly subKey: string
+  readonly producers: Map<string, Producer>
+}
+
+/** The key, or subkey, that matches every key in a search (as in NSQ, `*` is a wildcard in lookups). */
+export const WILDCARD = '*'
+
+/**
+ * nsqlookupd's registry: which peers produce which topics and channels. Keys outlive their producers (a disconnect
+ * or UNREGISTER leaves an empty key that /topics, /channels and /lookup still list) until deleted over HTTP; the
+ * exception is an #ephemeral key, which goes with its last producer.
+ *
+ * Keys are nested category → key → subkey so that a topic's channels are found without a scan, and each peer
+ * has an index of its registrations so that a disconnect or /nodes does not scan every key.
+ */
+export class RegistrationDB {
+  private readonly keys = new Map<Category, Map<string, Map<string, Registration>>>()
+  private readonly byPeer = new Map<string, Set<Registration>>()
+
+  /** Returns the registration, creating an empty one if needed. */
+  addRegistration (category: Category, key: string, subKey: string): Registration {
+    let byKey = this.keys.get(category)
+    if (byKey === undefined) {
+      byKey = new Map()
+      this.keys.set(category, byKey)
+    }
+    let bySubKey = byKey.get(key)
+    if (bySubKey === undefined) {
+      bySubKey = new Map()
+      byKey.set(key, bySubKey)
+    }
+    let registration = bySubKey.get(subKey)
+    if (registration === undefined) {
+      registration = { category, key, subKey, producers: new Map() }
+      bySubKey.set(subKey, registration)
+    }
+    return registration
+  }
+
+  /** Adds the peer as a producer of the registration (creating it). False when it already was one. */
+  addProducer (category: Category, key: string, subKey: string, peer: PeerInfo): boolean {
+    const registration = this.addRegistration(category, key, subKey)
+    if (registration.producers.has(peer.id)) return false
+    registration.producers.set(peer.id, { peer, tombstoned: false, tombstonedAt: undefined })
+    let mine = this.byPeer.get(peer.id)
+    if (mine === undefined) {
+      mine = new Set()
+      this.byPeer.set(peer.id, mine)
+    }
+    mine.add(registration)
+    return true
+  }
+
+  /**
+   * Removes the peer from the registration; the key stays unless it is #ephemeral and now has no producer.
+   * `removed` tells whether the peer was a producer, `left` how many producers remain.
+   */
+  removeProducer (registration: Registration, peerId: string): { removed: boolean, left: number } {
+    const removed = registration.producers.delete(peerId)
+    if (removed) this.forgetPeerRegistration(peerId, registration)
+    const left = registration.producers.size
+    if (left === 0 && isEphemeralRegistration(registration)) this.removeRegistration(registration)
+    return { removed, left }
+  }
+
+  removeRegistration (registration: Registration): void {
+    const byKey = this.keys.get(registration.category)
+    const bySubKey = byKey?.get(registration.key)
+    if (bySubKey?.get(registration.subKey) !== registration) return
+    bySubKey.delete(registration.subKey)
+    if (bySubKey.size === 0) byKey?.delete(registration.key)
+    for (const peerId of registration.producers.keys()) this.forgetPeerRegistration(peerId, registration)
+  }
+
+  get (category: Category, key: string, subKey: string): Registration | undefined {
+    return this.keys.get(category)?.get(key)?.get(subKey)
+  }
+
+  /** Registrations matching the key and subkey, either of which may be `*`. */
+  findRegistrations (category: Category, key: string, subKey: string): Registration[] {
+    const byKey = this.keys.get(category)
+    if (byKey === undefined) return []
+    const keyMaps = key === WILDCARD ? [...byKey.values()] : [byKey.get(key)]
+    const out: Registration[] = []
+    for (const bySubKey of keyMaps) {
+      if (bySubKey === undefined) continue
+      if (subKey === WILDCARD) {
+        out.push(...bySubKey.values())
+      } else {
+        const registration = bySubKey.get(subKey)
+        if (registration !== undefined) out.push(registration)
+      }
+    }
+    return out
+  }
+
+  /** The producers of the matching registrations, one per peer (the first found). */
+  findProducers (category: Category, key: string, subKey: string): Producer[] {
+    const registrations = this.findRegistrations(category, key, subKey)
+    if (registrations.length === 1) return [...(registrations[0] as Registration).producers.values()]
+    const seen = new Map<string, Producer>()
+    for (const registration of registrations) {
+      for (const [peerId, producer] of registration.producers) if (!seen.has(peerId)) seen.set(peerId, producer)
+    }
+    return [...seen.values()]
+  }
+
+  /** Every registration the peer produces. */
+  lookupRegistrations (peerId: string): Registration[] {
+    return [...(this.byPeer.get(peerId) ?? [])]
+  }
+
+  /** Every registration, in no particular order. */
+  * all (): Generator<Registration> {
+    for (const byKey of this.keys.values()) {
+      for (const bySubKey of byKey.values()) yield * bySubKey.values()
+    }
+  }
+
+  /** How many keys of the category exist (topics, or channels across all topics). */
+  count (category: Category): number {
+    let n = 0
+    for (const bySubKey of this.keys.get(category)?.values() ?? []) n += bySubKey.size
+    return n
+  }
+
+  private forgetPeerRegistration (peerId: string, registration: Registration): void {
+    const mine = this.byPeer.get(peerId)
+    if (mine === undefined) return
+    mine.delete(registration)
+    if (mine.size === 0) this.byPeer.delete(peerId)
+  }
+}
+
+function isEphemeralRegistration (registration: Registration): boolean {
+  if (registration.category === 'channel') return isEphemeral(registration.subKey)
+  return registration.category === 'topic' && isEphemeral(registration.key)
+}
+
+/**
+ * Whether the producer counts for discovery: seen within the inactivity timeout and not tombstoned (NSQ's
+ * FilterByActive; /nodes passes a tombstone lifetime of 0 to keep tombstoned producers listed).
+ */
+export function isActive (producer: Producer, now: number, inactiveTimeout: number, tombstoneLifetime: number): boolean {
+  return now - producer.peer.lastUpdate <= inactiveTimeout && !isTombstoned(producer, now, tombstoneLifetime)
+}
+
+export function isTombstoned (producer: Producer, now: number, tombstoneLifetime: number): boolean {
+  return producer.tombstoned && producer.tombstonedAt !== undefined && now - producer.tombstonedAt < tombstoneLifetime
+}

@@ -1,0 +1,202 @@
+import { connect, type Socket } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { silentLogger } from '@nsqts/protocol'
+import { NSQLookupd, type LookupdOptions } from '../src/index.js'
+
+export const CAPTURES = '/work/shared/reference/captures/'
+
+/** Daemons started by a test file; stopAll() in afterEach/afterAll closes whatever a test left running. */
+const running = new Set<NSQLookupd>()
+
+export async function startLookupd (options: Partial<LookupdOptions> = {}): Promise<NSQLookupd> {
+  const lookupd = new NSQLookupd({
+    tcpAddress: '127.0.0.1:0',
+    httpAddress: '127.0.0.1:0',
+    broadcastAddress: '127.0.0.1',
+    logger: silentLogger,
+    ...options,
+  })
+  running.add(lookupd)
+  await lookupd.start()
+  return lookupd
+}
+
+export async function stopAll (): Promise<void> {
+  const all = [...running]
+  running.clear()
+  await Promise.all(all.map(async (l) => { await l.close() }))
+}
+
+/** Polls until the check passes or the deadline expires (then the last failure is thrown). */
+export async function eventually<T> (check: () => T | Promise<T>, timeoutMs = 3000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await check()
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+}
+
+/** IDENTIFY\n[size][json] */
+export function identifyCommand (body: object | string | Buffer): Buffer {
+  const json = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body))
+  const size = Buffer.alloc(4)
+  size.writeInt32BE(json.length)
+  return Buffer.concat([Buffer.from('IDENTIFY\n'), size, json])
+}
+
+export const NSQD_IDENTITY = { broadcast_address: '127.0.0.1', hostname: 'vm', tcp_port: 4150, http_port: 4151, version: '1.3.0' }
+
+/** A raw V1 connection: everything the server sends is kept; helpers wait for bytes or for the server's close. */
+export class V1Conn {
+  received = Buffer.alloc(0)
+  serverClosed = false
+  private readonly socket: Socket
+  private readonly opened: Promise<void>
+  private readonly ended: Promise<void>
+
+  constructor (port: number) {
+    this.socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true })
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.once('connect', resolve)
+      this.socket.once('error', reject)
+    })
+    this.socket.on('data', (chunk: Buffer) => { this.received = Buffer.concat([this.received, chunk]) })
+    this.socket.on('error', () => {})
+    this.ended = new Promise((resolve) => {
+      this.socket.once('end', () => {
+        this.serverClosed = true
+        resolve()
+      })
+      this.socket.once('close', () => { resolve() })
+    })
+  }
+
+  static async open (port: number, magic = true): Promise<V1Conn> {
+    const conn = new V1Conn(port)
+    await conn.opened
+    if (magic) conn.send('  V1')
+    return conn
+  }
+
+  send (data: string | Buffer): void {
+    this.socket.write(data)
+  }
+
+  /** Half-closes the client side, as a peer that is done sending. */
+  endWriting (): void {
+    this.socket.end()
+  }
+
+  /** Waits until at least n bytes have arrived. */
+  async waitForBytes (n: number, timeoutMs = 3000): Promise<Buffer> {
+    await eventually(() => { if (this.received.length < n) throw new Error(`got ${this.received.length} of ${n} bytes`) }, timeoutMs)
+    return this.received
+  }
+
+  /** Waits for the next `count` size-prefixed answers (counted from the start of the connection). */
+  async waitForFrames (count: number, timeoutMs = 3000): Promise<string[]> {
+    return eventually(() => {
+      const frames = splitFrames(this.received)
+      if (frames.length < count) throw new Error(`got ${frames.length} of ${count} frames: ${JSON.stringify(frames)}`)
+      return frames
+    }, timeoutMs)
+  }
+
+  async request (command: string | Buffer): Promise<string> {
+    const before = splitFrames(this.received).length
+    this.send(command)
+    const frames = await this.waitForFrames(before + 1)
+    return frames[before] as string
+  }
+
+  /** Resolves true when the server closes within the time, false when the connection is still open then. */
+  async closedWithin (ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => { resolve(false) }, ms) })
+    const result = await Promise.race([this.ended.then(() => true), timeout])
+    clearTimeout(timer)
+    return result && this.serverClosed
+  }
+
+  destroy (): void {
+    this.socket.destroy()
+  }
+}
+
+/** Splits `[4-byte size][data]` answers; a trailing partial one is left out. */
+export function splitFrames (buf: Buffer): string[] {
+  const out: string[] = []
+  let pos = 0
+  while (buf.length - pos >= 4) {
+    const size = buf.readUInt32BE(pos)
+    if (buf.length - pos - 4 < size) break
+    out.push(buf.toString('latin1', pos + 4, pos + 4 + size))
+    pos += 4 + size
+  }
+  return out
+}
+
+/** A connection that has identified as the captures' nsqd and registered what it produced then. */
+export async function fakeNsqd (port: number, identity: object = NSQD_IDENTITY): Promise<V1Conn> {
+  const conn = await V1Conn.open(port)
+  const answer = await conn.request(identifyCommand(identity))
+  if (!answer.startsWith('{')) throw new Error(`IDENTIFY failed: ${answer}`)
+  return conn
+}
+
+export interface HttpExchange {
+  statusLine: string
+  /** Header lines in order, names as sent. */
+  headers: Array<[string, string]>
+  body: Buffer
+}
+
+/** Parses an HTTP/1.1 response (head with CRLF line ends, then the body). */
+export function parseHttp (raw: Buffer): HttpExchange {
+  const split = raw.indexOf('\r\n\r\n')
+  const head = raw.toString('latin1', 0, split).split('\r\n')
+  const headers = head.slice(1).map((line): [string, string] => {
+    const colon = line.indexOf(':')
+    return [line.slice(0, colon), line.slice(colon + 1).trim()]
+  })
+  return { statusLine: head[0] as string, headers, body: raw.subarray(split + 4) }
+}
+
+export function readCapture (file: string): HttpExchange {
+  return parseHttp(readFileSync(CAPTURES + file))
+}
+
+/**
+ * One request over a fresh socket, the raw answer kept exactly (header names as sent, which fetch would lowercase).
+ * The connection is closed by the client after the answer, so keep-alive never holds the server open.
+ */
+export async function rawHttp (port: number, method: string, target: string, extraHead = ''): Promise<HttpExchange> {
+  const socket = connect({ host: '127.0.0.1', port })
+  const chunks: Buffer[] = []
+  socket.on('data', (c: Buffer) => chunks.push(c))
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve)
+    socket.once('error', reject)
+  })
+  socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extraHead}\r\n`)
+  return eventually(() => {
+    const exchange = parseHttp(Buffer.concat(chunks))
+    if (!exchange.statusLine.startsWith('HTTP/1.1')) throw new Error('no answer yet')
+    const length = Number(exchange.headers.find(([n]) => n.toLowerCase() === 'content-length')?.[1] ?? 0)
+    if (method !== 'HEAD' && exchange.body.length < length) throw new Error('body incomplete')
+    socket.destroy()
+    return exchange
+  })
+}
+
+/** Headers that differ between runs or between Go's and Node's servers without mattering to clients. */
+const TRANSPORT_HEADERS = new Set(['date', 'connection', 'keep-alive'])
+
+export function significantHeaders (headers: Array<[string, string]>): Array<[string, string]> {
+  return headers.filter(([name]) => !TRANSPORT_HEADERS.has(name.toLowerCase()))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+}
