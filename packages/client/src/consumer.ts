@@ -109,6 +109,9 @@ class NodeConnection implements RdyConnection {
   rdy = 0
   inFlight = 0
   transit = 0
+  transitUntil = 0
+  /** nsqd's output_buffer_timeout plus a second of network slack; set from the IDENTIFY answer. */
+  transitGraceMs = 0
   lastMessageAt: number
   rdyAt: number
   /** False once the socket closed: answers for its messages can no longer be sent. */
@@ -178,6 +181,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   private polling: Promise<void> | undefined
   private backoffTimer: NodeJS.Timeout | undefined
   private redistributeTimer: NodeJS.Timeout | undefined
+  private rdyWakeTimer: NodeJS.Timeout | undefined
+  private rdyWakeAt = Infinity
   private readonly reconnectTimers = new Set<NodeJS.Timeout>()
 
   constructor (topic: string, channel: string, options: ConsumerOptions = {}) {
@@ -223,6 +228,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       send: (node, count) => { node.connection.send(commands.rdy(count)) },
       lowRdyIdleTimeoutMs: checkInteger('lowRdyIdleTimeoutMs', options.lowRdyIdleTimeoutMs ?? 10_000, 1, 3_600_000),
       lowRdyTimeoutMs: checkInteger('lowRdyTimeoutMs', options.lowRdyTimeoutMs ?? 30_000, 1, 3_600_000),
+      wake: (delayMs) => { this.wakeRdy(delayMs) },
     })
   }
 
@@ -313,6 +319,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     clearTimeout(this.pollTimer)
     clearTimeout(this.backoffTimer)
     clearInterval(this.redistributeTimer)
+    clearTimeout(this.rdyWakeTimer)
     for (const timer of this.reconnectTimers) clearTimeout(timer)
     this.reconnectTimers.clear()
     this.rdy.stop()
@@ -422,6 +429,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       const identity = await connection.connect()
       await connection.command(commands.sub(this.topic, this.channel))
       node.maxRdy = identity.max_rdy_count
+      node.transitGraceMs = Math.max(0, identity.output_buffer_timeout) + 1000
       if (identity.max_rdy_count < this.rdy.maxInFlight) {
         this.conn.logger.warn(`${name}: max_rdy_count ${identity.max_rdy_count} is below maxInFlight ${this.rdy.maxInFlight}`)
       }
@@ -458,6 +466,20 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       else this.queryLookupds().catch(ignore)
     }
     this.checkDrained()
+  }
+
+  /** One timer for the RDY controller's wake-ups, kept at the earliest one asked for. */
+  private wakeRdy (delayMs: number): void {
+    const at = Date.now() + delayMs
+    if (this.rdyWakeTimer !== undefined && this.rdyWakeAt <= at) return
+    clearTimeout(this.rdyWakeTimer)
+    this.rdyWakeAt = at
+    this.rdyWakeTimer = setTimeout(() => {
+      this.rdyWakeTimer = undefined
+      this.rdyWakeAt = Infinity
+      if (this.state === 'running') this.rdy.refresh()
+    }, Math.max(0, delayMs) + 1)
+    this.rdyWakeTimer.unref()
   }
 
   private updateRedistributeTimer (): void {

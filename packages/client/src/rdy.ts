@@ -10,7 +10,10 @@
  *   ceiling = max(rdy, inFlight + transit)
  *
  * where inFlight counts messages received and not yet answered, and transit bounds the messages nsqd may have sent
- * under an earlier, larger RDY that have not arrived yet. Lowering RDY takes effect at once; raising it is only done
+ * under an earlier, larger RDY that have not arrived yet. Messages arrive in the order nsqd sent them, so every
+ * arrival lowers transit by one; and since no protocol answer tells when nsqd applied an RDY, transit is dropped
+ * once the connection's grace period (nsqd's output buffer timeout plus slack) has passed.
+ * Lowering RDY takes effect at once; raising it is only done
  * within maxInFlight − Σ ceiling, and what cannot be granted yet is granted as responses free capacity. So when a new
  * connection arrives it waits for the others to drain below their new share instead of overshooting.
  *
@@ -28,6 +31,13 @@ export interface RdyConnection {
   inFlight: number
   /** Upper bound of messages sent by nsqd under an earlier, larger RDY that are still on their way. */
   transit: number
+  /** When transit stops counting: by then anything nsqd sent under the old RDY has arrived. */
+  transitUntil: number
+  /**
+   * How long after lowering RDY messages sent under the old value may still arrive: nsqd's output buffer timeout
+   * (it holds messages that long before flushing) plus network slack.
+   */
+  readonly transitGraceMs: number
   /** When the last message arrived (or when the connection was added). */
   lastMessageAt: number
   /** When RDY last changed. */
@@ -41,14 +51,16 @@ export interface RdyControllerOptions<C extends RdyConnection> {
   lowRdyIdleTimeoutMs: number
   /** ... or after holding it this long. */
   lowRdyTimeoutMs: number
+  /** Asks to be refreshed after `delayMs`, when capacity held back by transit will be free. */
+  wake?: (delayMs: number) => void
   now?: () => number
   random?: () => number
 }
 
 type Mode = 'normal' | 'backoff' | 'stopped'
 
-export function newRdyConnection (maxRdy: number, now: number): RdyConnection {
-  return { maxRdy, rdy: 0, inFlight: 0, transit: 0, lastMessageAt: now, rdyAt: now }
+export function newRdyConnection (maxRdy: number, now: number, transitGraceMs: number): RdyConnection {
+  return { maxRdy, rdy: 0, inFlight: 0, transit: 0, transitUntil: 0, transitGraceMs, lastMessageAt: now, rdyAt: now }
 }
 
 export class RdyController<C extends RdyConnection> {
@@ -60,6 +72,8 @@ export class RdyController<C extends RdyConnection> {
   private testConn: C | undefined
   /** With more connections than maxInFlight: the ones that hold RDY 1. */
   private readonly rotation = new Set<C>()
+  /** While held, RDY is computed but nothing is sent: connections found together start together. */
+  private held = false
   /** Some connection is below its target for lack of capacity: responses should retry. */
   private starving = false
   /** Where the next grant pass starts, so that scarce capacity is not always offered to the same connection. */
@@ -82,14 +96,16 @@ export class RdyController<C extends RdyConnection> {
   }
 
   /** Upper bound of what nsqd may have in flight on `conn`. */
-  static ceiling (conn: RdyConnection): number {
+  private ceiling (conn: C, now: number): number {
+    if (conn.transit > 0 && now >= conn.transitUntil) conn.transit = 0
     return Math.max(conn.rdy, conn.inFlight + conn.transit)
   }
 
   /** Σ ceiling over all connections; never above maxInFlight once lowered RDYs have drained. */
   get committed (): number {
+    const now = this.now()
     let sum = 0
-    for (const c of this.conns) sum += RdyController.ceiling(c)
+    for (const c of this.conns) sum += this.ceiling(c, now)
     return sum
   }
 
@@ -152,6 +168,24 @@ export class RdyController<C extends RdyConnection> {
     this.mode = 'normal'
     this.testing = false
     this.testConn = undefined
+    this.apply()
+  }
+
+  /**
+   * Sends no RDY until release(). A consumer holds while it makes its first connections: granting RDY to the first
+   * one and lowering it when the next arrives would leave capacity tied up in transit for a grace period.
+   */
+  hold (): void {
+    this.held = true
+  }
+
+  release (): void {
+    this.held = false
+    this.apply()
+  }
+
+  /** Re-evaluates RDY now (the wake-up asked for through the `wake` option). */
+  refresh (): void {
     this.apply()
   }
 
@@ -233,22 +267,25 @@ export class RdyController<C extends RdyConnection> {
   }
 
   private setRdy (conn: C, count: number): void {
+    const now = this.now()
     if (count < conn.rdy) {
       // Messages nsqd sent under the larger window may still be on their way.
       conn.transit = Math.max(conn.transit, conn.rdy - conn.inFlight)
+      conn.transitUntil = now + conn.transitGraceMs
     }
     conn.rdy = count
-    conn.rdyAt = this.now()
+    conn.rdyAt = now
     this.options.send(conn, count)
   }
 
   private apply (): void {
-    if (this.mode === 'stopped') return
+    if (this.mode === 'stopped' || this.held) return
     const targets = this.targets()
     for (const c of this.conns) {
       const target = targets.get(c)!
       if (target < c.rdy) this.setRdy(c, target)
     }
+    const now = this.now()
     let budget = this.maxInFlightValue - this.committed
     this.starving = false
     const n = this.conns.length
@@ -256,7 +293,7 @@ export class RdyController<C extends RdyConnection> {
       const c = this.conns[(this.cursor + k) % n]!
       const target = targets.get(c)!
       if (target <= c.rdy) continue
-      const ceiling = RdyController.ceiling(c)
+      const ceiling = this.ceiling(c, now)
       const grant = Math.min(target, ceiling + budget)
       // Short of the target, only grant steps worth an RDY command; responses will bring the rest.
       if (grant <= c.rdy || (grant < target && c.rdy > 0 && grant - c.rdy < Math.ceil(target / 4))) {
@@ -268,5 +305,10 @@ export class RdyController<C extends RdyConnection> {
       this.setRdy(c, grant)
     }
     if (n > 0) this.cursor = (this.cursor + 1) % n
+    if (this.starving && this.options.wake !== undefined) {
+      let until = Infinity
+      for (const c of this.conns) if (c.transit > 0) until = Math.min(until, c.transitUntil)
+      if (until !== Infinity) this.options.wake(until - now)
+    }
   }
 }
