@@ -1,9 +1,14 @@
 import { Deque } from '../deque.js'
-import type { BackendQueue, BackendFactory } from './types.js'
+import type { BackendQueue, BackendFactory, KeptRecord } from './types.js'
 
-/** An unbounded in-memory backend: the overflow store until a disk backend is configured. */
+/**
+ * An unbounded in-memory backend, for tests and embedders that want no disk. It remembers kept records and the
+ * paused flag only for as long as the object lives, which is the lifetime of its topic or channel.
+ */
 export class MemoryBackend implements BackendQueue {
   private readonly records = new Deque<Buffer>()
+  readonly durable = false
+  paused = false
   onReadable: (() => void) | undefined
 
   get depth (): number {
@@ -17,6 +22,16 @@ export class MemoryBackend implements BackendQueue {
 
   read (): Buffer | undefined {
     return this.records.shift()
+  }
+
+  keep (): void {}
+  ack (): void {}
+  takeKept (): KeptRecord[] {
+    return []
+  }
+
+  setPaused (paused: boolean): void {
+    this.paused = paused
   }
 
   async empty (): Promise<void> {
@@ -33,12 +48,21 @@ export class MemoryBackend implements BackendQueue {
 /** What ephemeral topics and channels use: like NSQ, what overflows their memory queue is dropped. */
 export class DiscardBackend implements BackendQueue {
   readonly depth = 0
+  readonly durable = false
+  readonly paused = false
   onReadable: (() => void) | undefined
   put (): void {}
   read (): undefined {
     return undefined
   }
 
+  keep (): void {}
+  ack (): void {}
+  takeKept (): KeptRecord[] {
+    return []
+  }
+
+  setPaused (): void {}
   async empty (): Promise<void> {}
   async close (): Promise<void> {}
   async delete (): Promise<void> {}

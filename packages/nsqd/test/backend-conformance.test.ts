@@ -1,0 +1,315 @@
+import { describe, it, expect, afterEach } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { encodeMessage } from '@nsqts/protocol'
+import { MemoryBackend } from '../src/backend/memory.js'
+import { LevelStore } from '../src/backend/level.js'
+import type { BackendQueue } from '../src/backend/types.js'
+
+/** A stored-form record whose id encodes `n` and whose body says `body-n`. */
+function rec (n: number, bodySize = 0): Buffer {
+  const id = n.toString(16).padStart(16, '0')
+  const body = bodySize > 0 ? Buffer.alloc(bodySize, n % 251) : Buffer.from(`body-${n}`)
+  return encodeMessage(id, 1_700_000_000_000 + n, 0, body)
+}
+
+function numOf (record: Buffer): number {
+  return parseInt(record.toString('latin1', 10, 26), 16)
+}
+
+/** Reads `n` records, waiting on onReadable whenever the queue has nothing ready; fails after timeoutMs. */
+async function readN (q: BackendQueue, n: number, timeoutMs = 10_000): Promise<Buffer[]> {
+  const out: Buffer[] = []
+  const deadline = Date.now() + timeoutMs
+  while (out.length < n) {
+    const r = q.read()
+    if (r !== undefined) {
+      out.push(r)
+      continue
+    }
+    const left = deadline - Date.now()
+    if (left <= 0) throw new Error(`read ${out.length} of ${n} records`)
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, left)
+      q.onReadable = () => { clearTimeout(t); resolve() }
+    })
+  }
+  return out
+}
+
+interface Backend {
+  /** A queue of the backend; `name` distinguishes queues sharing one store. */
+  make (name: string): BackendQueue
+  /** Closes everything and opens it again as a restart would; undefined for backends that keep nothing. */
+  restart?: () => Promise<void>
+  close (): Promise<void>
+}
+
+interface Implementation {
+  name: string
+  open (opts?: { cacheRecords?: number }): Promise<Backend>
+}
+
+const dirs: string[] = []
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
+})
+
+async function levelBackend (opts: { cacheRecords?: number, durable?: boolean } = {}): Promise<Backend & { store: () => LevelStore, dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'nsqts-backend-'))
+  dirs.push(dir)
+  let store = await LevelStore.open(dir, { cacheRecords: opts.cacheRecords ?? 64, durable: opts.durable })
+  return {
+    dir,
+    store: () => store,
+    make: (name) => store.queue(name),
+    async restart () {
+      await store.close()
+      store = await LevelStore.open(dir, { cacheRecords: opts.cacheRecords ?? 64, durable: opts.durable })
+    },
+    close: () => store.close(),
+  }
+}
+
+const implementations: Implementation[] = [
+  {
+    name: 'memory',
+    async open () {
+      return { make: () => new MemoryBackend(), close: async () => {} }
+    },
+  },
+  { name: 'level', open: (opts) => levelBackend(opts) },
+  { name: 'level (durable)', open: (opts) => levelBackend({ ...opts, durable: true }) },
+]
+
+describe.each(implementations)('BackendQueue conformance: $name', (impl) => {
+  it('reads nothing from a new queue', async () => {
+    const b = await impl.open()
+    const q = b.make('t')
+    expect(q.depth).toBe(0)
+    expect(q.read()).toBeUndefined()
+    expect(q.paused).toBe(false)
+    await b.close()
+  })
+
+  it('returns records in the order they were put, and counts them exactly', async () => {
+    const b = await impl.open()
+    const q = b.make('t')
+    for (let i = 0; i < 10; i++) q.put(rec(i))
+    expect(q.depth).toBe(10)
+    const got = await readN(q, 4)
+    expect(got.map(numOf)).toEqual([0, 1, 2, 3])
+    expect(q.depth).toBe(6)
+    const rest = await readN(q, 6)
+    expect(rest.map(numOf)).toEqual([4, 5, 6, 7, 8, 9])
+    expect(rest[0]?.equals(rec(4))).toBe(true)
+    expect(q.depth).toBe(0)
+    expect(q.read()).toBeUndefined()
+    await b.close()
+  })
+
+  it('streams a backlog far larger than its read-ahead in order, interleaved with new puts', async () => {
+    const b = await impl.open({ cacheRecords: 32 })
+    const q = b.make('t')
+    let next = 0
+    let expected = 0
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 500; i++) q.put(rec(next++, 100))
+      const got = await readN(q, 300)
+      for (const r of got) expect(numOf(r)).toBe(expected++)
+    }
+    expect(q.depth).toBe(next - expected)
+    const got = await readN(q, next - expected)
+    for (const r of got) expect(numOf(r)).toBe(expected++)
+    expect(q.depth).toBe(0)
+    await b.close()
+  })
+
+  it('keeps queues apart', async () => {
+    const b = await impl.open()
+    const a = b.make('a')
+    const c = b.make('a:c')
+    a.put(rec(1))
+    c.put(rec(2))
+    c.put(rec(3))
+    expect((await readN(c, 2)).map(numOf)).toEqual([2, 3])
+    expect((await readN(a, 1)).map(numOf)).toEqual([1])
+    await b.close()
+  })
+
+  it('empty() drops every record and the queue goes on working', async () => {
+    const b = await impl.open({ cacheRecords: 8 })
+    const q = b.make('t')
+    for (let i = 0; i < 100; i++) q.put(rec(i))
+    await q.empty()
+    expect(q.depth).toBe(0)
+    expect(q.read()).toBeUndefined()
+    q.put(rec(1000))
+    expect((await readN(q, 1)).map(numOf)).toEqual([1000])
+    await b.close()
+  })
+
+  it('carries large records intact', async () => {
+    const b = await impl.open({ cacheRecords: 2 })
+    const q = b.make('t')
+    for (let i = 0; i < 6; i++) q.put(rec(i, 1024 * 1024))
+    const got = await readN(q, 6)
+    got.forEach((r, i) => expect(r.equals(rec(i, 1024 * 1024))).toBe(true))
+    await b.close()
+  })
+
+  it('delete() drops the queue', async () => {
+    const b = await impl.open()
+    const q = b.make('t')
+    q.put(rec(1))
+    await q.delete()
+    expect(q.depth).toBe(0)
+    await b.close()
+  })
+})
+
+describe.each(implementations.filter((i) => i.name !== 'memory'))('persistent BackendQueue: $name', (impl) => {
+  it('keeps unread records, their order, names and paused flags across a restart; read ones are gone', async () => {
+    const b = await impl.open({ cacheRecords: 16 })
+    const q = b.make('t')
+    const c = b.make('t:c')
+    for (let i = 0; i < 200; i++) q.put(rec(i))
+    c.put(rec(999))
+    c.setPaused(true)
+    const first = await readN(q, 50)
+    for (const r of first) q.ack(numOf(r).toString(16).padStart(16, '0'))
+    expect(q.depth).toBe(150)
+    await b.restart?.()
+    const q2 = b.make('t')
+    const c2 = b.make('t:c')
+    expect(q2.depth).toBe(150)
+    expect(c2.paused).toBe(true)
+    expect(q2.paused).toBe(false)
+    expect((await readN(q2, 150)).map(numOf)).toEqual(Array.from({ length: 150 }, (_, i) => i + 50))
+    expect((await readN(c2, 1)).map(numOf)).toEqual([999])
+    await b.close()
+  })
+
+  it('gives kept records back with their due time after a restart', async () => {
+    const b = await impl.open()
+    const q = b.make('t')
+    q.keep(rec(7), 1_234_567)
+    q.keep(rec(8), 2_345_678)
+    expect(q.takeKept()).toEqual([])
+    await b.restart?.()
+    const kept = b.make('t').takeKept()
+    expect(kept.map((k) => [numOf(k.record), k.dueAt])).toEqual([[7, 1_234_567], [8, 2_345_678]])
+    expect(kept[0]?.record.equals(rec(7))).toBe(true)
+    await b.close()
+  })
+
+  it('a deleted queue stays deleted, and a new one of the same name starts empty', async () => {
+    const b = await impl.open()
+    const q = b.make('t')
+    q.put(rec(1))
+    q.keep(rec(2), 5)
+    await q.delete()
+    const again = b.make('t')
+    again.put(rec(3))
+    await b.restart?.()
+    const q2 = b.make('t')
+    expect(q2.depth).toBe(1)
+    expect((await readN(q2, 1)).map(numOf)).toEqual([3])
+    expect(q2.takeKept()).toEqual([])
+    await b.close()
+  })
+})
+
+describe('level store', () => {
+  it('default mode: a kept record is handed over once; after the next restart it is gone', async () => {
+    const b = await levelBackend()
+    b.make('t').keep(rec(1), 99)
+    await b.restart?.()
+    expect(b.make('t').takeKept()).toHaveLength(1)
+    await b.restart?.()
+    expect(b.make('t').takeKept()).toHaveLength(0)
+    await b.close()
+  })
+
+  it('durable mode: read records stay until acked; a requeue replaces the record; kept ones stay until acked', async () => {
+    const b = await levelBackend({ durable: true, cacheRecords: 8 })
+    const q = b.make('t')
+    for (let i = 0; i < 5; i++) q.put(rec(i))
+    const got = await readN(q, 5)
+    q.ack(got[0]!.toString('latin1', 10, 26)) // 0 finished
+    q.put(got[1]!) // 1 requeued: one record, not two
+    q.keep(got[2]!, 4_000_000_000_000) // 2 deferred
+    // 3 and 4 stay in flight
+    await b.restart?.()
+    const q2 = b.make('t')
+    expect(q2.depth).toBe(3)
+    expect((await readN(q2, 3)).map(numOf).sort()).toEqual([1, 3, 4])
+    const kept = q2.takeKept()
+    expect(kept.map((k) => numOf(k.record))).toEqual([2])
+    await b.restart?.()
+    // Nothing was acked: everything comes back again.
+    const q3 = b.make('t')
+    expect(q3.depth).toBe(3)
+    expect(q3.takeKept()).toHaveLength(1)
+    await b.close()
+  })
+
+  it('refuses a second open of the same data path with a clear message', async () => {
+    const b = await levelBackend()
+    await expect(LevelStore.open(b.dir)).rejects.toThrow(`--data-path=${b.dir} in use (possibly by another instance of nsqd)`)
+    await b.close()
+  })
+
+  it('sets a damaged record aside, skips it and keeps the depth exact', async () => {
+    const b = await levelBackend({ cacheRecords: 4 })
+    const q = b.make('t')
+    for (let i = 0; i < 10; i++) q.put(rec(i))
+    await b.close()
+    // Damage record 5 in place, as a bad disk would.
+    const { Level } = await import('level')
+    const db = new Level<Buffer, Buffer>(join(b.dir, 'nsqd.leveldb'), { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    const keys = await db.keys({ gte: Buffer.from('q'), lt: Buffer.from('r') }).all()
+    const value = (await db.get(keys[5]!))!
+    value[value.length - 1] ^= 0xff
+    await db.put(keys[5]!, value)
+    await db.close()
+
+    const errors: string[] = []
+    const store = await LevelStore.open(b.dir, { cacheRecords: 4, logger: { debug () {}, info () {}, warn () {}, error: (m) => errors.push(m) } })
+    const q2 = store.queue('t')
+    expect(q2.depth).toBe(10)
+    expect((await readN(q2, 9)).map(numOf)).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9])
+    expect(q2.depth).toBe(0)
+    expect(errors.join('\n')).toMatch(/record 5 of queue t is damaged .* set aside as x71/)
+    await store.close()
+    const db2 = new Level<Buffer, Buffer>(join(b.dir, 'nsqd.leveldb'), { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    expect(await db2.keys({ gte: Buffer.from('x'), lt: Buffer.from('y') }).all()).toHaveLength(1)
+    await db2.close()
+  })
+
+  it('a failed write fails its waiters and the health, is retried, and the next good write clears it', async () => {
+    const b = await levelBackend()
+    const health: Array<string | undefined> = []
+    await b.close()
+    const store = await LevelStore.open(b.dir, { onHealth: (e) => health.push(e?.message) })
+    const q = store.queue('t')
+    await store.writeSince(-1)?.settled()
+    store.injectWriteFault(new Error('disk full'))
+    const mark = store.mark()
+    q.put(rec(1))
+    const w = store.writeSince(mark)
+    await expect(w?.settled()).rejects.toThrow('disk full')
+    expect(health).toEqual(['disk full'])
+    store.injectWriteFault(undefined)
+    const mark2 = store.mark()
+    q.put(rec(2))
+    await store.writeSince(mark2)?.settled()
+    expect(health).toEqual(['disk full', undefined])
+    await store.close()
+    // The record of the failed write was retried with the next one: both are stored.
+    const again = await LevelStore.open(b.dir)
+    expect((await readN(again.queue('t'), 2)).map(numOf)).toEqual([1, 2])
+    await again.close()
+  })
+})
