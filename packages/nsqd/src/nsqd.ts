@@ -8,6 +8,8 @@ import { TcpServer } from './tcp/server.js'
 import type { Client } from './tcp/client.js'
 import { HttpServer } from './http/server.js'
 import { bodySpecs } from './tcp/commands.js'
+import { LookupPeers } from './lookup/peers.js'
+import { hostname } from 'node:os'
 import type { BodySpec } from '@nsqts/protocol'
 
 export const VERSION = '1.3.0'
@@ -55,6 +57,8 @@ export class NSQD {
   private readonly backendFactory: BackendFactory
   private readonly tcp: TcpServer
   private readonly http: HttpServer
+  private readonly lookupPeers: LookupPeers
+  readonly hostname = hostname()
   private readonly topicContext: TopicContext
   /** How PUB, DPUB and MPUB bodies are framed and size-checked; built once from the limits. */
   readonly pubSpec: BodySpec
@@ -76,6 +80,7 @@ export class NSQD {
     this.mpubSpec = specs.mpub
     this.tcp = new TcpServer(this)
     this.http = new HttpServer(this)
+    this.lookupPeers = new LookupPeers(this)
   }
 
   async start (): Promise<void> {
@@ -87,6 +92,7 @@ export class NSQD {
       await this.http.listen(splitHostPort(this.options.httpAddress))
       this.logger.info(`HTTP: listening on ${this.formatAddress(this.httpAddress)}`)
     }
+    this.lookupPeers.start()
   }
 
   private formatAddress (a: Address): string {
@@ -185,6 +191,11 @@ export class NSQD {
     topic = new Topic(name, this.backendFor(name, isEphemeral(name)), this.topicContext)
     this.topics.set(name, topic)
     this.logger.info(`TOPIC(${name}): created`)
+    if (this.lookupPeers.size > 0) {
+      topic.started = false
+      const starting = topic
+      void this.lookupPeers.precreateChannels(starting).finally(() => starting.start())
+    }
     this.emit('topicCreated', topic)
     return topic
   }
@@ -227,7 +238,14 @@ export class NSQD {
     return this.closing
   }
 
+  /** PUT /config/nsqlookupd_tcp_addresses: connects new peers and drops removed ones, live. */
+  setLookupdAddresses (addresses: string[]): void {
+    this.options.nsqlookupdTcpAddresses = addresses
+    this.lookupPeers.setAddresses(addresses)
+  }
+
   private async shutdown (): Promise<void> {
+    this.lookupPeers.close()
     await Promise.all([this.tcp.close(), this.http.close()])
     for (const topic of this.topics.values()) topic.stop()
     await Promise.all([...this.topics.values()].flatMap((t) => [t.backend.close(), ...[...t.channels.values()].map((c) => c.backend.close())]))

@@ -30,6 +30,8 @@ export class Topic implements ChannelHooks {
   messageCount = 0
   messageBytes = 0
   exiting = false
+  /** A new topic on a node with lookupd peers waits (holding messages) until the channels lookupd knows exist. */
+  started = true
 
   private readonly ids: MessageIdGenerator
   private readonly memory = new Deque<Message>()
@@ -105,7 +107,12 @@ export class Topic implements ChannelHooks {
   }
 
   private canFlow (): boolean {
-    return this.channels.size > 0 && !this.paused && !this.exiting
+    return this.started && this.channels.size > 0 && !this.paused && !this.exiting
+  }
+
+  start (): void {
+    this.started = true
+    this.scheduleFlush()
   }
 
   private hold (msg: Message): void {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type Socket } from 'node:net'
 import { NSQD, type NsqdInit, type Address } from '@nsqts/nsqd'
-import { FrameDecoder, MAGIC_V2, SizePrefixedReader } from '@nsqts/protocol'
+import { FrameDecoder, MAGIC_V2, SizePrefixedReader, silentLogger } from '@nsqts/protocol'
+import { NSQLookupd, type LookupdOptions } from '@nsqts/lookupd'
 
 export type { Address }
 
@@ -39,6 +40,34 @@ export async function startNsqd (init: NsqdInit = {}): Promise<NsqdHandle> {
       await nsqd.close()
       if (ownsDir) await rm(dataPath, { recursive: true, force: true })
     },
+  }
+}
+
+export interface LookupdHandle {
+  lookupd: NSQLookupd
+  tcp: Address
+  http: Address
+  /** http://127.0.0.1:port */
+  httpUrl: string
+  close (): Promise<void>
+}
+
+/** Starts a real nsqlookupd on 127.0.0.1 with free ports and a silent logger. */
+export async function startLookupd (options: Partial<LookupdOptions> = {}): Promise<LookupdHandle> {
+  const lookupd = new NSQLookupd({
+    tcpAddress: '127.0.0.1:0',
+    httpAddress: '127.0.0.1:0',
+    broadcastAddress: '127.0.0.1',
+    logger: silentLogger,
+    ...options,
+  })
+  await lookupd.start()
+  return {
+    lookupd,
+    tcp: lookupd.tcpAddress,
+    http: lookupd.httpAddress,
+    httpUrl: `http://127.0.0.1:${lookupd.httpAddress.port}`,
+    close: () => lookupd.close(),
   }
 }
 
