@@ -63,6 +63,8 @@ export class Connection {
   identity: IdentifyResponse = PLAIN_OK_IDENTITY
   /** nsqd's AUTH answer, when AUTH was sent. */
   auth: AuthResponse | undefined
+  /** Heartbeats received (and answered with NOP), for diagnostics. */
+  heartbeats = 0
 
   private phase: Phase = 'connecting'
   private socket!: net.Socket
@@ -285,6 +287,7 @@ export class Connection {
       if (type === FrameType.Error) throw errorFromFrame(data)
       if (type !== FrameType.Response) throw new ConnectionError(this.name, `unexpected frame type ${type} during handshake`)
       if (data.toString() === HEARTBEAT_TEXT) {
+        this.heartbeats++
         this.send(commands.NOP)
         continue
       }
@@ -380,6 +383,7 @@ export class Connection {
     }
     if (type === FrameType.Response) {
       if (data.length === HEARTBEAT_TEXT.length && data.toString() === HEARTBEAT_TEXT) {
+        this.heartbeats++
         this.send(commands.NOP)
         return
       }

@@ -1,0 +1,37 @@
+import { afterEach } from 'vitest'
+import { startNsqd, waitFor } from '@nsqts/testkit'
+import type { NsqdHandle } from '@nsqts/testkit'
+
+export { waitFor }
+
+type Closer = () => Promise<unknown> | unknown
+const closers: Closer[] = []
+
+/** Runs `close` after the current test, last registered first. */
+export function cleanup (close: Closer): void {
+  closers.push(close)
+}
+
+afterEach(async () => {
+  for (let c = closers.pop(); c !== undefined; c = closers.pop()) await c()
+})
+
+/** A real nsqd on 127.0.0.1 port 0, closed after the test. */
+export async function nsqd (init: Parameters<typeof startNsqd>[0] = {}): Promise<NsqdHandle & { tcpAddress: string, httpAddress: string }> {
+  const handle = await startNsqd(init)
+  cleanup(() => handle.close())
+  return { ...handle, tcpAddress: `127.0.0.1:${handle.tcp.port}`, httpAddress: `127.0.0.1:${handle.http.port}` }
+}
+
+/** A topic name unique to this run, so tests never see each other's messages. */
+let counter = 0
+export function topicName (prefix = 't'): string {
+  return `${prefix}_${process.pid}_${Date.now() % 100000}_${counter++}`
+}
+
+/** A promise with its resolve function, for waiting on events. */
+export function deferred<T = void> (): { promise: Promise<T>, resolve: (value: T) => void } {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => { resolve = r })
+  return { promise, resolve }
+}
