@@ -24,10 +24,10 @@ describe('nsqd registers with nsqlookupd', () => {
       const r = await lookup(l, 'reg')
       return r.status === 200 && r.body.producers?.[0]?.tcp_port === n.tcp.port && r.body.channels?.includes('c1') === true
     }, 5000, 'registration')
-    await n.nsqd.getTopic('reg').deleteChannel('c1')
     // lookupd keeps the key, as NSQ's does; the producer entry under it goes (/debug omits empty registrations).
     const debug = async (): Promise<Record<string, unknown[]>> => await (await fetch(`${l.httpUrl}/debug`)).json() as Record<string, unknown[]>
     expect((await debug())['channel:reg:c1']).toHaveLength(1)
+    await n.nsqd.getTopic('reg').deleteChannel('c1')
     await waitFor(async () => (await debug())['channel:reg:c1'] === undefined, 5000, 'channel unregistration')
   })
 
