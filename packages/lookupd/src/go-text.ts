@@ -92,8 +92,16 @@ export function goWellFormed (s: string): string {
 export type GoJson = string | number | bigint | boolean | null | readonly GoJson[] | { readonly [key: string]: GoJson }
 
 const ESCAPES: Record<string, string> = {
-  '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t',
-  '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029',
+  '"': '\\"',
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '<': '\\u003c',
+  '>': '\\u003e',
+  '&': '\\u0026',
+  '\u2028': '\\u2028',
+  '\u2029': '\\u2029',
 }
 // eslint-disable-next-line no-control-regex
 const NEEDS_ESCAPE = /["\\<>&\u0000-\u001f\u2028\u2029]/g

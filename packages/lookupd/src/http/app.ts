@@ -26,7 +26,10 @@ export function buildHttpApp (router: Router, logger: Logger): FastifyInstance {
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
   app.all('*', (request, reply) => {
     reply.hijack()
-    void serve(router, request.raw, reply.raw, logger)
+    serve(router, request.raw, reply.raw, logger).catch((err: unknown) => {
+      logger.error(`HTTP: failed to answer ${request.raw.method ?? ''} ${request.raw.url ?? ''} - ${String(err)}`)
+      reply.raw.destroy()
+    })
   })
   return app
 }

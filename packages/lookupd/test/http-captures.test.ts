@@ -1,0 +1,97 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { NSQLookupd } from '../src/index.js'
+import { CAPTURES, fakeNsqd, rawHttp, readCapture, significantHeaders, startLookupd, stopAll, type HttpExchange, type V1Conn } from './helpers.js'
+
+/** The nsqlookupd captures in the order they were taken (the state they saw builds up in this order). */
+const manifest = readFileSync(CAPTURES + 'manifest.tsv', 'utf8').split('\n').slice(1)
+  .map((line) => line.split('\t'))
+  .filter((cols) => cols[0]?.startsWith('nsqlookupd_') === true)
+  .map(([file, method, url]) => ({ file: file as string, method: method as string, target: (url as string).replace(/^[^/]*/, '') }))
+
+/**
+ * Values that necessarily differ between runs are replaced by their kind: the peer's remote port, timestamps.
+ * Arrays whose order is Go map order are sorted (keeping /nodes' tombstones aligned with their topics).
+ */
+function canonical (body: string): unknown {
+  const text = body
+    .replace(/"(remote_address|id)":"127\.0\.0\.1:\d+"/g, '"$1":"127.0.0.1:<port>"')
+    .replace(/"(last_update|tombstoned_at)":(\d+)/g, '"$1":"<unix nano>"')
+  return sortMapOrder(JSON.parse(text))
+}
+
+function sortMapOrder (value: unknown): unknown {
+  if (Array.isArray(value)) {
+    const items = value.map(sortMapOrder)
+    return items.every((v) => typeof v === 'string') ? [...items].sort() : items
+  }
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>
+    const sorted = Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, sortMapOrder(v)]))
+    if (Array.isArray(obj.topics) && Array.isArray(obj.tombstones)) {
+      const topics = obj.topics as string[]
+      const tombstones = obj.tombstones as unknown[]
+      const order = topics.map((_, i) => i).sort((a, b) => ((topics[a] as string) < (topics[b] as string) ? -1 : 1))
+      return { ...sorted, tombstones: order.map((i) => tombstones[i]), topics: order.map((i) => topics[i]) }
+    }
+    return sorted
+  }
+  return value
+}
+
+function header (exchange: HttpExchange, name: string): string | undefined {
+  return exchange.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1]
+}
+
+describe('HTTP API against the captures of nsqlookupd 1.3.0', () => {
+  let lookupd: NSQLookupd
+  let nsqd: V1Conn
+
+  beforeAll(async () => {
+    lookupd = await startLookupd()
+    // The captured nsqd's registrations, in its order: orders with two channels, empty_topic, then scratch and its
+    // channel, which it deleted again (lookupd keeps the keys).
+    nsqd = await fakeNsqd(lookupd.tcpAddress.port)
+    for (const line of ['REGISTER orders', 'REGISTER orders billing', 'REGISTER orders audit#ephemeral', 'REGISTER empty_topic',
+      'REGISTER scratch', 'REGISTER scratch sc', 'UNREGISTER scratch sc', 'UNREGISTER scratch']) {
+      expect(await nsqd.request(line + '\n')).toBe('OK')
+    }
+  })
+  afterAll(async () => {
+    nsqd.destroy()
+    await stopAll()
+  })
+
+  it('compares every nsqlookupd_*.http capture', () => {
+    const files = readdirSync(CAPTURES).filter((f) => f.startsWith('nsqlookupd_') && f.endsWith('.http')).sort()
+    expect(manifest.map((m) => m.file).sort()).toEqual(files)
+  })
+
+  for (const { file, method, target } of manifest) {
+    it(`${method} ${target} answers as ${file}`, async () => {
+      const expected = readCapture(file)
+      const actual = await rawHttp(lookupd.httpAddress.port, method, target)
+
+      expect(actual.statusLine).toBe(expected.statusLine)
+      // Header names compared as sent (Go's canonical case), values too; Content-Length must fit our own body.
+      const names = (e: HttpExchange): string[] => significantHeaders(e.headers).map(([n]) => n)
+      expect(names(actual)).toEqual(names(expected))
+      for (const [name, value] of significantHeaders(expected.headers)) {
+        if (name === 'Content-Length') expect(header(actual, name)).toBe(String(actual.body.length))
+        else expect(header(actual, name)).toBe(value)
+      }
+
+      const expectedBody = expected.body.toString('utf8')
+      const actualBody = actual.body.toString('utf8')
+      if (header(expected, 'Content-Type')?.startsWith('application/json') === true) {
+        expect(canonical(actualBody)).toEqual(canonical(expectedBody))
+        // Key order and layout too, once run-dependent values are blanked.
+        const blank = (s: string): string => JSON.stringify(canonical(s))
+        expect(blank(actualBody)).toBe(blank(expectedBody))
+      } else {
+        expect(actualBody).toBe(expectedBody)
+        expect(header(actual, 'Content-Length')).toBe(header(expected, 'Content-Length'))
+      }
+    })
+  }
+})
