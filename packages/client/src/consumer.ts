@@ -253,9 +253,12 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     if (this.state === 'closing' || this.state === 'closed') return Promise.reject(new ClosedError('Consumer'))
     this.startPromise ??= (async () => {
       this.state = 'running'
+      // Nodes found in the first round share maxInFlight from the start (see RdyController.hold).
+      this.rdy.hold()
       const tasks = this.nsqdAddresses.map((a) => this.connectNode(a, 'nsqd', 0))
       if (this.lookupds.length > 0) tasks.push(this.queryLookupds())
       await Promise.all(tasks)
+      if (this.state === 'running') this.rdy.release()
       if (this.lookupds.length > 0) this.schedulePoll()
     })()
     return this.startPromise
