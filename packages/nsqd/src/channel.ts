@@ -77,7 +77,22 @@ export class Channel {
     readonly latency: LatencyStats | undefined,
   ) {
     this.ephemeral = isEphemeral(name)
+    this.paused = backend.paused
     backend.onReadable = () => this.schedulePump()
+    this.restoreKept()
+  }
+
+  /**
+   * Deferred messages that the backend kept over a restart come back deferred for what is left of their delay, or
+   * queued when that has passed (NSQ loses the delay: they would all be due at once).
+   */
+  private restoreKept (): void {
+    const now = Date.now()
+    for (const { record, dueAt } of this.backend.takeKept()) {
+      const msg = Message.fromStored(record)
+      if (dueAt > now) this.addDeferred(msg, dueAt)
+      else this.enqueue(msg)
+    }
   }
 
   // ---- stats ----
@@ -126,7 +141,8 @@ export class Channel {
   }
 
   private enqueue (msg: Message): void {
-    if (this.memory.length < this.limits.memQueueSize) {
+    // A durable backend must hold every message, so nothing waits in memory only; its read-ahead serves readers.
+    if (this.memory.length < this.limits.memQueueSize && !this.backend.durable) {
       this.memory.push(msg)
     } else {
       this.backend.put(msg.toStored())
@@ -171,6 +187,7 @@ export class Channel {
   finish (clientId: number, id: string): RequeueError | undefined {
     const msg = this.takeInFlight(clientId, id)
     if (typeof msg === 'string') return msg
+    this.backend.ack(id)
     this.latency?.record(Date.now() - msg.timestampMs)
     this.schedulePump()
     return undefined
@@ -265,7 +282,13 @@ export class Channel {
   }
 
   private startDeferred (msg: Message, delayMs: number): void {
-    msg.priority = Date.now() + delayMs
+    const dueAt = Date.now() + delayMs
+    if (this.backend.durable) this.backend.keep(msg.toStored(), dueAt)
+    this.addDeferred(msg, dueAt)
+  }
+
+  private addDeferred (msg: Message, dueAt: number): void {
+    msg.priority = dueAt
     this.deferred.set(msg.id, msg)
     this.deferredHeap.push(msg)
     this.armDeferredTimer()
@@ -324,10 +347,12 @@ export class Channel {
 
   pause (): void {
     this.paused = true
+    this.backend.setPaused(true)
   }
 
   unpause (): void {
     this.paused = false
+    this.backend.setPaused(false)
     this.schedulePump()
   }
 

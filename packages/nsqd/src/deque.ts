@@ -20,6 +20,11 @@ export class Deque<T> {
     this.count++
   }
 
+  /** The oldest item, left in place. */
+  peek (): T | undefined {
+    return this.count === 0 ? undefined : this.buf[this.head]
+  }
+
   shift (): T | undefined {
     if (this.count === 0) return undefined
     const item = this.buf[this.head]

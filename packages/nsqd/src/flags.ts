@@ -34,6 +34,7 @@ export const NSQD_FLAGS: readonly FlagSpec[] = [
   { flag: 'max-bytes-per-file', key: 'maxBytesPerFile', kind: 'int', help: 'number of bytes per diskqueue file before rolling' },
   { flag: 'sync-every', key: 'syncEvery', kind: 'int', help: 'number of messages per diskqueue fsync' },
   { flag: 'sync-timeout', key: 'syncTimeout', kind: 'duration', help: 'duration of time per diskqueue fsync' },
+  { flag: 'durable', key: 'durable', kind: 'bool', help: '(nsqts) answer PUB/MPUB/DPUB only once synced to disk and keep every message on disk until FIN, so a crash loses no acknowledged message' },
   { flag: 'queue-scan-worker-pool-max', key: 'queueScanWorkerPoolMax', kind: 'int', help: 'max concurrency for checking in-flight and deferred message timeouts' },
   { flag: 'queue-scan-selection-count', key: 'queueScanSelectionCount', kind: 'int', help: 'number of channels to check per cycle (every 100ms) for in-flight and deferred timeouts' },
   { flag: 'msg-timeout', key: 'msgTimeout', kind: 'duration', help: 'default duration to wait before auto-requeing a message' },

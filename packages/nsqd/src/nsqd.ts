@@ -2,8 +2,9 @@ import { isEphemeral, silentLogger, type Logger } from '@nsqts/protocol'
 import { resolveOptions, type NsqdOptions } from './options.js'
 import { Topic, type TopicContext } from './topic.js'
 import type { Channel } from './channel.js'
-import type { BackendFactory, BackendQueue } from './backend/types.js'
-import { DiscardBackend, memoryBackendFactory } from './backend/memory.js'
+import type { BackendFactory, BackendQueue, PendingWrite } from './backend/types.js'
+import { DiscardBackend } from './backend/memory.js'
+import { LevelStore } from './backend/level.js'
 import { TcpServer } from './tcp/server.js'
 import type { Client } from './tcp/client.js'
 import { HttpServer } from './http/server.js'
@@ -31,7 +32,10 @@ export interface NsqdEvents {
 
 export interface NsqdInit extends Partial<NsqdOptions> {
   logger?: Logger
-  /** Where queues overflow past --mem-queue-size; in memory unless a disk backend is given. */
+  /**
+   * Where queues overflow past --mem-queue-size. By default the level store in --data-path (opened by start());
+   * memoryBackendFactory keeps everything in memory instead, for tests that want no disk.
+   */
   backendFactory?: BackendFactory
 }
 
@@ -54,7 +58,9 @@ export class NSQD {
   readonly clients = new Map<number, Client>()
   readonly startTime = Math.floor(Date.now() / 1000)
   private readonly listeners: NsqdEvents[] = []
-  private readonly backendFactory: BackendFactory
+  private backendFactory: BackendFactory | undefined
+  /** The level store in --data-path, once start() opened it (unless a backendFactory was given). */
+  store: LevelStore | undefined
   private readonly tcp: TcpServer
   private readonly http: HttpServer
   private readonly lookupPeers: LookupPeers
@@ -72,7 +78,7 @@ export class NSQD {
     const { logger, backendFactory, ...options } = init
     this.options = resolveOptions(options)
     this.logger = logger ?? silentLogger
-    this.backendFactory = backendFactory ?? memoryBackendFactory
+    this.backendFactory = backendFactory
     this.topicContext = this.makeTopicContext()
     const specs = bodySpecs(this.options)
     this.pubSpec = specs.pub
@@ -86,6 +92,16 @@ export class NSQD {
   async start (): Promise<void> {
     this.logger.info(`nsqd v${VERSION} (built w/nsqts)`)
     this.logger.info(`ID: ${this.options.nodeId}`)
+    await this.openStore()
+    try {
+      await this.listen()
+    } catch (err) {
+      await this.store?.close()
+      throw err
+    }
+  }
+
+  private async listen (): Promise<void> {
     await this.tcp.listen(splitHostPort(this.options.tcpAddress))
     this.logger.info(`TCP: listening on ${this.formatAddress(this.tcpAddress)}`)
     if (this.options.httpAddress !== '') {
@@ -93,6 +109,54 @@ export class NSQD {
       this.logger.info(`HTTP: listening on ${this.formatAddress(this.httpAddress)}`)
     }
     this.lookupPeers.start()
+  }
+
+  /**
+   * Opens the store of --data-path (locking it) and restores its topics and channels, with their paused flags,
+   * queued messages and kept deferred ones, before any client can connect.
+   */
+  private async openStore (): Promise<void> {
+    if (this.backendFactory !== undefined) return
+    const o = this.options
+    const store = await LevelStore.open(o.dataPath, {
+      durable: o.durable,
+      syncEvery: o.syncEvery,
+      syncTimeout: o.syncTimeout,
+      // Durable queues keep nothing in memory only, so their read-ahead plays the part of the memory queue.
+      cacheRecords: o.durable ? Math.max(2048, o.memQueueSize) : 2048,
+      logger: this.logger,
+      onHealth: (err) => this.setHealth(err),
+    })
+    this.store = store
+    this.backendFactory = (name) => store.queue(name)
+    for (const { name } of store.entries()) {
+      const i = name.indexOf(':')
+      if (i === -1) this.getTopic(name)
+      else this.getTopic(name.slice(0, i)).getChannel(name.slice(i + 1))
+    }
+    await store.collectGarbage()
+    this.logger.info(`store: ${store.location}${o.durable ? ' (durable)' : ''}, ${this.topics.size} topic(s) restored`)
+  }
+
+  /**
+   * A position in the store's stream of writes, taken before a publish queues its messages; see writeSince.
+   */
+  writeMark (): number {
+    return this.store?.mark() ?? 0
+  }
+
+  /**
+   * The write that stores what was queued since `mark`: a publish answers OK once it has landed (and fails if it
+   * fails). Undefined when the publish wrote nothing (its messages are in memory): it may answer at once. In durable
+   * mode every publish to a non-ephemeral topic writes, and the write is synced.
+   */
+  writeSince (mark: number): PendingWrite | undefined {
+    return this.store?.writeSince(mark)
+  }
+
+  /** writeSince as a promise, for HTTP handlers: resolves once stored, rejects with the write's error. */
+  async whenStored (mark: number): Promise<void> {
+    await this.writeSince(mark)?.settled()
   }
 
   private formatAddress (a: Address): string {
@@ -160,7 +224,9 @@ export class NSQD {
   // ---- topics ----
 
   private backendFor (name: string, ephemeral: boolean): BackendQueue {
-    return ephemeral ? new DiscardBackend() : this.backendFactory(name)
+    if (ephemeral) return new DiscardBackend()
+    if (this.backendFactory === undefined) throw new Error('nsqd has no storage before start()')
+    return this.backendFactory(name)
   }
 
   private makeTopicContext (): TopicContext {
@@ -248,6 +314,29 @@ export class NSQD {
     this.lookupPeers.close()
     await Promise.all([this.tcp.close(), this.http.close()])
     for (const topic of this.topics.values()) topic.stop()
+    this.persistUnfinished()
     await Promise.all([...this.topics.values()].flatMap((t) => [t.backend.close(), ...[...t.channels.values()].map((c) => c.backend.close())]))
+    await this.store?.close()
+  }
+
+  /**
+   * A clean exit keeps every message: what topics hold in memory, and each channel's memory queue, in-flight and
+   * deferred messages go to their backends. Unlike NSQ, in-flight ones keep their attempts and deferred ones their due
+   * time. Durable backends already hold them; writing them again just records their latest attempts.
+   */
+  private persistUnfinished (): void {
+    for (const topic of this.topics.values()) {
+      const now = Date.now()
+      for (const msg of topic.takeHeld()) {
+        if (msg.deferMs > 0) topic.backend.keep(msg.toStored(), now + msg.deferMs)
+        else topic.backend.put(msg.toStored())
+      }
+      for (const channel of topic.channels.values()) {
+        const { queued, inFlight, deferred } = channel.takeUnfinished()
+        for (const msg of queued) channel.backend.put(msg.toStored())
+        for (const msg of inFlight) channel.backend.put(msg.toStored())
+        for (const msg of deferred) channel.backend.keep(msg.toStored(), msg.priority)
+      }
+    }
   }
 }

@@ -23,6 +23,11 @@ export interface NsqdOptions {
   maxBytesPerFile: number
   syncEvery: number
   syncTimeout: number
+  /**
+   * nsqts only (--durable): PUB, MPUB and DPUB answer OK once their messages are synced to disk, and every message
+   * stays on disk until it is finished, so a crash (kill -9) loses no acknowledged message.
+   */
+  durable: boolean
   queueScanWorkerPoolMax: number
   queueScanSelectionCount: number
   msgTimeout: number
@@ -95,6 +100,7 @@ export function defaultOptions (): NsqdOptions {
     maxBytesPerFile: 100 * 1024 * 1024,
     syncEvery: 2500,
     syncTimeout: 2000,
+    durable: false,
     queueScanWorkerPoolMax: 4,
     queueScanSelectionCount: 20,
     msgTimeout: 60_000,

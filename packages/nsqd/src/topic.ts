@@ -40,7 +40,15 @@ export class Topic implements ChannelHooks {
   constructor (readonly name: string, readonly backend: BackendQueue, private readonly ctx: TopicContext) {
     this.ephemeral = isEphemeral(name)
     this.ids = new MessageIdGenerator(ctx.nodeId)
+    this.paused = backend.paused
     backend.onReadable = () => this.scheduleFlush()
+    // Deferred messages held over a restart wait for a channel again, with what is left of their delay.
+    const now = Date.now()
+    for (const { record, dueAt } of backend.takeKept()) {
+      const msg = Message.fromStored(record)
+      msg.deferMs = Math.max(0, dueAt - now)
+      this.memory.push(msg)
+    }
   }
 
   get depth (): number {
@@ -116,8 +124,12 @@ export class Topic implements ChannelHooks {
   }
 
   private hold (msg: Message): void {
-    // Deferred messages stay in memory so that their delay is not lost to the stored form.
-    if (this.memory.length < this.ctx.memQueueSize || msg.deferMs > 0) {
+    // Deferred messages stay in memory so that their delay is not lost to the stored form; a durable backend keeps a
+    // copy with its due time. Nothing else waits in memory only when the backend is durable.
+    if (msg.deferMs > 0) {
+      this.memory.push(msg)
+      if (this.backend.durable) this.backend.keep(msg.toStored(), Date.now() + msg.deferMs)
+    } else if (this.memory.length < this.ctx.memQueueSize && !this.backend.durable) {
       this.memory.push(msg)
     } else {
       this.backend.put(msg.toStored())
@@ -146,6 +158,8 @@ export class Topic implements ChannelHooks {
       const msg = this.memory.shift() ?? this.readBackend()
       if (msg === undefined) return
       this.fanOut(msg)
+      // Durable: the channels now hold their copies (stored in the same write), so the topic's record can go.
+      this.backend.ack(msg.id)
     }
   }
 
@@ -158,10 +172,12 @@ export class Topic implements ChannelHooks {
 
   pause (): void {
     this.paused = true
+    this.backend.setPaused(true)
   }
 
   unpause (): void {
     this.paused = false
+    this.backend.setPaused(false)
     this.scheduleFlush()
   }
 

@@ -6,6 +6,8 @@ import {
 import type { NSQD } from '../nsqd.js'
 import type { Channel, ChannelConsumer } from '../channel.js'
 import type { Message } from '../message.js'
+import type { PendingWrite } from '../backend/types.js'
+import { Deque } from '../deque.js'
 import { dispatch } from './commands.js'
 
 /** Client states as /stats shows them; V2 clients only ever show 0, 3 or 4. */
@@ -13,6 +15,22 @@ export const ClientState = { Init: 0, Subscribed: 3, Closing: 4 } as const
 export type ClientState = (typeof ClientState)[keyof typeof ClientState]
 
 const MAGIC = '  V2'
+
+/** Past this many answers waiting for the disk, the connection stops reading commands until they drain. */
+const MAX_HELD_REPLIES = 1024
+
+/**
+ * An answer that waits for a store write, or queued behind one that does: a connection's answers leave in command
+ * order even when a later command (on an ephemeral topic, or an error) could answer at once.
+ */
+interface HeldReply {
+  write: PendingWrite | undefined
+  response: Buffer | undefined
+  /** The error to send; or, for a write, what to send if it fails. */
+  error: NsqError | ((err: Error) => NsqError) | undefined
+  /** Errors from sendError are logged when they leave; parse errors never were. */
+  log: boolean
+}
 
 export interface ClientStats {
   client_id: string
@@ -84,6 +102,10 @@ export class Client implements ChannelConsumer, CommandSink {
   private flushTimer: NodeJS.Timeout | undefined
   /** Set while a chunk is being parsed: responses wait for its end to go out together. */
   private inChunk = false
+  private readonly held = new Deque<HeldReply>()
+  /** The last write this connection asked to hear about: one callback per write, not one per publish. */
+  private awaitedWrite: PendingWrite | undefined
+  private readingPaused = false
 
   constructor (readonly nsqd: NSQD, readonly socket: Socket) {
     this.id = nsqd.newClientId()
@@ -149,6 +171,11 @@ export class Client implements ChannelConsumer, CommandSink {
   }
 
   error (err: NsqError): void {
+    if (this.held.length > 0) {
+      this.parser.stop()
+      this.held.push({ write: undefined, response: undefined, error: err, log: false })
+      return
+    }
     this.fatal(err)
   }
 
@@ -161,6 +188,14 @@ export class Client implements ChannelConsumer, CommandSink {
 
   /** A response frame; it goes out with the rest of the current chunk's answers. */
   sendResponse (data: Buffer): void {
+    if (this.held.length > 0) {
+      this.held.push({ write: undefined, response: data, error: undefined, log: false })
+      return
+    }
+    this.writeResponse(data)
+  }
+
+  private writeResponse (data: Buffer): void {
     this.appendFrame(FrameType.Response, data)
     this.responsePending = true
     if (!this.inChunk) this.flush()
@@ -171,6 +206,16 @@ export class Client implements ChannelConsumer, CommandSink {
    * once the frame is written.
    */
   sendError (err: NsqError): void {
+    if (this.held.length > 0) {
+      // Nothing after a fatal error is read; the error itself leaves once the answers before it have.
+      if (err.fatal) this.parser.stop()
+      this.held.push({ write: undefined, response: undefined, error: err, log: true })
+      return
+    }
+    this.writeError(err)
+  }
+
+  private writeError (err: NsqError): void {
     this.nsqd.logger.error(`[${this.remoteAddress}] - ${err.message}`)
     if (err.fatal) {
       this.fatal(err)
@@ -179,6 +224,49 @@ export class Client implements ChannelConsumer, CommandSink {
     this.appendFrame(FrameType.Error, Buffer.from(err.message))
     this.responsePending = true
     if (!this.inChunk) this.flush()
+  }
+
+  /**
+   * Answers `response` once `write` has stored what a publish queued, or the error `failure` makes of the write's
+   * error; every later answer of this connection waits behind it.
+   */
+  replyWhenStored (write: PendingWrite, response: Buffer, failure: (err: Error) => NsqError): void {
+    this.held.push({ write, response, error: failure, log: true })
+    if (this.awaitedWrite !== write) {
+      this.awaitedWrite = write
+      write.onSettled(this.releaseHeld)
+    }
+    if (this.held.length >= MAX_HELD_REPLIES && !this.readingPaused) {
+      this.readingPaused = true
+      this.socket.pause()
+    }
+  }
+
+  /** Sends every held answer whose write has an outcome, in order, up to the first that is still waiting. */
+  private readonly releaseHeld = (): void => {
+    const wasInChunk = this.inChunk
+    this.inChunk = true
+    for (let r = this.held.peek(); r !== undefined; r = this.held.peek()) {
+      const outcome = r.write?.outcome
+      if (r.write !== undefined && outcome === undefined) break
+      this.held.shift()
+      if (this.closed) continue
+      if (outcome instanceof Error) {
+        this.writeError((r.error as (err: Error) => NsqError)(outcome))
+      } else if (r.error instanceof NsqError) {
+        if (r.log) this.writeError(r.error)
+        else this.fatal(r.error)
+      } else {
+        this.writeResponse(r.response as Buffer)
+      }
+    }
+    this.inChunk = wasInChunk
+    if (this.awaitedWrite?.outcome !== undefined) this.awaitedWrite = undefined
+    if (!this.inChunk && this.responsePending) this.flush()
+    if (this.readingPaused && this.held.length < MAX_HELD_REPLIES / 2 && !this.closed) {
+      this.readingPaused = false
+      this.socket.resume()
+    }
   }
 
   private fatal (err: NsqError): void {

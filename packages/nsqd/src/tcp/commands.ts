@@ -32,6 +32,17 @@ function publishFailure (code: 'E_PUB_FAILED' | 'E_MPUB_FAILED' | 'E_DPUB_FAILED
   return undefined
 }
 
+/**
+ * Answers a publish: at once when it wrote nothing to disk (its messages are in memory), otherwise once the write
+ * that stores them has landed (synced, in durable mode), with E_*_FAILED if it failed: never OK for a message that is
+ * not stored. `mark` is the store position taken before the publish queued anything.
+ */
+function replyPublished (client: Client, mark: number, code: 'E_PUB_FAILED' | 'E_MPUB_FAILED' | 'E_DPUB_FAILED', cmd: string): void {
+  const write = client.nsqd.writeSince(mark)
+  if (write === undefined) client.sendResponse(OK)
+  else client.replyWhenStored(write, OK, (err) => new NsqError(code, `${cmd} failed ${err.message}`))
+}
+
 function countPublished (client: Client, topic: string, n: number): void {
   client.pubCounts.set(topic, (client.pubCounts.get(topic) ?? 0) + n)
 }
@@ -195,9 +206,10 @@ const table: Record<string, Handler> = {
       const topicName = params[1] as string
       const failure = publishFailure('E_PUB_FAILED', 'PUB', client)
       if (failure !== undefined) return client.sendError(failure)
+      const mark = client.nsqd.writeMark()
       client.nsqd.getTopic(topicName).put(newMessage(client, topicName, body))
       countPublished(client, topicName, 1)
-      client.sendResponse(OK)
+      replyPublished(client, mark, 'E_PUB_FAILED', 'PUB')
     },
   },
 
@@ -217,9 +229,10 @@ const table: Record<string, Handler> = {
       const failure = publishFailure('E_DPUB_FAILED', 'DPUB', client)
       if (failure !== undefined) return client.sendError(failure)
       const deferMs = Number(parseBase10(params[2] as string))
+      const mark = client.nsqd.writeMark()
       client.nsqd.getTopic(topicName).put(newMessage(client, topicName, body, deferMs))
       countPublished(client, topicName, 1)
-      client.sendResponse(OK)
+      replyPublished(client, mark, 'E_DPUB_FAILED', 'DPUB')
     },
   },
 
@@ -241,9 +254,10 @@ const table: Record<string, Handler> = {
       // Every body was checked before any is queued: MPUB is all or nothing.
       const now = Date.now()
       const msgs = bodies.map((b) => Message.create(topic.generateId(), b, 0, now))
+      const mark = client.nsqd.writeMark()
       topic.putMany(msgs)
       countPublished(client, topicName, msgs.length)
-      client.sendResponse(OK)
+      replyPublished(client, mark, 'E_MPUB_FAILED', 'MPUB')
     },
   },
 }
