@@ -14,6 +14,8 @@ export interface NsqdOptions {
   broadcastTcpPort: number
   broadcastHttpPort: number
   nsqlookupdTcpAddresses: string[]
+  /** nsqts extension: how often to PING each nsqlookupd (NSQ hard-codes 15 s). */
+  lookupdPingInterval: number
   authHttpAddresses: string[]
   authHttpRequestMethod: 'get' | 'post'
   httpClientConnectTimeout: number
@@ -91,6 +93,7 @@ export function defaultOptions (): NsqdOptions {
     broadcastTcpPort: 0,
     broadcastHttpPort: 0,
     nsqlookupdTcpAddresses: [],
+    lookupdPingInterval: 15_000,
     authHttpAddresses: [],
     authHttpRequestMethod: 'get',
     httpClientConnectTimeout: 2000,

@@ -21,13 +21,12 @@ export interface PeerIdentity {
 }
 
 const DIAL_TIMEOUT_MS = 1000
-const PING_INTERVAL_MS = 15_000
 const MAX_RETRY_MS = 15_000
 
 /**
  * One nsqlookupd that this nsqd registers with, over lookupd's TCP protocol V1. After every (re)connect it
  * identifies and registers the whole current state; while connected it sends REGISTER/UNREGISTER as they happen and
- * PING every 15 s. Any failure drops the connection and retries with a growing delay: publishers never wait on it.
+ * PING every --lookupd-ping-interval (15 s, as NSQ). Any failure drops the connection and retries with a growing delay: publishers never wait on it.
  */
 export class LookupPeer {
   info: LookupdInfo | undefined
@@ -45,7 +44,7 @@ export class LookupPeer {
     /** Every REGISTER line that describes the node's current topics and channels. */
     private readonly snapshot: () => string[],
     private readonly logger: Logger,
-    private readonly onIdentified: (peer: LookupPeer) => void,
+    private readonly pingIntervalMs: number,
   ) {}
 
   start (): void {
@@ -106,8 +105,7 @@ export class LookupPeer {
       this.connected = true
       const lines = this.snapshot()
       if (lines.length > 0) this.socket?.write(lines.map((l) => l + '\n').join(''))
-      this.pingTimer = setInterval(() => this.socket?.write('PING\n'), PING_INTERVAL_MS)
-      this.onIdentified(this)
+      this.pingTimer = setInterval(() => this.socket?.write('PING\n'), this.pingIntervalMs)
       return
     }
     if (text !== 'OK') this.logger.error(`LOOKUPD(${this.address}): ${text}`)
