@@ -82,6 +82,11 @@ export class V1Conn {
     return conn
   }
 
+  /** The client's `ip:port`, which lookupd reports as the peer's remote_address. */
+  get localAddress (): string {
+    return `${this.socket.localAddress ?? ''}:${this.socket.localPort ?? 0}`
+  }
+
   send (data: string | Buffer): void {
     this.socket.write(data)
   }
@@ -199,4 +204,19 @@ const TRANSPORT_HEADERS = new Set(['date', 'connection', 'keep-alive'])
 export function significantHeaders (headers: Array<[string, string]>): Array<[string, string]> {
   return headers.filter(([name]) => !TRANSPORT_HEADERS.has(name.toLowerCase()))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
+/** GET or POST over fetch; the body parsed as JSON when it is JSON. */
+export async function api (lookupd: NSQLookupd, method: 'GET' | 'POST', target: string): Promise<{ status: number, body: any }> {
+  const res = await fetch(`http://127.0.0.1:${lookupd.httpAddress.port}${target}`, { method })
+  const text = await res.text()
+  const json = res.headers.get('content-type')?.startsWith('application/json') === true
+  return { status: res.status, body: json ? JSON.parse(text) : text }
+}
+
+/** /lookup's producers as `broadcast:tcp` strings, sorted. */
+export async function lookupProducers (lookupd: NSQLookupd, topic: string): Promise<string[]> {
+  const { status, body } = await api(lookupd, 'GET', `/lookup?topic=${encodeURIComponent(topic)}`)
+  if (status !== 200) throw new Error(`/lookup?topic=${topic} answered ${status}`)
+  return (body.producers as Array<{ broadcast_address: string, tcp_port: number }>).map((p) => `${p.broadcast_address}:${p.tcp_port}`).sort()
 }
