@@ -1,6 +1,6 @@
 import { afterEach } from 'vitest'
-import { startNsqd, waitFor } from '@nsqts/testkit'
-import type { NsqdHandle } from '@nsqts/testkit'
+import { startLookupd, startNsqd, waitFor } from '@nsqts/testkit'
+import type { LookupdHandle, NsqdHandle } from '@nsqts/testkit'
 
 export { waitFor }
 
@@ -19,6 +19,13 @@ afterEach(async () => {
 /** A real nsqd on 127.0.0.1 port 0, closed after the test. */
 export async function nsqd (init: Parameters<typeof startNsqd>[0] = {}): Promise<NsqdHandle & { tcpAddress: string, httpAddress: string }> {
   const handle = await startNsqd(init)
+  cleanup(() => handle.close())
+  return { ...handle, tcpAddress: `127.0.0.1:${handle.tcp.port}`, httpAddress: `127.0.0.1:${handle.http.port}` }
+}
+
+/** A real nsqlookupd on 127.0.0.1 port 0, closed after the test. */
+export async function lookupd (): Promise<LookupdHandle & { tcpAddress: string, httpAddress: string }> {
+  const handle = await startLookupd()
   cleanup(() => handle.close())
   return { ...handle, tcpAddress: `127.0.0.1:${handle.tcp.port}`, httpAddress: `127.0.0.1:${handle.http.port}` }
 }

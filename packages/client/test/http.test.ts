@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest'
+import { HttpError, LookupdHttpClient, NsqdHttpClient, Producer } from '../src/index.js'
+import { cleanup, lookupd, nsqd, topicName, waitFor } from './helpers.js'
+
+describe('NsqdHttpClient', () => {
+  it('publishes, reads /info and /stats with their NSQ shapes', async () => {
+    const d = await nsqd()
+    const http = new NsqdHttpClient(d.httpAddress)
+    await http.ping()
+    const info = await http.info()
+    expect(info).toMatchObject({ broadcast_address: '127.0.0.1', tcp_port: d.tcp.port, http_port: d.http.port })
+    expect(info.version).toMatch(/^\d+\.\d+\.\d+/)
+    const topic = topicName()
+    await http.publish(topic, 'one')
+    await http.publishMany(topic, ['two\nlines', Buffer.from('three')])
+    await http.publish(topic, 'later', { deferMs: 60_000 })
+    await http.createChannel(topic, 'ch')
+    const stats = await http.stats({ topic, includeMem: false })
+    expect(stats.memory).toBeUndefined()
+    const t = stats.topics?.[0]
+    expect(t).toMatchObject({ topic_name: topic, message_count: 4, paused: false })
+    expect(t?.channels.map((c) => c.channel_name)).toEqual(['ch'])
+  })
+
+  it('topic and channel actions: create, pause, unpause, empty, delete', async () => {
+    const d = await nsqd()
+    const http = new NsqdHttpClient(`http://${d.httpAddress}`)
+    const topic = topicName()
+    await http.createTopic(topic)
+    await http.createChannel(topic, 'ch')
+    await http.pauseTopic(topic)
+    await http.pauseChannel(topic, 'ch')
+    let t = (await http.stats({ topic })).topics![0]!
+    expect([t.paused, t.channels[0]!.paused]).toEqual([true, true])
+    await http.unpauseTopic(topic)
+    await http.unpauseChannel(topic, 'ch')
+    await http.publish(topic, 'x')
+    await waitFor(async () => (await http.stats({ topic })).topics![0]!.channels[0]!.depth === 1, 5000, 'the message in the channel')
+    await http.emptyChannel(topic, 'ch')
+    await http.emptyTopic(topic)
+    t = (await http.stats({ topic })).topics![0]!
+    expect([t.paused, t.channels[0]!.paused, t.channels[0]!.depth]).toEqual([false, false, 0])
+    await http.deleteChannel(topic, 'ch')
+    await http.deleteTopic(topic)
+    expect((await http.stats({ topic })).topics).toBeNull()
+  })
+
+  it('errors carry the HTTP status and NSQ\'s message', async () => {
+    const d = await nsqd()
+    const http = new NsqdHttpClient(d.httpAddress)
+    await expect(http.deleteTopic(topicName())).rejects.toMatchObject({ name: 'HttpError', status: 404, nsqMessage: 'TOPIC_NOT_FOUND' })
+    await expect(http.publish('bad!topic', 'x')).rejects.toMatchObject({ status: 400, nsqMessage: 'INVALID_TOPIC' })
+    await expect(http.publish(topicName(), '')).rejects.toMatchObject({ status: 400, nsqMessage: 'MSG_EMPTY' })
+    const port = d.http.port
+    await d.close()
+    const err = await new NsqdHttpClient(`127.0.0.1:${port}`, { timeoutMs: 500 }).ping().catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(HttpError)
+    expect((err as HttpError).status).toBeUndefined()
+  })
+})
+
+describe('LookupdHttpClient', () => {
+  it('lookup, topics, channels and nodes of a registered nsqd', async () => {
+    const l = await lookupd()
+    const d = await nsqd({ nsqlookupdTcpAddresses: [l.tcpAddress] })
+    const topic = topicName()
+    const p = new Producer(d.tcpAddress)
+    cleanup(() => p.close())
+    await p.publish(topic, 'x')
+    await new NsqdHttpClient(d.httpAddress).createChannel(topic, 'ch')
+    const http = new LookupdHttpClient(l.httpAddress)
+    await http.ping()
+    expect((await http.info()).version).toMatch(/^\d+\.\d+\.\d+/)
+    await waitFor(async () => (await http.channels(topic)).includes('ch'), 5000, 'the registration')
+    const found = await http.lookup(topic)
+    expect(found.channels).toEqual(['ch'])
+    expect(found.producers).toHaveLength(1)
+    expect(found.producers[0]).toMatchObject({ broadcast_address: '127.0.0.1', tcp_port: d.tcp.port, http_port: d.http.port })
+    expect(await http.topics()).toContain(topic)
+    const nodes = await http.nodes()
+    expect(nodes).toHaveLength(1)
+    expect(nodes[0]!.topics).toContain(topic)
+    expect(nodes[0]!.tombstones).toHaveLength(nodes[0]!.topics.length)
+  })
+
+  it('registry actions and tombstones; a missing topic is a 404', async () => {
+    const l = await lookupd()
+    const d = await nsqd({ nsqlookupdTcpAddresses: [l.tcpAddress] })
+    // A lookup URL with a path is the lookup endpoint itself; the rest live beside it.
+    const http = new LookupdHttpClient(`http://${l.httpAddress}/lookup`)
+    const topic = topicName()
+    await expect(http.lookup(topic)).rejects.toMatchObject({ status: 404, nsqMessage: 'TOPIC_NOT_FOUND' })
+    await http.createTopic(topic)
+    await http.createChannel(topic, 'ch')
+    expect(await http.channels(topic)).toEqual(['ch'])
+    await http.deleteChannel(topic, 'ch')
+    expect(await http.channels(topic)).toEqual([])
+    await http.deleteTopic(topic)
+    expect(await http.topics()).not.toContain(topic)
+
+    const p = new Producer(d.tcpAddress)
+    cleanup(() => p.close())
+    await p.publish(topic, 'x')
+    await waitFor(async () => (await http.lookup(topic).catch(() => ({ producers: [] }))).producers.length === 1, 5000, 'the producer')
+    await http.tombstoneTopicProducer(topic, `127.0.0.1:${d.http.port}`)
+    expect((await http.lookup(topic)).producers).toEqual([])
+    await expect(http.tombstoneTopicProducer(topic, '')).rejects.toMatchObject({ status: 400, nsqMessage: 'MISSING_ARG_NODE' })
+  })
+})
