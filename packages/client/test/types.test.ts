@@ -24,12 +24,15 @@ describe('public API types', () => {
     expectTypeOf<Producer['address']>().toEqualTypeOf<string | undefined>()
     expectTypeOf<MessageBody>().toEqualTypeOf<string | Uint8Array>()
     expectTypeOf<ProducerEvents['disconnected']>().toEqualTypeOf<[address: string, error: Error | undefined]>()
-    const p = null as unknown as Producer
-    p.on('connected', (address) => { expectTypeOf(address).toBeString() })
-    // @ts-expect-error unknown event names are refused
-    p.on('message', () => {})
-    // @ts-expect-error bodies are strings or bytes
-    void p.publish('t', 42)
+    // Only compiled, never run.
+    const usage = (p: Producer): void => {
+      p.on('connected', (address) => { expectTypeOf(address).toBeString() })
+      // @ts-expect-error unknown event names are refused
+      p.on('message', () => {})
+      // @ts-expect-error bodies are strings or bytes
+      void p.publish('t', 42)
+    }
+    expectTypeOf(usage).toBeFunction()
   })
 
   it('Consumer', () => {
@@ -55,13 +58,16 @@ describe('public API types', () => {
     expectTypeOf<ConsumerOptions['lookupdHttpAddresses']>().toEqualTypeOf<string | readonly string[] | undefined>()
     expectTypeOf<ConsumerOptions['backoffStrategy']>().toEqualTypeOf<'exponential' | 'full-jitter' | undefined>()
     expectTypeOf<ConsumerOptions['onDiscard']>().toEqualTypeOf<((message: Message) => void | Promise<void>) | undefined>()
-    const c = null as unknown as Consumer
-    c.on('backoff', (level, ms) => { expectTypeOf(level).toBeNumber(); expectTypeOf(ms).toBeNumber() })
-    c.on('error', (err) => { expectTypeOf(err).toEqualTypeOf<Error>() })
-    // @ts-expect-error the resume event has no arguments
-    c.on('resume', (x: number) => x)
-    // @ts-expect-error options are typed
-    void new Consumer('t', 'c', { maxInFlight: '10' })
+    const usage = async (c: Consumer): Promise<void> => {
+      c.on('backoff', (level, ms) => { expectTypeOf(level).toBeNumber(); expectTypeOf(ms).toBeNumber() })
+      c.on('error', (err) => { expectTypeOf(err).toEqualTypeOf<Error>() })
+      // @ts-expect-error the resume event has no arguments
+      c.on('resume', (x: number) => x)
+      // @ts-expect-error options are typed
+      void new Consumer('t', 'c', { maxInFlight: '10' })
+      for await (const msg of c) expectTypeOf(msg).toEqualTypeOf<Message>()
+    }
+    expectTypeOf(usage).toBeFunction()
   })
 
   it('Message', () => {
@@ -76,10 +82,12 @@ describe('public API types', () => {
     expectTypeOf<Message['requeue']>().toEqualTypeOf<(delayMs?: number, options?: { backoff?: boolean }) => void>()
     expectTypeOf<Message['touch']>().toEqualTypeOf<() => void>()
     expectTypeOf<Message['json']>().toEqualTypeOf<<T = unknown>() => T>()
-    const m = null as unknown as Message
-    expectTypeOf(m.json<{ n: number }>()).toEqualTypeOf<{ n: number }>()
-    // @ts-expect-error messages are read-only
-    m.attempts = 2
+    const usage = (m: Message): void => {
+      expectTypeOf(m.json<{ n: number }>()).toEqualTypeOf<{ n: number }>()
+      // @ts-expect-error messages are read-only
+      m.attempts = 2
+    }
+    expectTypeOf(usage).toBeFunction()
   })
 
   it('errors', () => {
