@@ -57,6 +57,8 @@ export class NSQD {
   /** Every connected TCP client, publishers included. */
   readonly clients = new Map<number, Client>()
   readonly startTime = Math.floor(Date.now() / 1000)
+  /** The same instant on the monotonic clock, for /stats uptime. */
+  readonly startedAtHr = process.hrtime.bigint()
   private readonly listeners: NsqdEvents[] = []
   private backendFactory: BackendFactory | undefined
   /** The level store in --data-path, once start() opened it (unless a backendFactory was given). */

@@ -1,0 +1,97 @@
+import type { FastifyInstance } from 'fastify'
+import { isValidChannelName, isValidTopicName } from '@nsqts/protocol'
+import type { NSQD } from '../nsqd.js'
+import type { Topic } from '../topic.js'
+import type { Channel } from '../channel.js'
+import { first, type QueryValues } from './query.js'
+import { HttpError, queryOf, sendV1 } from './respond.js'
+import { topicFromQuery } from './pub.js'
+
+/**
+ * POST /topic/* and /channel/*. nsqd validates names differently per route, and clients see the difference: topic
+ * routes say INVALID_TOPIC, channel routes INVALID_ARG_TOPIC; /topic/delete and pause check no name at all.
+ */
+
+function required (query: QueryValues, key: string, missing: string): string {
+  const value = first(query, key)
+  if (value === undefined) throw new HttpError(400, missing)
+  return value
+}
+
+function existingTopic (nsqd: NSQD, name: string): Topic {
+  const topic = nsqd.getExistingTopic(name)
+  if (topic === undefined) throw new HttpError(404, 'TOPIC_NOT_FOUND')
+  return topic
+}
+
+/** The existing topic and the (valid) channel name of a channel route. */
+function topicAndChannelName (nsqd: NSQD, query: QueryValues): [Topic, string] {
+  const topicName = required(query, 'topic', 'MISSING_ARG_TOPIC')
+  if (!isValidTopicName(topicName)) throw new HttpError(400, 'INVALID_ARG_TOPIC')
+  const channelName = required(query, 'channel', 'MISSING_ARG_CHANNEL')
+  if (!isValidChannelName(channelName)) throw new HttpError(400, 'INVALID_ARG_CHANNEL')
+  return [existingTopic(nsqd, topicName), channelName]
+}
+
+function existingChannel (topic: Topic, name: string): Channel {
+  const channel = topic.channels.get(name)
+  if (channel === undefined) throw new HttpError(404, 'CHANNEL_NOT_FOUND')
+  return channel
+}
+
+export async function adminRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD }): Promise<void> {
+  app.post('/topic/create', async (request, reply) => {
+    topicFromQuery(nsqd, queryOf(request))
+    await sendV1(reply, null)
+  })
+
+  app.post('/topic/delete', async (request, reply) => {
+    const name = required(queryOf(request), 'topic', 'MISSING_ARG_TOPIC')
+    if (!await nsqd.deleteExistingTopic(name)) throw new HttpError(404, 'TOPIC_NOT_FOUND')
+    await sendV1(reply, null)
+  })
+
+  app.post('/topic/empty', async (request, reply) => {
+    const name = required(queryOf(request), 'topic', 'MISSING_ARG_TOPIC')
+    if (!isValidTopicName(name)) throw new HttpError(400, 'INVALID_TOPIC')
+    await existingTopic(nsqd, name).empty()
+    await sendV1(reply, null)
+  })
+
+  for (const pause of [true, false]) {
+    app.post(pause ? '/topic/pause' : '/topic/unpause', async (request, reply) => {
+      const topic = existingTopic(nsqd, required(queryOf(request), 'topic', 'MISSING_ARG_TOPIC'))
+      if (pause) topic.pause(); else topic.unpause()
+      // Persisted at once, so that a crash does not (un)pause it again.
+      nsqd.notifyPauseChanged()
+      await sendV1(reply, null)
+    })
+
+    app.post(pause ? '/channel/pause' : '/channel/unpause', async (request, reply) => {
+      const [topic, name] = topicAndChannelName(nsqd, queryOf(request))
+      const channel = existingChannel(topic, name)
+      if (pause) channel.pause(); else channel.unpause()
+      nsqd.notifyPauseChanged()
+      await sendV1(reply, null)
+    })
+  }
+
+  // Unlike SUB, this never creates the topic.
+  app.post('/channel/create', async (request, reply) => {
+    const [topic, name] = topicAndChannelName(nsqd, queryOf(request))
+    topic.getChannel(name)
+    await sendV1(reply, null)
+  })
+
+  app.post('/channel/delete', async (request, reply) => {
+    const [topic, name] = topicAndChannelName(nsqd, queryOf(request))
+    if (!await topic.deleteChannel(name)) throw new HttpError(404, 'CHANNEL_NOT_FOUND')
+    await sendV1(reply, null)
+  })
+
+  app.post('/channel/empty', async (request, reply) => {
+    const [topic, name] = topicAndChannelName(nsqd, queryOf(request))
+    await existingChannel(topic, name).empty()
+    await sendV1(reply, null)
+  })
+}

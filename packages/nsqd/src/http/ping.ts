@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify'
+import { VERSION, type NSQD } from '../nsqd.js'
+import { healthText } from '../stats.js'
+import { sendPlain, sendV1 } from './respond.js'
+
+/** GET /ping (plain text, no V1 header: load balancers read it) and GET /info. */
+export async function pingRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD }): Promise<void> {
+  app.get('/ping', async (_request, reply) => {
+    await sendPlain(reply, nsqd.health === undefined ? 200 : 500, healthText(nsqd))
+  })
+
+  app.get('/info', async (_request, reply) => {
+    const o = nsqd.options
+    await sendV1(reply, {
+      version: VERSION,
+      broadcast_address: o.broadcastAddress,
+      hostname: nsqd.hostname,
+      // The bound ports, not the broadcast ones.
+      http_port: nsqd.httpAddress.port,
+      tcp_port: nsqd.tcpAddress.port,
+      start_time: nsqd.startTime,
+      // Go durations: nanoseconds.
+      max_heartbeat_interval: o.maxHeartbeatInterval * 1e6,
+      max_output_buffer_size: o.maxOutputBufferSize,
+      max_output_buffer_timeout: o.maxOutputBufferTimeout * 1e6,
+      max_deflate_level: o.maxDeflateLevel,
+    })
+  })
+}

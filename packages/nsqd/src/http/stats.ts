@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify'
+import { VERSION, type NSQD } from '../nsqd.js'
+import { collectStats, healthText, memStats } from '../stats.js'
+import { first } from './query.js'
+import { queryOf, sendV1 } from './respond.js'
+import { formatTextStats } from './stats-text.js'
+
+/** include_clients / include_mem: true/1/false/0, anything else (or nothing) means true. */
+function flag (value: string | undefined): boolean {
+  return !(value === 'false' || value === '0')
+}
+
+/** GET /stats: text unless format=json; topic, channel, include_clients and include_mem filters. */
+export async function statsRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD }): Promise<void> {
+  app.get('/stats', async (request, reply) => {
+    const query = queryOf(request)
+    const includeMem = flag(first(query, 'include_mem'))
+    const stats = collectStats(nsqd, {
+      topic: first(query, 'topic') ?? '',
+      channel: first(query, 'channel') ?? '',
+      includeClients: flag(first(query, 'include_clients')),
+    })
+    const memory = includeMem ? memStats() : undefined
+    const health = healthText(nsqd)
+    if (first(query, 'format') !== 'json') {
+      await sendV1(reply, formatTextStats(stats, memory, {
+        banner: `nsqd v${VERSION} (built w/nsqts)`,
+        startTime: nsqd.startTime,
+        uptimeNs: process.hrtime.bigint() - nsqd.startedAtHr,
+        health,
+        nowMs: Date.now(),
+      }))
+      return
+    }
+    await sendV1(reply, {
+      version: VERSION,
+      health,
+      start_time: nsqd.startTime,
+      topics: stats.topics,
+      // include_mem=false leaves the key out altogether.
+      ...(memory === undefined ? {} : { memory }),
+      producers: stats.producers,
+    })
+  })
+}

@@ -1,0 +1,223 @@
+import { getHeapStatistics } from 'node:v8'
+import { PerformanceObserver } from 'node:perf_hooks'
+import type { NSQD } from './nsqd.js'
+import type { Topic } from './topic.js'
+import type { Channel } from './channel.js'
+import { Client, type ClientStats } from './tcp/client.js'
+import { LatencyStats, type Percentile } from './latency.js'
+
+/**
+ * The /stats model, with NSQ's field names, key order and nulls (JSON.stringify keeps insertion order, so each
+ * object is built in the order nsqd 1.3.0 writes it).
+ */
+
+export interface E2eProcessingLatency {
+  count: number
+  /** null when no --e2e-processing-latency-percentile is set (or, for a topic, when it has no channel). */
+  percentiles: Percentile[] | null
+}
+
+export interface ChannelStats {
+  channel_name: string
+  depth: number
+  backend_depth: number
+  in_flight_count: number
+  deferred_count: number
+  message_count: number
+  requeue_count: number
+  timeout_count: number
+  client_count: number
+  /** null with include_clients=false. */
+  clients: ClientStats[] | null
+  paused: boolean
+  e2e_processing_latency: E2eProcessingLatency
+}
+
+export interface TopicStats {
+  topic_name: string
+  channels: ChannelStats[]
+  depth: number
+  backend_depth: number
+  message_count: number
+  message_bytes: number
+  paused: boolean
+  e2e_processing_latency: E2eProcessingLatency
+}
+
+export interface Stats {
+  /** null when a topic filter names no topic. */
+  topics: TopicStats[] | null
+  /** TCP clients that ever published; null when there are none, with include_clients=false, or a missing topic. */
+  producers: ClientStats[] | null
+}
+
+export interface StatsFilter {
+  /** '' for every topic. */
+  topic: string
+  /** '' for every channel; with no topic filter it applies to every topic and drops those without the channel. */
+  channel: string
+  includeClients: boolean
+}
+
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
+/** A client's stats as seen under a topic filter: pub_counts then only lists that topic. */
+function clientStats (client: Client, topic: string): ClientStats {
+  const stats = client.stats()
+  if (topic !== '' && stats.pub_counts !== undefined) {
+    const count = client.pubCounts.get(topic)
+    // Replacing the key keeps its place in the JSON.
+    if (count === undefined) delete stats.pub_counts
+    else stats.pub_counts = [{ topic, count }]
+  }
+  return stats
+}
+
+type Samples = ReturnType<LatencyStats['samples']>
+
+function latencyOf (percentiles: readonly number[] | undefined, parts: Samples[]): E2eProcessingLatency {
+  return percentiles === undefined ? { count: 0, percentiles: null } : LatencyStats.merge(percentiles, parts)
+}
+
+function channelStats (channel: Channel, samples: Samples | undefined, filter: StatsFilter): ChannelStats {
+  let clients: ClientStats[] | null = null
+  if (filter.includeClients) {
+    clients = []
+    for (const consumer of channel.clients()) {
+      if (consumer instanceof Client) clients.push(clientStats(consumer, filter.topic))
+    }
+  }
+  return {
+    channel_name: channel.name,
+    depth: channel.depth,
+    backend_depth: channel.backendDepth,
+    in_flight_count: channel.inFlightCount,
+    deferred_count: channel.deferredCount,
+    message_count: channel.messageCount,
+    requeue_count: channel.requeueCount,
+    timeout_count: channel.timeoutCount,
+    client_count: channel.clientCount,
+    clients,
+    paused: channel.paused,
+    e2e_processing_latency: latencyOf(channel.latency?.percentiles, samples === undefined ? [] : [samples]),
+  }
+}
+
+/** One topic's stats, or undefined when a channel filter names none of its channels. */
+function topicStats (topic: Topic, filter: StatsFilter): TopicStats | undefined {
+  let selected: Channel[]
+  if (filter.channel === '') {
+    selected = [...topic.channels.values()].sort(byName)
+  } else {
+    const channel = topic.channels.get(filter.channel)
+    if (channel === undefined) return undefined
+    selected = [channel]
+  }
+  // The topic's latency merges every channel's, whatever the filter.
+  const samples = new Map<Channel, Samples>()
+  let percentiles: readonly number[] | undefined
+  for (const channel of topic.channels.values()) {
+    if (channel.latency === undefined) continue
+    samples.set(channel, channel.latency.samples())
+    percentiles = channel.latency.percentiles
+  }
+  return {
+    topic_name: topic.name,
+    channels: selected.map((c) => channelStats(c, samples.get(c), filter)),
+    depth: topic.depth,
+    backend_depth: topic.backendDepth,
+    message_count: topic.messageCount,
+    message_bytes: topic.messageBytes,
+    paused: topic.paused,
+    e2e_processing_latency: latencyOf(percentiles, [...samples.values()]),
+  }
+}
+
+/** nsqd's GetStats: topics and their channels sorted by name, and the producers. */
+export function collectStats (nsqd: NSQD, filter: StatsFilter): Stats {
+  let topics: Topic[]
+  if (filter.topic === '') {
+    topics = [...nsqd.topics.values()].sort(byName)
+  } else {
+    const topic = nsqd.getExistingTopic(filter.topic)
+    if (topic === undefined) return { topics: null, producers: null }
+    topics = [topic]
+  }
+  const topicList: TopicStats[] = []
+  for (const topic of topics) {
+    const stats = topicStats(topic, filter)
+    if (stats !== undefined) topicList.push(stats)
+  }
+  let producers: ClientStats[] | null = null
+  if (filter.includeClients) {
+    for (const client of nsqd.clients.values()) {
+      if (client.pubCounts.size > 0) (producers ??= []).push(clientStats(client, filter.topic))
+    }
+  }
+  return { topics: topicList, producers }
+}
+
+/** "OK", or "NOK - <last storage error>", as /stats and /ping report health. */
+export function healthText (nsqd: NSQD): string {
+  return nsqd.health === undefined ? 'OK' : `NOK - ${nsqd.health}`
+}
+
+// ---- memory ----
+
+/** /stats "memory", under Go runtime.MemStats names, filled from V8's heap statistics and observed GC pauses. */
+export interface MemStats {
+  /** Node exposes no live-object count short of a heap snapshot: always 0. */
+  heap_objects: number
+  /** Heap committed but not in use. */
+  heap_idle_bytes: number
+  heap_in_use_bytes: number
+  /** Heap reserved but not backed by physical memory. */
+  heap_released_bytes: number
+  gc_pause_usec_100: number
+  gc_pause_usec_99: number
+  gc_pause_usec_95: number
+  /** The committed heap size: V8 collects or grows the heap when allocation reaches it. */
+  next_gc_bytes: number
+  gc_total_runs: number
+}
+
+/** Like Go's MemStats.PauseNs: the most recent pauses, in a ring. */
+const GC_PAUSE_HISTORY = 256
+const gcPausesNs: number[] = []
+let gcRuns = 0
+let gcObserver: PerformanceObserver | undefined
+
+/** Starts recording GC pauses for the memory stats; once per process, for as long as it lives. */
+export function observeGc (): void {
+  if (gcObserver !== undefined) return
+  gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gcPausesNs[gcRuns % GC_PAUSE_HISTORY] = entry.duration * 1e6
+      gcRuns++
+    }
+  })
+  gcObserver.observe({ entryTypes: ['gc'] })
+}
+
+/** nsqd's pick from sorted pauses: index round(p * n), clamped. */
+function percentileUs (sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0
+  const i = Math.min(sorted.length - 1, Math.floor(p * sorted.length + 0.5))
+  return Math.floor((sorted[i] as number) / 1000)
+}
+
+export function memStats (): MemStats {
+  const heap = getHeapStatistics()
+  const pauses = [...gcPausesNs].sort((a, b) => a - b)
+  return {
+    heap_objects: 0,
+    heap_idle_bytes: heap.total_heap_size - heap.used_heap_size,
+    heap_in_use_bytes: heap.used_heap_size,
+    heap_released_bytes: Math.max(0, heap.total_heap_size - heap.total_physical_size),
+    gc_pause_usec_100: percentileUs(pauses, 1),
+    gc_pause_usec_99: percentileUs(pauses, 0.99),
+    gc_pause_usec_95: percentileUs(pauses, 0.95),
+    next_gc_bytes: heap.total_heap_size,
+    gc_total_runs: gcRuns,
+  }
+}
