@@ -57,6 +57,8 @@ export class V1Conn {
   private readonly socket: Socket
   private readonly opened: Promise<void>
   private readonly ended: Promise<void>
+  /** Checks re-run whenever bytes arrive. */
+  private readonly waiters = new Set<() => void>()
 
   constructor (port: number) {
     this.socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true })
@@ -64,7 +66,10 @@ export class V1Conn {
       this.socket.once('connect', resolve)
       this.socket.once('error', reject)
     })
-    this.socket.on('data', (chunk: Buffer) => { this.received = Buffer.concat([this.received, chunk]) })
+    this.socket.on('data', (chunk: Buffer) => {
+      this.received = Buffer.concat([this.received, chunk])
+      for (const waiter of [...this.waiters]) waiter()
+    })
     this.socket.on('error', () => {})
     this.ended = new Promise((resolve) => {
       this.socket.once('end', () => {
@@ -96,15 +101,32 @@ export class V1Conn {
     this.socket.end()
   }
 
-  /** Waits until at least n bytes have arrived. */
-  async waitForBytes (n: number, timeoutMs = 3000): Promise<Buffer> {
-    await eventually(() => { if (this.received.length < n) throw new Error(`got ${this.received.length} of ${n} bytes`) }, timeoutMs)
-    return this.received
+  /** Resolves with the check's result once it stops throwing, re-checking as bytes arrive. */
+  private async until<T> (check: () => T, timeoutMs: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let last: unknown
+      const attempt = (): void => {
+        try {
+          const result = check()
+          this.waiters.delete(attempt)
+          clearTimeout(timer)
+          resolve(result)
+        } catch (err) {
+          last = err
+        }
+      }
+      const timer = setTimeout(() => {
+        this.waiters.delete(attempt)
+        reject(last)
+      }, timeoutMs)
+      this.waiters.add(attempt)
+      attempt()
+    })
   }
 
   /** Waits for the next `count` size-prefixed answers (counted from the start of the connection). */
   async waitForFrames (count: number, timeoutMs = 3000): Promise<string[]> {
-    return eventually(() => {
+    return this.until(() => {
       const frames = splitFrames(this.received)
       if (frames.length < count) throw new Error(`got ${frames.length} of ${count} frames: ${JSON.stringify(frames)}`)
       return frames
@@ -179,23 +201,32 @@ export function readCapture (file: string): HttpExchange {
  * One request over a fresh socket, the raw answer kept exactly (header names as sent, which fetch would lowercase).
  * The connection is closed by the client after the answer, so keep-alive never holds the server open.
  */
-export async function rawHttp (port: number, method: string, target: string, extraHead = ''): Promise<HttpExchange> {
+export async function rawHttp (port: number, method: string, target: string, extraHead = '', timeoutMs = 3000): Promise<HttpExchange> {
   const socket = connect({ host: '127.0.0.1', port })
   const chunks: Buffer[] = []
-  socket.on('data', (c: Buffer) => chunks.push(c))
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve)
-    socket.once('error', reject)
-  })
-  socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extraHead}\r\n`)
-  return eventually(() => {
-    const exchange = parseHttp(Buffer.concat(chunks))
-    if (!exchange.statusLine.startsWith('HTTP/1.1')) throw new Error('no answer yet')
-    const length = Number(exchange.headers.find(([n]) => n.toLowerCase() === 'content-length')?.[1] ?? 0)
-    if (method !== 'HEAD' && exchange.body.length < length) throw new Error('body incomplete')
+  try {
+    return await new Promise<HttpExchange>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`no whole answer to ${method} ${target}`)) }, timeoutMs)
+      // The answer is complete once its head is in and the body has Content-Length bytes.
+      const check = (): void => {
+        const raw = Buffer.concat(chunks)
+        if (raw.indexOf('\r\n\r\n') === -1) return
+        const exchange = parseHttp(raw)
+        const length = Number(exchange.headers.find(([n]) => n.toLowerCase() === 'content-length')?.[1] ?? 0)
+        if (method !== 'HEAD' && exchange.body.length < length) return
+        clearTimeout(timer)
+        resolve(exchange)
+      }
+      socket.on('data', (c: Buffer) => {
+        chunks.push(c)
+        check()
+      })
+      socket.once('error', reject)
+      socket.once('connect', () => { socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extraHead}\r\n`) })
+    })
+  } finally {
     socket.destroy()
-    return exchange
-  })
+  }
 }
 
 /** Headers that differ between runs or between Go's and Node's servers without mattering to clients. */

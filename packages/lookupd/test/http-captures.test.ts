@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import type { NSQLookupd } from '../src/index.js'
 import { CAPTURES, fakeNsqd, rawHttp, readCapture, significantHeaders, startLookupd, stopAll, type HttpExchange, type V1Conn } from './helpers.js'
 
@@ -43,34 +43,36 @@ function header (exchange: HttpExchange, name: string): string | undefined {
   return exchange.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1]
 }
 
-describe('HTTP API against the captures of nsqlookupd 1.3.0', () => {
-  let lookupd: NSQLookupd
-  let nsqd: V1Conn
+/**
+ * A fresh lookupd in the state the capture saw: the captured nsqd's registrations, in its order (orders with two
+ * channels, empty_topic, then scratch and its channel, which it deleted again: lookupd keeps the keys), then every
+ * request taken before this capture. Each test builds its own, so they pass alone and in any order.
+ */
+async function stateBefore (index: number): Promise<{ lookupd: NSQLookupd, nsqd: V1Conn }> {
+  const lookupd = await startLookupd()
+  const nsqd = await fakeNsqd(lookupd.tcpAddress.port)
+  for (const line of ['REGISTER orders', 'REGISTER orders billing', 'REGISTER orders audit#ephemeral', 'REGISTER empty_topic',
+    'REGISTER scratch', 'REGISTER scratch sc', 'UNREGISTER scratch sc', 'UNREGISTER scratch']) {
+    expect(await nsqd.request(line + '\n')).toBe('OK')
+  }
+  for (const { method, target } of manifest.slice(0, index)) await rawHttp(lookupd.httpAddress.port, method, target)
+  return { lookupd, nsqd }
+}
 
-  beforeAll(async () => {
-    lookupd = await startLookupd()
-    // The captured nsqd's registrations, in its order: orders with two channels, empty_topic, then scratch and its
-    // channel, which it deleted again (lookupd keeps the keys).
-    nsqd = await fakeNsqd(lookupd.tcpAddress.port)
-    for (const line of ['REGISTER orders', 'REGISTER orders billing', 'REGISTER orders audit#ephemeral', 'REGISTER empty_topic',
-      'REGISTER scratch', 'REGISTER scratch sc', 'UNREGISTER scratch sc', 'UNREGISTER scratch']) {
-      expect(await nsqd.request(line + '\n')).toBe('OK')
-    }
-  })
-  afterAll(async () => {
-    nsqd.destroy()
-    await stopAll()
-  })
+describe('HTTP API against the captures of nsqlookupd 1.3.0', () => {
+  afterEach(stopAll)
 
   it('compares every nsqlookupd_*.http capture', () => {
     const files = readdirSync(CAPTURES).filter((f) => f.startsWith('nsqlookupd_') && f.endsWith('.http')).sort()
     expect(manifest.map((m) => m.file).sort()).toEqual(files)
   })
 
-  for (const { file, method, target } of manifest) {
+  for (const [index, { file, method, target }] of manifest.entries()) {
     it(`${method} ${target} answers as ${file}`, async () => {
+      const { lookupd, nsqd } = await stateBefore(index)
       const expected = readCapture(file)
       const actual = await rawHttp(lookupd.httpAddress.port, method, target)
+      nsqd.destroy()
 
       expect(actual.statusLine).toBe(expected.statusLine)
       // Header names compared as sent (Go's canonical case), values too; Content-Length must fit our own body.
