@@ -125,7 +125,7 @@ export class NSQD {
       syncEvery: o.syncEvery,
       syncTimeout: o.syncTimeout,
       // Durable queues keep nothing in memory only, so their read-ahead plays the part of the memory queue.
-      cacheRecords: o.durable ? Math.max(2048, o.memQueueSize) : 2048,
+      cacheRecords: o.durable ? Math.max(8192, o.memQueueSize) : 8192,
       logger: this.logger,
       onHealth: (err) => this.setHealth(err),
     })
