@@ -210,14 +210,20 @@ export class RdyController<C extends RdyConnection> {
         this.testConn = this.pickRandom(this.conns.filter((c) => c !== previous))
       }
     } else if (this.mode === 'normal' && this.conns.length > this.maxInFlightValue) {
-      const evicted = new Set<C>()
-      for (const c of this.rotation) {
+      // Only hand a slot to a connection that can use it at once: one with nothing outstanding. Rotating to a
+      // connection still within its transit grace would swap idle connections among themselves and starve the rest.
+      const free = this.conns.filter((c) => !this.rotation.has(c) && this.ceiling(c, now) === 0)
+      for (const c of [...this.rotation]) {
+        if (free.length === 0) break
+        if (c.rdy === 0) continue
         const idle = now - Math.max(c.lastMessageAt, c.rdyAt) >= this.options.lowRdyIdleTimeoutMs
         const held = now - c.rdyAt >= this.options.lowRdyTimeoutMs
-        if (idle || held) evicted.add(c)
+        if (!idle && !held) continue
+        this.rotation.delete(c)
+        const i = Math.floor(this.random() * free.length)
+        this.rotation.add(free[i]!)
+        free.splice(i, 1)
       }
-      for (const c of evicted) this.rotation.delete(c)
-      this.fillRotation(evicted)
     }
     this.apply()
   }
@@ -227,13 +233,12 @@ export class RdyController<C extends RdyConnection> {
     return from[Math.floor(this.random() * from.length)]
   }
 
-  /** Tops the rotation up to maxInFlight members, preferring connections that were not just evicted. */
-  private fillRotation (avoid: ReadonlySet<C>): void {
-    const want = this.maxInFlightValue - this.rotation.size
-    if (want <= 0) return
-    const fresh = this.conns.filter((c) => !this.rotation.has(c) && !avoid.has(c))
-    const stale = this.conns.filter((c) => !this.rotation.has(c) && avoid.has(c))
-    for (const pool of [fresh, stale]) {
+  /** Tops the rotation up to maxInFlight members, preferring connections with nothing outstanding. */
+  private fillRotation (now: number): void {
+    const outside = this.conns.filter((c) => !this.rotation.has(c))
+    const free = outside.filter((c) => this.ceiling(c, now) === 0)
+    const busy = outside.filter((c) => this.ceiling(c, now) > 0)
+    for (const pool of [free, busy]) {
       while (this.rotation.size < this.maxInFlightValue && pool.length > 0) {
         const i = Math.floor(this.random() * pool.length)
         this.rotation.add(pool[i]!)
@@ -261,7 +266,7 @@ export class RdyController<C extends RdyConnection> {
     }
     for (const c of this.rotation) if (!this.conns.includes(c)) this.rotation.delete(c)
     while (this.rotation.size > max) this.rotation.delete(this.rotation.values().next().value as C)
-    this.fillRotation(new Set())
+    this.fillRotation(this.now())
     for (const c of this.conns) out.set(c, this.rotation.has(c) ? 1 : 0)
     return out
   }

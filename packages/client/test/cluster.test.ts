@@ -12,7 +12,11 @@ function watchStats (nodes: Node[], topic: string, channel: string): { stop: () 
   let running = true
   const loop = (async () => {
     while (running) {
-      const all = await Promise.all(clients.map((c) => c.stats({ topic, channel, includeMem: false })))
+      const all = await Promise.all(clients.map((c) => c.stats({ topic, channel, includeMem: false }))).catch((err: unknown) => {
+        // Only the end of a test (its nodes closing) stops the polls early.
+        if (running) throw err
+        return []
+      })
       let ready = 0
       let inFlight = 0
       for (const s of all) {
@@ -29,13 +33,13 @@ function watchStats (nodes: Node[], topic: string, channel: string): { stop: () 
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
   })()
-  return {
-    stop: async () => {
-      running = false
-      await loop
-      return peak
-    },
+  const stop = async (): Promise<typeof peak> => {
+    running = false
+    await loop
+    return peak
   }
+  cleanup(stop)
+  return { stop }
 }
 
 async function cluster (size: number): Promise<{ nodes: Node[], lookupds: string[] }> {

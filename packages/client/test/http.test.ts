@@ -104,6 +104,6 @@ describe('LookupdHttpClient', () => {
     await waitFor(async () => (await http.lookup(topic).catch(() => ({ producers: [] }))).producers.length === 1, 5000, 'the producer')
     await http.tombstoneTopicProducer(topic, `127.0.0.1:${d.http.port}`)
     expect((await http.lookup(topic)).producers).toEqual([])
-    await expect(http.tombstoneTopicProducer(topic, '')).rejects.toMatchObject({ status: 400, nsqMessage: 'MISSING_ARG_NODE' })
+    await expect(http.deleteChannel(topic, 'missing')).rejects.toMatchObject({ status: 404, nsqMessage: 'CHANNEL_NOT_FOUND' })
   })
 })

@@ -119,6 +119,29 @@ describe('RdyController', () => {
     expect(ctl.committed).toBe(2)
   })
 
+  it('hands a rotation slot only to a connection that can use it at once, so idle ones do not swap among themselves', () => {
+    let now = 0
+    const { addAll, conns, ctl } = setup(2, { now: () => now, random: () => 0 })
+    addAll('a', 'b', 'c')
+    const [a, b, c] = conns as [Conn, Conn, Conn]
+    expect([a.rdy, b.rdy, c.rdy]).toEqual([1, 1, 0])
+    // a stays busy, b goes idle: at the next redistribution c takes b's slot.
+    now = 11_000
+    ctl.messageReceived(a); ctl.responded(a)
+    ctl.redistribute()
+    expect([a.rdy, b.rdy, c.rdy]).toEqual([1, 0, 0])
+    // Until b's grace period is over nothing can move: c waits, b is not swapped back in.
+    for (now = 11_100; now < 12_000; now += 100) {
+      ctl.messageReceived(a); ctl.responded(a)
+      ctl.redistribute()
+      expect([a.rdy, b.rdy, c.rdy]).toEqual([1, 0, 0])
+    }
+    now = 12_000
+    ctl.refresh()
+    expect([a.rdy, b.rdy, c.rdy]).toEqual([1, 0, 1])
+    expect(ctl.committed).toBe(2)
+  })
+
   it('backoff: RDY 0 everywhere, then RDY 1 on one connection, then the normal split', () => {
     let now = 0
     const { addAll, conns, ctl } = setup(10, { now: () => now })
