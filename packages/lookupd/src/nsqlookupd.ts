@@ -27,6 +27,8 @@ export class NSQLookupd {
   private httpBound: HostPort | undefined
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new'
   private identifyAnswer: Buffer | undefined
+  private startup: Promise<void> | undefined
+  private shutdownDone: Promise<void> | undefined
 
   constructor (options: Partial<LookupdOptions> & { logger?: Logger } = {}) {
     const { logger, ...rest } = options
@@ -52,32 +54,47 @@ export class NSQLookupd {
   async start (): Promise<void> {
     if (this.state !== 'new') throw new Error(`cannot start an nsqlookupd that is ${this.state}`)
     this.state = 'starting'
-    this.logger.info(`nsqlookupd v${VERSION} (built w/nsqts)`)
+    this.startup = this.listen()
     try {
-      this.httpBound = await this.listenHttp()
-      this.logger.info(`HTTP: listening on ${formatHostPort(this.httpBound)}`)
-      this.tcpBound = await this.listenTcp()
-      this.logger.info(`TCP: listening on ${formatHostPort(this.tcpBound)}`)
+      await this.startup
     } catch (err) {
-      await this.close()
+      this.state = 'closed'
+      await this.shutdown()
       throw err
     }
-    this.state = 'running'
+    // A close() during startup has waited for it and shut everything down.
+    if (this.state === 'starting') this.state = 'running'
   }
 
   /** Stops listening, drops every peer connection and waits for both servers to finish. Safe to call twice. */
   async close (): Promise<void> {
-    if (this.state === 'closed') return
+    if (this.state === 'closed') return this.shutdown()
     this.state = 'closed'
-    const tcp = this.tcpServer
-    if (tcp !== undefined) {
-      if (this.tcpBound !== undefined) this.logger.info(`TCP: closing ${formatHostPort(this.tcpBound)}`)
-      const closed = new Promise<void>((resolve) => tcp.close(() => { resolve() }))
-      for (const socket of this.clients) socket.destroy()
-      await closed
-    }
-    if (this.httpBound !== undefined) this.logger.info(`HTTP: closing ${formatHostPort(this.httpBound)}`)
-    await this.http.close()
+    await this.startup?.catch(() => {})
+    return this.shutdown()
+  }
+
+  private async listen (): Promise<void> {
+    this.logger.info(`nsqlookupd v${VERSION} (built w/nsqts)`)
+    this.httpBound = await this.listenHttp()
+    this.logger.info(`HTTP: listening on ${formatHostPort(this.httpBound)}`)
+    this.tcpBound = await this.listenTcp()
+    this.logger.info(`TCP: listening on ${formatHostPort(this.tcpBound)}`)
+  }
+
+  private shutdown (): Promise<void> {
+    this.shutdownDone ??= (async () => {
+      const tcp = this.tcpServer
+      if (tcp !== undefined) {
+        if (this.tcpBound !== undefined) this.logger.info(`TCP: closing ${formatHostPort(this.tcpBound)}`)
+        const closed = new Promise<void>((resolve) => tcp.close(() => { resolve() }))
+        for (const socket of this.clients) socket.destroy()
+        await closed
+      }
+      if (this.httpBound !== undefined) this.logger.info(`HTTP: closing ${formatHostPort(this.httpBound)}`)
+      await this.http.close()
+    })()
+    return this.shutdownDone
   }
 
   /** The bound TCP address (the real port when configured with port 0). */

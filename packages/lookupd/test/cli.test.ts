@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CliError, parseCommandLine } from '../src/cli.js'
 import { NSQLookupd } from '../src/index.js'
@@ -89,11 +90,26 @@ describe('NSQLookupd lifecycle', () => {
     await lookupd.close()
   })
 
+  it('shuts down fully when closed while still starting', async () => {
+    const early = new NSQLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: silentLogger })
+    const starting = early.start()
+    await early.close()
+    await starting
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port: early.tcpAddress.port })
+      socket.once('connect', () => { socket.destroy(); resolve(false) })
+      socket.once('error', () => { resolve(true) })
+    })
+    expect(refused).toBe(true)
+    await expect(fetch(`http://127.0.0.1:${early.httpAddress.port}/ping`)).rejects.toThrow()
+  })
+
   it('fails start() on a port in use and leaves nothing listening', async () => {
     lookupd = new NSQLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: silentLogger })
     await lookupd.start()
     const clash = new NSQLookupd({ tcpAddress: `127.0.0.1:${lookupd.tcpAddress.port}`, httpAddress: '127.0.0.1:0', logger: silentLogger })
     await expect(clash.start()).rejects.toThrow(/EADDRINUSE/)
+    await expect(fetch(`http://127.0.0.1:${clash.httpAddress.port}/ping`)).rejects.toThrow()
     await clash.close()
   })
 })

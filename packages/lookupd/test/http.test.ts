@@ -61,6 +61,13 @@ describe('NSQ\'s router (julienschmidt/httprouter) around the routes', () => {
     expect((await get('/ping/', 'POST')).body).toBe('{"message":"NOT_FOUND"}')
     expect((await get('/')).body).toBe('{"message":"NOT_FOUND"}')
     expect((await get('/debug/pprof/')).status).toBe('HTTP/1.1 404 Not Found')
+    // Methods fastify does not route itself, or refuses early, still get the router's answer.
+    for (const method of ['PURGE', 'PROPFIND', 'QUERY', 'TRACE']) {
+      const answer = await get('/nodes', method)
+      expect(answer.status, method).toBe('HTTP/1.1 405 Method Not Allowed')
+      expect(answer.headers, method).toContainEqual(['Allow', 'GET, OPTIONS'])
+    }
+    expect((await get('/bogus', 'PURGE')).body).toBe('{"message":"NOT_FOUND"}')
   })
 })
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import fastify, { type FastifyInstance } from 'fastify'
+import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from '@nsqts/protocol'
 import { formatGoDuration } from '../go-text.js'
 import { formatRemoteAddress } from '../tcp.js'
@@ -24,13 +24,18 @@ export function buildHttpApp (router: Router, logger: Logger): FastifyInstance {
   // nsqlookupd never reads request bodies; leave them unread (Node discards them) whatever their content type.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
-  app.all('*', (request, reply) => {
+  const dispatch = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack()
     serve(router, request.raw, reply.raw, logger).catch((err: unknown) => {
       logger.error(`HTTP: failed to answer ${request.raw.method ?? ''} ${request.raw.url ?? ''} - ${String(err)}`)
       reply.raw.destroy()
     })
-  })
+  }
+  app.all('*', dispatch)
+  // Methods fastify does not route (PURGE, PROPFIND...) and requests it refuses before routing (a QUERY without a
+  // Content-Type) get NSQ's answer too: a 405 or 404 from the router.
+  app.setNotFoundHandler(dispatch)
+  app.setErrorHandler((_err, request, reply) => { dispatch(request, reply) })
   return app
 }
 
