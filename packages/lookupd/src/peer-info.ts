@@ -27,7 +27,7 @@ const INT64_MAX = (1n << 63n) - 1n
 /**
  * Decodes an IDENTIFY body as Go's json.Unmarshal fills nsqlookupd's PeerInfo struct, or returns undefined where Go
  * reports an error (the peer then gets `E_BAD_BODY IDENTIFY failed to decode JSON body`):
- * - the body must be valid JSON whose top level is an object or null;
+ * - the body must be valid JSON, nested at most 10000 deep, whose top level is an object or null;
  * - keys match field names exactly, else case-insensitively (Go's EqualFold); unknown keys are ignored; a repeated
  *   key overwrites;
  * - null leaves a field unset; a string field takes only a JSON string; an int field only an integer literal that
@@ -41,6 +41,7 @@ export function decodeIdentifyBody (body: Buffer): IdentifyFields | undefined {
   } catch {
     return undefined
   }
+  if (nestingDepth(text) > GO_MAX_NESTING_DEPTH) return undefined
   const fields: IdentifyFields = { hostname: '', broadcastAddress: '', tcpPort: 0n, httpPort: 0n, version: '' }
   const start = skipSpace(text, 0)
   if (text.startsWith('null', start)) return fields
@@ -70,6 +71,27 @@ function matchField (key: string): FieldName | undefined {
   // Go folds the Kelvin sign and the long s onto ASCII k and s; no other non-ASCII letter folds onto ASCII.
   const folded = key.replace(/[A-Z]/g, (c) => c.toLowerCase()).replace(/\u212a/g, 'k').replace(/\u017f/g, 's')
   return FIELD_NAMES.find((name) => name === folded)
+}
+
+/** encoding/json refuses documents nested deeper than this (JSON.parse has no such limit). */
+const GO_MAX_NESTING_DEPTH = 10_000
+
+/** The deepest nesting of objects and arrays in valid JSON text. */
+function nestingDepth (text: string): number {
+  let depth = 0
+  let max = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (c === '"') {
+      i = stringEnd(text, i) - 1
+    } else if (c === '{' || c === '[') {
+      depth++
+      if (depth > max) max = depth
+    } else if (c === '}' || c === ']') {
+      depth--
+    }
+  }
+  return max
 }
 
 function skipSpace (text: string, i: number): number {

@@ -48,6 +48,9 @@ describe('IDENTIFY body decoding', () => {
     expect(decode(' null ')).toEqual({ broadcastAddress: '', hostname: '', tcpPort: 0n, httpPort: 0n, version: '' })
     expect(decode('{"tcp_port":9223372036854775807}')).toMatchObject({ tcpPort: 9223372036854775807n })
     expect(decode('{"Ho\u017ftname":"long s","constructor":1,"__proto__":{}}')).toMatchObject({ hostname: 'long s' })
+    const nested = (depth: number): string => '{"x":' + '['.repeat(depth - 1) + ']'.repeat(depth - 1) + ',"tcp_port":7}'
+    expect(decode(nested(10_000))).toMatchObject({ tcpPort: 7n })
+    expect(decode(nested(10_001))).toBeUndefined()
     for (const bad of ['{"tcp_port":-9223372036854775809}', '{"tcp_port":1.5}', '{"tcp_port":-1e2}', '{"hostname":{}}', 'true', '']) {
       expect(decode(bad), bad).toBeUndefined()
     }
