@@ -138,10 +138,11 @@ export class Topic implements ChannelHooks {
   }
 
   private fanOut (msg: Message): void {
-    let first = true
+    // The original goes to the last channel: a channel's put consumes the message's deferral, so every copy must be
+    // made before it (otherwise only the first channel of a DPUB would defer it).
+    let left = this.channels.size
     for (const channel of this.channels.values()) {
-      channel.put(first ? msg : msg.copy())
-      first = false
+      channel.put(--left === 0 ? msg : msg.copy())
     }
   }
 

@@ -161,6 +161,8 @@ export class LevelStore {
   private stepWaiters: Array<() => void> = []
   /** Operations queued since the store opened: a publisher compares it before and after to know if it wrote. */
   private opCount = 0
+  /** Batches written, how many of them were synced, and failed attempts, since the store opened. */
+  readonly counters = { writes: 0, syncs: 0, failures: 0 }
 
   private readonly found: Map<number, FoundQueue>
   private readonly foundByName = new Map<string, number>()
@@ -382,8 +384,12 @@ export class LevelStore {
       return
     }
     this.steps.shift()
-    this.opsSinceSync = sync ? 0 : this.opsSinceSync + ops.length
-    if (!sync) this.armSyncTimer()
+    if (ops.length > 0) {
+      this.counters.writes++
+      if (sync) this.counters.syncs++
+      this.opsSinceSync = sync ? 0 : this.opsSinceSync + ops.length
+      if (!sync) this.armSyncTimer()
+    }
     if (this.failing !== undefined) {
       this.failing = undefined
       this.retryDelay = 0
@@ -400,6 +406,7 @@ export class LevelStore {
    * one failed until it is reopened.
    */
   private writeFailed (err: Error): void {
+    this.counters.failures++
     const changed = this.failing?.message !== err.message
     this.failing = err
     if (changed) {
