@@ -90,7 +90,7 @@ export class Connection {
   constructor (
     address: Address,
     private readonly options: ResolvedConnectionOptions,
-    private readonly handlers: ConnectionHandlers,
+    private readonly handlers: ConnectionHandlers
   ) {
     this.address = address
     this.name = formatAddress(address)
@@ -128,7 +128,7 @@ export class Connection {
     this.decoder = new FrameDecoder(
       (type, data) => { this.onFrame(type, data) },
       (err) => { this.destroy(new ConnectionError(this.name, err.message)) },
-      this.options.maxMsgSize === 0 ? undefined : this.options.maxMsgSize,
+      this.options.maxMsgSize === 0 ? undefined : this.options.maxMsgSize
     )
     const rest = this.handshakeBuf
     this.handshakeBuf = Buffer.alloc(0)

@@ -125,7 +125,7 @@ class NodeConnection implements RdyConnection {
     readonly source: Source,
     readonly connection: Connection,
     readonly responder: MessageResponder,
-    now: number,
+    now: number
   ) {
     this.lastMessageAt = now
     this.rdyAt = now
@@ -421,13 +421,13 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 
   private async openNode (address: Address, name: string, source: Source, attempt: number): Promise<void> {
-    let node: NodeConnection | undefined
+    // The handlers run only once the connection is open, after `node` is set.
     const connection = new Connection(address, this.conn, {
-      onMessage: (data) => { if (node !== undefined) this.onMessage(node, data) },
+      onMessage: (data) => { this.onMessage(node, data) },
       onNonFatalError: (err) => { this.report(new ConnectionError(name, err.message, { cause: err })) },
-      onClose: (err) => { if (node !== undefined) this.onNodeClose(node, err) },
+      onClose: (err) => { this.onNodeClose(node, err) },
     })
-    node = new NodeConnection(address, name, source, connection, this.responderFor(() => node!), Date.now())
+    const node: NodeConnection = new NodeConnection(address, name, source, connection, this.responderFor(() => node), Date.now())
     try {
       const identity = await connection.connect()
       await connection.command(commands.sub(this.topic, this.channel))

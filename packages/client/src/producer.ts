@@ -141,7 +141,7 @@ export class Producer extends EventEmitter<ProducerEvents> {
         this.connecting = undefined
         for (const q of this.queue.splice(0)) q.reject(err as Error)
         throw err
-      },
+      }
     )
     return this.connecting
   }
@@ -168,7 +168,8 @@ export class Producer extends EventEmitter<ProducerEvents> {
       this.emit('connected', conn.name)
       return conn
     }
-    if (errors.length === 1) throw errors[0]!
+    const [only] = errors
+    if (errors.length === 1 && only !== undefined) throw only
     throw new ConnectionError(this.addresses.map(formatAddress).join(','), 'no nsqd accepted a connection',
       { cause: new AggregateError(errors) })
   }

@@ -9,12 +9,12 @@ type Node = Awaited<ReturnType<typeof nsqd>>
 function watchStats (nodes: Node[], topic: string, channel: string): { stop: () => Promise<{ ready: number, inFlight: number, polls: number }> } {
   const clients = nodes.map((n) => new NsqdHttpClient(n.httpAddress))
   const peak = { ready: 0, inFlight: 0, polls: 0 }
-  let running = true
+  const state = { running: true }
   const loop = (async () => {
-    while (running) {
+    while (state.running) {
       const all = await Promise.all(clients.map((c) => c.stats({ topic, channel, includeMem: false }))).catch((err: unknown) => {
         // Only the end of a test (its nodes closing) stops the polls early.
-        if (running) throw err
+        if (state.running) throw err
         return []
       })
       let ready = 0
@@ -34,7 +34,7 @@ function watchStats (nodes: Node[], topic: string, channel: string): { stop: () 
     }
   })()
   const stop = async (): Promise<typeof peak> => {
-    running = false
+    state.running = false
     await loop
     return peak
   }

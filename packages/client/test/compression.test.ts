@@ -46,7 +46,7 @@ describe('snappy framing', () => {
         const chunks: Buffer[] = []
         for (let i = 0; i < wire.length; i += step) chunks.push(wire.subarray(i, i + step))
         expect(decodeSnappy(block, chunks)).toEqual(Buffer.concat(batches.map((b) => Buffer.from(b))))
-      },
+      }
     ), { numRuns: 50 })
   })
 

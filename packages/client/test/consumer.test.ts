@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Consumer, Producer } from '../src/index.js'
 import type { ConsumerOptions, Message } from '../src/index.js'
@@ -158,11 +161,9 @@ describe('Consumer (against nsqd)', () => {
     expect(discarded).toEqual(['poison@3'])
     expect(handled.filter((h) => h === 'poison')).toHaveLength(2)
     const dead = consumer(dlq, { nsqdTcpAddresses: d.tcpAddress }, 'inspect')
-    for await (const msg of dead) {
-      expect(msg.text()).toBe('poison')
-      msg.finish()
-      break
-    }
+    const { value: dlqMessage } = await dead[Symbol.asyncIterator]().next()
+    expect(dlqMessage?.text()).toBe('poison')
+    dlqMessage?.finish()
     await waitFor(() => c.stats().messagesDiscarded === 1 && c.stats().inFlight === 0, 5000, 'the FIN')
   })
 
@@ -219,6 +220,30 @@ describe('Consumer (against nsqd)', () => {
     await victim.close()
     await waitFor(() => seen.size === 200, 15_000, 'all 200 messages')
     for (const m of held) expect(seen.get(m.text())).toBe(1)
+  })
+
+  it('an nsqd that goes down mid-stream and comes back: the consumer reconnects and nothing is lost', async () => {
+    const dataPath = await mkdtemp(join(tmpdir(), 'nsqts-client-'))
+    cleanup(() => rm(dataPath, { recursive: true, force: true }))
+    const first = await nsqd({ dataPath })
+    const address = first.tcpAddress
+    const topic = topicName()
+    await publish(address, topic, range(2000))
+    const c = consumer(topic, { nsqdTcpAddresses: address, maxInFlight: 50 })
+    c.on('error', () => {})
+    const seen = new Set<string>()
+    const down = deferred()
+    await c.handle(async (msg) => {
+      await new Promise((resolve) => setImmediate(resolve))
+      seen.add(msg.text())
+      if (seen.size === 500) down.resolve()
+    }, { concurrency: 50 })
+    await down.promise
+    // nsqd writes what is queued and in flight to its store when it exits, and restores it at start.
+    await first.close()
+    await nsqd({ dataPath, tcpAddress: address })
+    await waitFor(() => seen.size === 2000, 15_000, 'all 2000 messages after the restart')
+    expect(c.stats().connections).toBe(1)
   })
 })
 

@@ -157,8 +157,7 @@ describe('RdyController', () => {
 
   it('moves the test of the waters away from a connection that stays idle', () => {
     let now = 0
-    let pick = 0
-    const { addAll, conns, ctl } = setup(10, { now: () => now, random: () => pick })
+    const { addAll, conns, ctl } = setup(10, { now: () => now, random: () => 0 })
     addAll('a', 'b')
     ctl.backoff()
     ctl.testWaters()
@@ -166,7 +165,6 @@ describe('RdyController', () => {
     now = 10_000
     ctl.redistribute()
     expect(conns.map((c) => c.rdy)).toEqual([0, 1])
-    expect(pick).toBe(0)
   })
 
   it('maxInFlight 0 pauses and a larger value resumes', () => {
@@ -205,7 +203,7 @@ describe('RdyController', () => {
       fc.constant({ kind: 'backoff' as const }),
       fc.constant({ kind: 'test' as const }),
       fc.constant({ kind: 'resume' as const }),
-      fc.record({ kind: fc.constant('max' as const), n: fc.integer({ min: 0, max: 12 }) }),
+      fc.record({ kind: fc.constant('max' as const), n: fc.integer({ min: 0, max: 12 }) })
     )
     // Fixed seed: the run is the same every time; raise numRuns locally to search harder.
     fc.assert(fc.property(fc.integer({ min: 1, max: 12 }), fc.array(op, { maxLength: 300 }), (max, ops) => {

@@ -30,7 +30,7 @@ describe('public API types', () => {
       // @ts-expect-error unknown event names are refused
       p.on('message', () => {})
       // @ts-expect-error bodies are strings or bytes
-      void p.publish('t', 42)
+      p.publish('t', 42).catch(() => {})
     }
     expectTypeOf(usage).toBeFunction()
   })
@@ -64,7 +64,7 @@ describe('public API types', () => {
       // @ts-expect-error the resume event has no arguments
       c.on('resume', (x: number) => x)
       // @ts-expect-error options are typed
-      void new Consumer('t', 'c', { maxInFlight: '10' })
+      expectTypeOf(new Consumer('t', 'c', { maxInFlight: '10' })).toBeObject()
       for await (const msg of c) expectTypeOf(msg).toEqualTypeOf<Message>()
     }
     expectTypeOf(usage).toBeFunction()

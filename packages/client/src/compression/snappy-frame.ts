@@ -67,7 +67,7 @@ export class SnappyFrameDecoder {
   constructor (
     private readonly block: SnappyBlockCodec,
     private readonly onData: (data: Buffer) => void,
-    private readonly onError: (err: Error) => void,
+    private readonly onError: (err: Error) => void
   ) {}
 
   push (chunk: Buffer): void {
