@@ -9,3 +9,4 @@ export { MemoryBackend, DiscardBackend, memoryBackendFactory } from './backend/m
 export { Client, ClientState } from './tcp/client.js'
 export type { ClientStats } from './tcp/client.js'
 export { LatencyStats } from './latency.js'
+export { buildHttpApp } from './http/app.js'

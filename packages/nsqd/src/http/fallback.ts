@@ -86,7 +86,7 @@ export class RouteTable {
     const methods = new Set<string>()
     for (const route of this.routes) {
       if (route.method === method || route.method === 'OPTIONS') continue
-      if (path === '*' || this.resolve(route, path, false) !== undefined) methods.add(route.method)
+      if (this.resolve(route, path, false) !== undefined) methods.add(route.method)
     }
     return methods.size === 0 ? '' : [...methods, 'OPTIONS'].sort().join(', ')
   }
@@ -105,6 +105,11 @@ export async function fallback (routes: RouteTable, request: FastifyRequest, rep
     return sendGoBadRequest(reply)
   }
   const method = request.method
+  // Go's server itself answers `OPTIONS *` (an empty 200); the router never sees it.
+  if (method === 'OPTIONS' && path === '*') {
+    unlogged.add(request)
+    return send(reply, 200, [], '')
+  }
   const target = routes.redirectFor(method, path)
   if (target !== undefined) {
     unlogged.add(request)
