@@ -59,10 +59,6 @@ export interface RdyControllerOptions<C extends RdyConnection> {
 
 type Mode = 'normal' | 'backoff' | 'stopped'
 
-export function newRdyConnection (maxRdy: number, now: number, transitGraceMs: number): RdyConnection {
-  return { maxRdy, rdy: 0, inFlight: 0, transit: 0, transitUntil: 0, transitGraceMs, lastMessageAt: now, rdyAt: now }
-}
-
 export class RdyController<C extends RdyConnection> {
   private readonly conns: C[] = []
   private maxInFlightValue: number

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { RdyController, newRdyConnection } from '../src/internal.js'
+import { RdyController } from '../src/internal.js'
 import type { RdyConnection } from '../src/internal.js'
+
+function newRdyConnection (maxRdy: number, now: number, transitGraceMs: number): RdyConnection {
+  return { maxRdy, rdy: 0, inFlight: 0, transit: 0, transitUntil: 0, transitGraceMs, lastMessageAt: now, rdyAt: now }
+}
 
 interface Conn extends RdyConnection {
   name: string
