@@ -181,6 +181,9 @@ describe('nsqd storage: durable mode and faults', () => {
     expect(store.counters.syncs - before).toBeGreaterThan(0)
     expect(store.counters.syncs - before).toBeLessThan(10)
     for (const c of conns) c.close()
+    const httpPub = await fetch(`${h.httpUrl}/pub?topic=dur`, { method: 'POST', body: 'z' })
+    expect([httpPub.status, await httpPub.text()]).toEqual([200, 'OK'])
+    expect(h.nsqd.getTopic('dur').channels.get('c')?.depth).toBe(21)
 
     // A subscribed connection: its PUB waits for the disk, the FIN error after it answers at once, yet goes second.
     const sub = await RawConn.open(h.tcp)
@@ -206,16 +209,24 @@ describe('nsqd storage: durable mode and faults', () => {
     const mpub = await RawConn.open(h.tcp)
     mpub.write(commands.mpub('ft', ['b', 'c']))
     expect(await mpub.expect(FrameType.Error)).toBe('E_MPUB_FAILED MPUB failed no space left on device')
+    const ping = await fetch(`${h.httpUrl}/ping`)
+    expect([ping.status, await ping.text()]).toEqual([500, 'NOK - no space left on device'])
+    const httpPub = await fetch(`${h.httpUrl}/pub?topic=ft`, { method: 'POST', body: 'e' })
+    expect([httpPub.status, await httpPub.json()]).toEqual([500, { message: 'PUB_FAILED' }])
+    const httpMpub = await fetch(`${h.httpUrl}/mpub?topic=ft`, { method: 'POST', body: 'f\ng\n' })
+    expect([httpMpub.status, await httpMpub.json()]).toEqual([500, { message: 'MPUB_FAILED' }])
 
     store.injectWriteFault(undefined)
     const again = await RawConn.open(h.tcp)
     again.write(commands.pub('ft', 'd'))
     expect(await again.expect(FrameType.Response)).toBe('OK')
     expect(h.nsqd.health).toBeUndefined()
+    const pong = await fetch(`${h.httpUrl}/ping`)
+    expect([pong.status, await pong.text()]).toEqual([200, 'OK'])
     again.close()
     // What failed was retried with the good write: at-least-once, never an OK for what is not stored.
     const ch = h.nsqd.getTopic('ft').channels.get('c')
-    expect(ch?.depth).toBe(4)
+    expect(ch?.depth).toBe(7)
   })
 
   it('starts on a data path with an unreadable entry and a damaged record, says what it found, and serves the rest', async () => {

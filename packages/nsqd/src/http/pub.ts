@@ -84,6 +84,18 @@ function splitBinary (data: Buffer, maxMsgSize: number, maxBodySize: number): Bu
   return bodies
 }
 
+/**
+ * Waits for the disk when the publish wrote to it (always in --durable mode, where that means synced): never an OK
+ * for a message that is not stored. NSQ answers a failed disk write with 503 EXITING; a 500 says what happened.
+ */
+async function stored (nsqd: NSQD, mark: number, failure: string): Promise<void> {
+  try {
+    await nsqd.whenStored(mark)
+  } catch {
+    throw new HttpError(500, failure)
+  }
+}
+
 /** POST /pub and /mpub. Not access-logged, like nsqd: they are the hot path. */
 export async function pubRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD }): Promise<void> {
   const quiet = { config: { accessLog: 'off' as const } }
@@ -100,7 +112,9 @@ export async function pubRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD })
     const topic = topicFromQuery(nsqd, query)
     const deferMs = deferOf(query, maxReqTimeout)
     if (nsqd.isExiting) throw new HttpError(503, 'EXITING')
+    const mark = nsqd.writeMark()
     topic.put(Message.create(topic.generateId(), body.data, deferMs))
+    await stored(nsqd, mark, 'PUB_FAILED')
     await sendV1(reply, 'OK')
   })
 
@@ -126,7 +140,9 @@ export async function pubRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD })
     if (nsqd.isExiting) throw new HttpError(503, 'EXITING')
     // Every body was checked before any is queued: all or nothing.
     const now = Date.now()
+    const mark = nsqd.writeMark()
     topic.putMany(bodies.map((b) => Message.create(topic.generateId(), b, 0, now)))
+    await stored(nsqd, mark, 'MPUB_FAILED')
     await sendV1(reply, 'OK')
   })
 }
