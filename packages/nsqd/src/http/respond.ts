@@ -11,10 +11,10 @@ import { parseQuery, type QueryValues } from './query.js'
  * all with X-Nsq-Content-Type, which go-nsq needs to read a body as bare JSON rather than the pre-1.0 envelope.
  */
 
-export const NSQ_V1_HEADER = 'X-Nsq-Content-Type'
+const NSQ_V1_HEADER = 'X-Nsq-Content-Type'
 const NSQ_V1_VALUE = 'nsq; version=1.0'
-export const JSON_TYPE = 'application/json; charset=utf-8'
-export const TEXT_TYPE = 'text/plain; charset=utf-8'
+const JSON_TYPE = 'application/json; charset=utf-8'
+const TEXT_TYPE = 'text/plain; charset=utf-8'
 
 /** An API error: its status and the text NSQ puts in `{"message": ...}`. */
 export class HttpError extends Error {
