@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+import { runCli } from '../cli.js'
+
+runCli(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`nsqadmin: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+})

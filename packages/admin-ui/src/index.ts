@@ -1,0 +1,8 @@
+export { NSQAdmin, DEFAULT_WEB_DIR } from './server/nsqadmin.js'
+export type { Address } from './server/nsqadmin.js'
+export { defaultAdminOptions, resolveAdminOptions } from './server/options.js'
+export type { AdminOptions, AdminInit } from './server/options.js'
+export type { AdminAction } from './server/notify.js'
+export type { AdminTopic, AdminChannel, AdminClient, AdminProducer, E2eAggregate, Percentile } from './server/shapes.js'
+export type { SeriesPoint, SeriesValue, TopicSummary } from './server/history-types.js'
+export { VERSION } from './server/version.js'

@@ -1,0 +1,114 @@
+import { createContext, useContext, useState, type MouseEvent, type ReactNode } from 'react'
+import { api, config, type ApiFailure } from './api'
+
+/** Client-side navigation under the base path (the server answers every page route with index.html). */
+export function navigate (to: string): void {
+  window.history.pushState(null, '', `${config.basePath}${to.replace(/^\//, '')}`)
+  window.dispatchEvent(new PopStateEvent('popstate'))
+}
+
+export function Link ({ to, children, className }: { to: string, children: ReactNode, className?: string }) {
+  const onClick = (e: MouseEvent<HTMLAnchorElement>): void => {
+    if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return
+    e.preventDefault()
+    navigate(to)
+  }
+  return <a className={className} href={`${config.basePath}${to.replace(/^\//, '')}`} onClick={onClick}>{children}</a>
+}
+
+export function Banner ({ error, message }: { error?: ApiFailure, message?: string }) {
+  return (
+    <>
+      {error !== undefined && (
+        <div className='banner error' role='alert'>
+          {error.status === 502 ? 'Cannot reach the cluster: ' : ''}{error.message}
+        </div>
+      )}
+      {message !== undefined && message !== '' && <div className='banner warn' role='status'>{message}</div>}
+    </>
+  )
+}
+
+interface Pending {
+  question: string
+  confirm: string
+  danger: boolean
+  run: () => Promise<string>
+}
+
+interface Outcome { ok: boolean, text: string }
+
+const ActionContext = createContext<(p: Pending) => void>(() => {})
+
+/** Every cluster-changing button goes through here: a confirmation dialog, then the result as a notice. */
+export function ActionHost ({ children }: { children: ReactNode }) {
+  const [pending, setPending] = useState<Pending>()
+  const [busy, setBusy] = useState(false)
+  const [outcome, setOutcome] = useState<Outcome>()
+  const go = async (): Promise<void> => {
+    if (pending === undefined) return
+    setBusy(true)
+    try {
+      const text = await pending.run()
+      setOutcome({ ok: true, text })
+    } catch (err) {
+      setOutcome({ ok: false, text: (err as Error).message })
+    } finally {
+      setBusy(false)
+      setPending(undefined)
+    }
+  }
+  return (
+    <ActionContext.Provider value={(p) => { setOutcome(undefined); setPending(p) }}>
+      {outcome !== undefined && (
+        <div className={`banner ${outcome.ok ? 'ok' : 'error'}`} role='status' data-testid='action-result'>
+          {outcome.text}
+          <button className='close' aria-label='dismiss' onClick={() => setOutcome(undefined)}>×</button>
+        </div>
+      )}
+      {children}
+      {pending !== undefined && (
+        <div className='modal-backdrop'>
+          <div className='modal' role='dialog' aria-modal='true' aria-label='confirm'>
+            <p>{pending.question}</p>
+            <div className='modal-buttons'>
+              <button onClick={() => setPending(undefined)} disabled={busy}>Cancel</button>
+              <button className={pending.danger ? 'danger' : 'primary'} onClick={() => { void go() }} disabled={busy} data-testid='confirm'>
+                {pending.confirm}
+              </button>
+            </div>
+          </div>
+        </div>
+      )}
+    </ActionContext.Provider>
+  )
+}
+
+/** A button that asks, calls the API, reports the answer (including nsqadmin's partial-failure warning). */
+export function ActionButton ({ label, question, request, success, danger = false, after }: {
+  label: string
+  question: string
+  request: { path: string, method: string, body?: unknown }
+  success: string
+  danger?: boolean
+  after?: () => void
+}) {
+  const ask = useContext(ActionContext)
+  if (!config.isAdmin) return null
+  const run = async (): Promise<string> => {
+    const res = await api<{ message: string }>(request.path, { method: request.method, body: request.body })
+    after?.()
+    return res.message === '' ? success : `${success} (${res.message})`
+  }
+  return (
+    <button className={danger ? 'danger' : ''} onClick={() => ask({ question, confirm: label, danger, run })}>{label}</button>
+  )
+}
+
+export function Empty ({ children }: { children: ReactNode }) {
+  return <div className='empty'>{children}</div>
+}
+
+export function Loading () {
+  return <div className='muted'>Loading…</div>
+}
