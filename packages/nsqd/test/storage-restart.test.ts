@@ -1,0 +1,76 @@
+import { describe, it, expect, afterEach } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { commands, FrameDecoder, FrameType } from '@nsqts/protocol'
+import { spawnNsqd, killLeftovers, open, publishNumbered, consumeUntil, numberOf, post, stats } from './storage-process.js'
+
+// nsqd as a process (packages/nsqd/dist: run `npx tsc -b` first), stopped with SIGTERM and started again.
+
+const dirs: string[] = []
+afterEach(async () => {
+  killLeftovers()
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
+})
+
+async function dataDir (): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'nsqts-restart-'))
+  dirs.push(dir)
+  return dir
+}
+
+async function dpub (port: number, topic: string, deferMs: number, body: string): Promise<void> {
+  const socket = await open(port)
+  await new Promise<void>((resolve, reject) => {
+    const decoder = new FrameDecoder((type, data) => {
+      if (type === FrameType.Response && data.toString() === 'OK') resolve()
+      else reject(new Error(data.toString()))
+    }, reject)
+    socket.on('data', (chunk) => decoder.push(chunk))
+    socket.write(commands.dpub(topic, deferMs, body))
+  })
+  socket.destroy()
+}
+
+describe('nsqd process: SIGTERM and restart', () => {
+  it('keeps 100,000 messages (--mem-queue-size=1000), topics, channels, paused flags and a 30 s DPUB', async () => {
+    const dir = await dataDir()
+    const a = await spawnNsqd(dir, ['--mem-queue-size=1000'])
+    await post(a.httpUrl, '/topic/create?topic=big')
+    await post(a.httpUrl, '/channel/create?topic=big&channel=ch')
+    await post(a.httpUrl, '/channel/create?topic=big&channel=held_ch')
+    await post(a.httpUrl, '/channel/pause?topic=big&channel=held_ch')
+    await post(a.httpUrl, '/channel/create?topic=big&channel=e%23ephemeral')
+    await post(a.httpUrl, '/topic/create?topic=stopped')
+    await post(a.httpUrl, '/channel/create?topic=stopped&channel=c')
+    await post(a.httpUrl, '/topic/pause?topic=stopped')
+    await publishNumbered(a.tcpPort, 'big', 100_000, 200, 100)
+    await dpub(a.tcpPort, 'big', 30_000, 'deferred-30s')
+    expect(await a.stop('SIGTERM')).toBe(0)
+
+    const b = await spawnNsqd(dir, ['--mem-queue-size=1000'])
+    const topics = await stats(b.httpUrl)
+    const summary = topics.map((t) => ({
+      topic: t.topic_name,
+      paused: t.paused,
+      channels: t.channels.map((c) => [c.channel_name, c.paused, c.depth, c.deferred_count]).sort(),
+    })).sort((x, y) => x.topic.localeCompare(y.topic))
+    expect(summary).toEqual([
+      { topic: 'big', paused: false, channels: [['ch', false, 100_000, 1], ['held_ch', true, 100_000, 1]] },
+      { topic: 'stopped', paused: true, channels: [['c', false, 0, 0]] },
+    ])
+
+    const got = await consumeUntil(b.tcpPort, 'big', 'ch', (n) => n >= 100_000, 60_000)
+    const seen = new Uint8Array(100_000)
+    for (const m of got) {
+      const n = numberOf(m.body)
+      expect(m.body.length).toBe(200)
+      seen[n] = (seen[n] ?? 0) + 1
+    }
+    expect(seen.every((count) => count === 1)).toBe(true)
+    const after = (await stats(b.httpUrl)).find((t) => t.topic_name === 'big')?.channels.find((c) => c.channel_name === 'ch')
+    // Nothing more to deliver, nothing in flight (every message once), and the DPUB still deferred.
+    expect([after?.depth, after?.in_flight_count, after?.deferred_count]).toEqual([0, 0, 1])
+    expect(await b.stop('SIGTERM')).toBe(0)
+  }, 120_000)
+})
