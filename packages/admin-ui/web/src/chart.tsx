@@ -32,9 +32,11 @@ export function Chart ({ title, unit, points, metric, windowMs }: { title: strin
   const values = points.map((p) => total(p, metric))
   const latest = values.at(-1) ?? null
   const now = points.at(-1)?.ts ?? 0
-  const from = now - windowMs
+  // Until the history fills the window, span what there is (at least 30 s) so a fresh chart is not a sliver.
+  const span = Math.min(windowMs, Math.max(30_000, now - (points[0]?.ts ?? now)))
+  const from = now - span
   const max = niceMax(Math.max(0, ...values.filter((v): v is number => v !== null)))
-  const x = (ts: number): number => PAD_LEFT + ((ts - from) / windowMs) * (W - PAD_LEFT)
+  const x = (ts: number): number => PAD_LEFT + ((ts - from) / span) * (W - PAD_LEFT)
   const y = (v: number): number => PAD_TOP + (1 - v / max) * (H - PAD_TOP)
   const segments: string[] = []
   let current = ''
@@ -49,20 +51,20 @@ export function Chart ({ title, unit, points, metric, windowMs }: { title: strin
   })
   if (current !== '') segments.push(current)
   const downNodes = Object.entries(points.at(-1)?.nodes ?? {}).filter(([, v]) => v === null).map(([n]) => n)
-  const minutes = Math.round(windowMs / 60_000)
+  const ago = span >= 120_000 ? `${Math.round(span / 60_000)} min` : `${Math.round(span / 1000)} s`
   return (
     <figure className='chart' data-testid={`chart-${metric}`} data-latest={latest ?? ''}>
       <figcaption>
         <span>{title}</span>
         <strong>{latest === null ? '–' : fmt(latest, metric === 'rate' ? 1 : 0)} <small>{unit}</small></strong>
       </figcaption>
-      <svg viewBox={`0 0 ${W} ${H}`} preserveAspectRatio='none' role='img' aria-label={`${title} over the last ${minutes} minutes`}>
+      <svg viewBox={`0 0 ${W} ${H}`} preserveAspectRatio='none' role='img' aria-label={`${title} over the last ${ago}`}>
         <line x1={PAD_LEFT} x2={W} y1={y(max)} y2={y(max)} className='grid' />
         <line x1={PAD_LEFT} x2={W} y1={y(max / 2)} y2={y(max / 2)} className='grid' />
         <line x1={PAD_LEFT} x2={W} y1={y(0)} y2={y(0)} className='axis' />
         {segments.map((d, i) => <path key={i} d={d} className='line' vectorEffect='non-scaling-stroke' />)}
       </svg>
-      <div className='chart-scale'><span>−{minutes} min</span><span>max {fmt(max, max < 10 ? 1 : 0)}</span><span>now</span></div>
+      <div className='chart-scale'><span>−{ago}</span><span>max {fmt(max, max < 10 ? 1 : 0)}</span><span>now</span></div>
       {downNodes.length > 0 && <div className='down'>down: {downNodes.join(', ')}</div>}
       {points.length < 2 && <div className='muted'>collecting samples…</div>}
     </figure>
