@@ -103,14 +103,16 @@ export async function publishNumbered (port: number, topic: string, count: numbe
   socket.destroy()
 }
 
+export interface Received { body: Buffer, attempts: number }
+
 /**
- * Consumes from topic/channel, finishing every message, until `done(received)` says so; returns each message's body
- * and attempts, in arrival order.
+ * Consumes from topic/channel, finishing every message, until `done(received so far)` says so; returns each
+ * message's body and attempts, in arrival order.
  */
-export async function consumeUntil (port: number, topic: string, channel: string, done: (received: number) => boolean,
-  timeoutMs: number, rdy = 2500): Promise<Array<{ body: Buffer, attempts: number }>> {
+export async function consumeUntil (port: number, topic: string, channel: string, done: (got: Received[]) => boolean,
+  timeoutMs: number, rdy = 2500): Promise<Received[]> {
   const socket = await open(port)
-  const got: Array<{ body: Buffer, attempts: number }> = []
+  const got: Received[] = []
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`consumed ${got.length} in ${timeoutMs} ms`)), timeoutMs)
@@ -131,7 +133,7 @@ export async function consumeUntil (port: number, topic: string, channel: string
           socket.write(Buffer.concat(out))
           out = []
         }
-        if (done(got.length)) {
+        if (done(got)) {
           clearTimeout(timer)
           resolve()
         }

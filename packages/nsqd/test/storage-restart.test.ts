@@ -60,7 +60,7 @@ describe('nsqd process: SIGTERM and restart', () => {
       { topic: 'stopped', paused: true, channels: [['c', false, 0, 0]] },
     ])
 
-    const got = await consumeUntil(b.tcpPort, 'big', 'ch', (n) => n >= 100_000, 60_000)
+    const got = await consumeUntil(b.tcpPort, 'big', 'ch', (got) => got.length >= 100_000, 60_000)
     const seen = new Uint8Array(100_000)
     for (const m of got) {
       const n = numberOf(m.body)
