@@ -130,17 +130,17 @@ describe('dashboard in a browser', () => {
   })
 
   it('the topic page chart shows a non-zero rate while a writer runs', async () => {
-    let writing = true
+    const writing = { on: true }
     const writer = (async () => {
       let n = 0
-      while (writing) await nsqdClient.publishMany('orders', Array.from({ length: 20 }, () => `w${n++}`))
+      while (writing.on) await nsqdClient.publishMany('orders', Array.from({ length: 20 }, () => `w${n++}`))
     })()
     try {
       await page.goto(`${base}/topics/orders`)
       await page.waitForFunction(() => Number(document.querySelector('[data-testid="chart-rate"]')?.getAttribute('data-latest') ?? 0) > 0, undefined, { timeout: 15_000 })
       await page.screenshot({ path: `${SHOTS}topic-live-rate.png` })
     } finally {
-      writing = false
+      writing.on = false
       await writer
     }
   })

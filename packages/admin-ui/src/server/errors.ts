@@ -18,8 +18,9 @@ export class ApiError extends Error {
 export function describeUpstreamError (err: unknown): string {
   if (err instanceof HttpError) {
     if (err.status === undefined) {
-      const cause = (err.cause as { message?: string, code?: string } | undefined)
-      return `${err.method} ${err.url}: ${cause?.code ?? cause?.message ?? 'no response'}`
+      // fetch wraps the socket error (ECONNREFUSED, ENOTFOUND...) one level down.
+      const cause = err.cause as { message?: string, cause?: { code?: string, message?: string } } | undefined
+      return `${err.method} ${err.url}: ${cause?.cause?.code ?? cause?.cause?.message ?? cause?.message ?? 'no response'}`
     }
     const body = err.nsqMessage === undefined ? '' : JSON.stringify({ message: err.nsqMessage })
     return `got response ${err.status} ${STATUS_CODES[err.status] ?? ''} ${goQuote(body)}`

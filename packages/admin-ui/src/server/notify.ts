@@ -61,7 +61,7 @@ export class Notifier {
       this.logger.error(`notification ${action} to ${url}: ${(err as Error).message}`)
     })
     this.pending.add(sent)
-    void sent.finally(() => this.pending.delete(sent))
+    sent.finally(() => this.pending.delete(sent)).catch(() => {})
   }
 
   async drain (): Promise<void> {

@@ -68,7 +68,7 @@ export function usePoll<T> (path: string | undefined, everyMs: number): Polled<T
       (error: unknown) => {
         if (mine !== seq.current) return
         setState((s) => ({ path, data: s.path === path ? s.data : undefined, error: error as ApiFailure }))
-      },
+      }
     )
   }, [path])
   useEffect(() => {

@@ -364,7 +364,7 @@ export function LookupPage () {
             <>
               <h2>Create a topic</h2>
               {result !== undefined && <div className={`banner ${result.ok ? 'ok' : 'error'}`} role='status'>{result.text}</div>}
-              <form className='create' onSubmit={(e) => { void create(e) }}>
+              <form className='create' onSubmit={(e) => { create(e).catch(() => {}) }}>
                 <input aria-label='topic' placeholder='topic' value={topic} onChange={(e) => setTopic(e.target.value)} required />
                 <input aria-label='channel (optional)' placeholder='channel (optional)' value={channel} onChange={(e) => setChannel(e.target.value)} />
                 <button className='primary' type='submit'>Create</button>

@@ -73,7 +73,7 @@ export function ActionHost ({ children }: { children: ReactNode }) {
             <p>{pending.question}</p>
             <div className='modal-buttons'>
               <button onClick={() => setPending(undefined)} disabled={busy}>Cancel</button>
-              <button className={pending.danger ? 'danger' : 'primary'} onClick={() => { void go() }} disabled={busy} data-testid='confirm'>
+              <button className={pending.danger ? 'danger' : 'primary'} onClick={() => { go().catch(() => {}) }} disabled={busy} data-testid='confirm'>
                 {pending.confirm}
               </button>
             </div>
