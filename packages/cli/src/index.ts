@@ -1,0 +1,25 @@
+/**
+ * NSQ's command-line tools. Each is a {@link Tool}: parse(argv) then main(options); the bins in ./bin run them with
+ * runTool, which owns the process (exit codes, signals).
+ */
+export { toNsq } from './tools/to_nsq.js'
+export { nsqTail } from './tools/nsq_tail.js'
+export { nsqToFile } from './tools/nsq_to_file.js'
+export { nsqToHttp, parseHeaders } from './tools/nsq_to_http.js'
+export { nsqToNsq } from './tools/nsq_to_nsq.js'
+export { nsqStat, formatLine, channelTotals } from './tools/nsq_stat.js'
+export type { ChannelTotals } from './tools/nsq_stat.js'
+export { nsqBench, formatResult } from './tools/nsq_bench.js'
+export type { BenchResult } from './tools/nsq_bench.js'
+export { runTool } from './cli/run.js'
+export type { Tool, ToolContext } from './cli/run.js'
+export { CliError, goStyleArgs } from './cli/program.js'
+export { consumerOptions, producerOptions } from './cli/go-nsq-options.js'
+export { createHostPool, parseMode } from './cli/hostpool.js'
+export { JsonFilter, goJson } from './json-filter.js'
+export { queryEscape } from './http-publisher.js'
+export { strftime } from './file/strftime.js'
+export { TopicFileLogger, topicFilenameFormat } from './file/file-logger.js'
+export type { FileLoggerOptions } from './file/file-logger.js'
+export { LineSplitter } from './lines.js'
+export { Histogram } from './bench/histogram.js'
