@@ -44,8 +44,7 @@ export async function buildAdminApp (ctx: AppContext): Promise<FastifyInstance> 
   })
   app.setNotFoundHandler((_req, reply) => sendJson(reply, 404, { message: 'NOT_FOUND' }))
 
-  const indexPath = join(ctx.webDir, 'index.html')
-  const index = existsSync(indexPath) ? readFileSync(indexPath, 'utf8') : undefined
+  const index = readIndex(join(ctx.webDir, 'index.html'))
 
   await app.register(async (scoped) => {
     scoped.get('/ping', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('OK'))
@@ -102,6 +101,15 @@ export async function buildAdminApp (ctx: AppContext): Promise<FastifyInstance> 
   }, { prefix: ctx.options.basePath === '/' ? '' : ctx.options.basePath.slice(0, -1) })
 
   return app
+}
+
+/** The built page, or undefined when the bundle is missing (or being rebuilt right now). */
+function readIndex (path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return undefined
+  }
 }
 
 /** GET /config/:opt: the options nsqadmin lets an operator read (by their config names). */
