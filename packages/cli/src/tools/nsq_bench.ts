@@ -26,7 +26,7 @@ export const nsqBench: Tool<NsqBenchOptions> = {
   parse (args) {
     const made = createProgram('nsq_bench', 'Benchmark nsqd: publish (writer) or consume (reader) as fast as possible')
     made.program
-      .argument('<mode>', 'writer or reader')
+      .argument('[mode]', 'writer or reader')
       .addOption(new Option('--nsqd-tcp-address <addr>', 'nsqd TCP address').default('127.0.0.1:4150'))
       .addOption(new Option('--topic <topic>', 'topic to publish to / read from').default('sub_bench'))
       .addOption(new Option('--channel <channel>', 'reader: channel to read from').default('ch'))
@@ -40,6 +40,7 @@ export const nsqBench: Tool<NsqBenchOptions> = {
       .option('--json', 'print the result as one JSON line')
     return parse('nsq_bench', made, args, (o, program) => {
       const mode = program.args[0]
+      if (mode === undefined) throw new CliError('a mode is required: nsq_bench writer|reader [options]')
       if (mode !== 'writer' && mode !== 'reader') throw new CliError(`mode must be writer or reader, got ${JSON.stringify(mode)}`)
       const options: NsqBenchOptions = {
         mode,

@@ -5,6 +5,7 @@ import { createProgram, intOption, parse, repeatable, check } from '../cli/progr
 import type { Tool, ToolContext } from '../cli/run.js'
 import { addConsumerFlags, buildConsumerOptions, checkChannel, checkSources, checkTopic, readConsumerFlags, stderrWarn } from '../cli/sources.js'
 import type { ConsumerFlags } from '../cli/sources.js'
+import { GracefulStop } from '../cli/shutdown.js'
 
 export interface NsqTailOptions extends ConsumerFlags {
   topics: string[]
@@ -71,12 +72,13 @@ async function runNsqTail (options: NsqTailOptions, { log, stopped }: ToolContex
     // A slow reader of our stdout slows consumption down instead of growing memory.
     return flushed ? undefined : once(process.stdout, 'drain').then(() => {})
   }
+  const graceful = new GracefulStop()
   for (const consumer of consumers) {
     consumer.on('discard', (m) => { log.warn(`${consumer.topic}: message ${m.id} attempted ${m.attempts} times, giving up`) })
-    await consumer.handle(handle(Buffer.from(`${consumer.topic} | `)))
+    await consumer.handle(graceful.wrap(handle(Buffer.from(`${consumer.topic} | `))))
   }
   await Promise.race([stopped, reachedTotal])
-  await Promise.all(consumers.map((c) => c.close()))
+  await graceful.stop(consumers, clientOptions)
   return 0
 }
 

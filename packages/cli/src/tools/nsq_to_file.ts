@@ -8,6 +8,7 @@ import { addConsumerFlags, buildConsumerOptions, checkChannel, checkSources, che
 import type { ConsumerFlags } from '../cli/sources.js'
 import { TopicFileLogger, topicFilenameFormat } from '../file/file-logger.js'
 import type { FileLoggerOptions } from '../file/file-logger.js'
+import { GracefulStop } from '../cli/shutdown.js'
 
 export interface NsqToFileOptions extends ConsumerFlags {
   topics: string[]
@@ -116,6 +117,7 @@ interface TopicWork {
 async function runNsqToFile (options: NsqToFileOptions, { log, stopped }: ToolContext): Promise<number> {
   const consumerConfig = { ...buildConsumerOptions('nsq_to_file', options, () => {}), logger: log }
   const topics = new Map<string, TopicWork>()
+  const graceful = new GracefulStop()
   let failed = false
   let fail: () => void = () => {}
   const failure = new Promise<void>((resolve) => { fail = resolve })
@@ -137,7 +139,7 @@ async function runNsqToFile (options: NsqToFileOptions, { log, stopped }: ToolCo
     topics.set(topic, { consumer, logger, timer })
     consumer.on('discard', (m) => { log.warn(`[${topic}/${options.channel}] message ${m.id} attempted ${m.attempts} times, giving up`) })
     // Every message waits in the handler until its batch is synced, so the handlers must cover all of maxInFlight.
-    await consumer.handle((m) => logger.write(m.body, m.nsqdAddress), { concurrency: options.maxInFlight })
+    await consumer.handle(graceful.wrap((m) => logger.write(m.body, m.nsqdAddress)), { concurrency: options.maxInFlight })
   }
 
   let refresh: NodeJS.Timeout | undefined
@@ -164,12 +166,9 @@ async function runNsqToFile (options: NsqToFileOptions, { log, stopped }: ToolCo
   stopping = true
   clearInterval(refresh)
   process.off('SIGHUP', onHup)
-  await Promise.all([...topics.values()].map(async ({ consumer, logger, timer }) => {
-    clearInterval(timer)
-    // close() first: it stops delivery at once; then the last batch is synced, which lets the handlers finish.
-    const closing = consumer.close()
-    await logger.close()
-    await closing
-  }))
+  for (const { timer } of topics.values()) clearInterval(timer)
+  const work = [...topics.values()]
+  // The last batches are synced once delivery has stopped, which lets the handlers waiting on them finish.
+  await graceful.stop(work.map((t) => t.consumer), consumerConfig, async () => { await Promise.all(work.map((t) => t.logger.close())) })
   return failed ? 1 : 0
 }

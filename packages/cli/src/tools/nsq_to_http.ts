@@ -7,6 +7,7 @@ import { CliError, check, createProgram, durationOption, intOption, parse, parse
 import type { Tool, ToolContext } from '../cli/run.js'
 import { addConsumerFlags, buildConsumerOptions, checkChannel, checkSources, checkTopic, readConsumerFlags, stderrWarn } from '../cli/sources.js'
 import type { ConsumerFlags } from '../cli/sources.js'
+import { GracefulStop } from '../cli/shutdown.js'
 import { TimerMetrics } from '../cli/timer-metrics.js'
 import { HttpPublisher } from '../http-publisher.js'
 import { VERSION } from '../version.js'
@@ -129,12 +130,14 @@ async function runNsqToHttp (options: NsqToHttpOptions, { log, stopped }: ToolCo
     perAddress.get(pick.host)!.status(started)
   }
 
-  const consumer = new Consumer(options.topic, options.channel, { ...buildConsumerOptions('nsq_to_http', options, () => {}), logger: log })
+  const consumerConfig = { ...buildConsumerOptions('nsq_to_http', options, () => {}), logger: log }
+  const consumer = new Consumer(options.topic, options.channel, consumerConfig)
   consumer.on('discard', (m) => { log.warn(`message ${m.id} attempted ${m.attempts} times, giving up`) })
-  await consumer.handle(handler, { concurrency: options.concurrency })
+  const graceful = new GracefulStop()
+  await consumer.handle(graceful.wrap(handler), { concurrency: options.concurrency })
   await stopped
   // Waits for the requests under way; messages not handed to a request yet go back to nsqd.
-  await consumer.close()
+  await graceful.stop([consumer], consumerConfig)
   publisher.close()
   return 0
 }

@@ -11,6 +11,7 @@ import {
   stderrWarn, userAgent,
 } from '../cli/sources.js'
 import type { ConsumerFlags } from '../cli/sources.js'
+import { GracefulStop } from '../cli/shutdown.js'
 import { TimerMetrics } from '../cli/timer-metrics.js'
 import { JsonFilter } from '../json-filter.js'
 
@@ -112,14 +113,15 @@ async function runNsqToNsq (options: NsqToNsqOptions, { log, stopped }: ToolCont
 
   const consumerConfig = { ...buildConsumerOptions('nsq_to_nsq', options, () => {}), logger: log }
   const consumers = options.topics.map((topic) => new Consumer(topic, options.channel, consumerConfig))
+  const graceful = new GracefulStop()
   for (const consumer of consumers) {
     consumer.on('discard', (m) => { log.warn(`${consumer.topic}: message ${m.id} attempted ${m.attempts} times, giving up`) })
     // Each message waits in the handler for its publish, so the handlers must cover every message in flight.
-    await consumer.handle(relay(options.destinationTopic === '' ? consumer.topic : options.destinationTopic),
-      { concurrency: options.maxInFlight })
+    await consumer.handle(graceful.wrap(relay(options.destinationTopic === '' ? consumer.topic : options.destinationTopic)
+    ), { concurrency: options.maxInFlight })
   }
   await stopped
-  await Promise.all(consumers.map((c) => c.close()))
+  await graceful.stop(consumers, consumerConfig)
   await Promise.all([...producers.values()].map((p) => p.close()))
   return 0
 }

@@ -1,0 +1,54 @@
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest'
+import { NsqdHttpClient } from '@nsqts/client'
+import { startLookupd, startNsqd } from '@nsqts/testkit'
+import type { LookupdHandle, NsqdHandle } from '@nsqts/testkit'
+import { addr, killAll, poll, runTool } from './helpers.js'
+
+let lookupd: LookupdHandle
+let nsqd: NsqdHandle
+
+beforeAll(async () => {
+  lookupd = await startLookupd()
+  nsqd = await startNsqd({ nsqlookupdTcpAddresses: [addr(lookupd.tcp)] })
+  const http = new NsqdHttpClient(nsqd.httpUrl)
+  await http.createTopic('stat')
+  await http.createChannel('stat', 'c')
+  await http.publishMany('stat', ['1', '2', '3', '4', '5'])
+})
+afterEach(killAll)
+afterAll(async () => {
+  await nsqd?.close()
+  await lookupd?.close()
+})
+
+const HEADER = [
+  '------rate------+----------------depth----------------+--------------metadata---------------',
+  'ingress  egress |   total     mem    disk inflt   def |     req     t-o         msgs clients',
+]
+
+test('nsq_stat prints NSQ\'s header and one line per interval for --count intervals, then exits 0', async () => {
+  const tool = runTool('nsq_stat', ['--topic', 'stat', '--channel', 'c', '--nsqd-http-address', addr(nsqd.http), '--interval', '50ms', '--count', '2'])
+  expect(await tool.exit()).toEqual({ code: 0, signal: null })
+  const lines = tool.stdout.split('\n')
+  expect(lines.slice(0, 2)).toEqual(HEADER)
+  // Nothing moves: rates 0; 5 messages in memory, none on disk or in flight; no clients.
+  expect(lines.slice(2)).toEqual([
+    '      0       0 |       5       5       0     0     0 |       0       0            5       0',
+    '      0       0 |       5       5       0     0     0 |       0       0            5       0',
+    '',
+  ])
+})
+
+test('nsq_stat finds the nsqd through lookupd, and fails clearly for a missing channel', async () => {
+  await poll(async () => {
+    const r = await fetch(`${lookupd.httpUrl}/lookup?topic=stat`)
+    return r.ok && ((await r.json()) as { producers: unknown[] }).producers.length === 1
+  }, 10_000, () => 'nsqd to register the topic')
+  const ok = runTool('nsq_stat', ['--topic', 'stat', '--channel', 'c', '--lookupd-http-address', addr(lookupd.http), '--interval', '50ms', '--count', '1'])
+  expect(await ok.exit()).toEqual({ code: 0, signal: null })
+  expect(ok.stdout.split('\n')[2]).toMatch(/^ +0 +0 \| +5 +5 +0/)
+
+  const missing = runTool('nsq_stat', ['--topic', 'stat', '--channel', 'nope', '--nsqd-http-address', addr(nsqd.http), '--count', '1'])
+  expect(await missing.exit()).toEqual({ code: 1, signal: null })
+  expect(missing.stderr).toBe('nsq_stat: failed to find channel(nope) in stats metadata for topic(stat)\n')
+})
