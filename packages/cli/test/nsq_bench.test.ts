@@ -24,5 +24,5 @@ test('nsq_bench writer then reader: msgs/s, MB/s and latency percentiles; the re
   // The channel is created by the reader's SUB; a topic without channels kept everything for it.
   const reader = runTool('nsq_bench', ['reader', '--nsqd-tcp-address', addr(nsqd.tcp), '--topic', 'bench', '--count', String(w.msgs), '--runfor', '20s'])
   expect(await reader.exit()).toEqual({ code: 0, signal: null })
-  expect(reader.stdout).toMatch(new RegExp(`^reader: ${w.msgs} msgs in [\\d.]+s - \\d+ msgs/s - [\\d.]+ MB/s - latency ms p50 [\\d.]+ p90 [\\d.]+ p99 [\\d.]+ p99\\.9 [\\d.]+ max [\\d.]+\\n$`))
+  expect(reader.stdout).toMatch(new RegExp(`^reader: ${w.msgs} msgs in [\\d.]+s - \\d+ msgs/s - [\\d.]+ MB/s - latency ms p50 [\\d.]+ p90 [\\d.]+ p99 [\\d.]+ p99\\.9 [\\d.]+ max [\\d.]+ - client cpu \\d+%\\n$`))
 })

@@ -72,17 +72,21 @@ export interface BenchResult {
   ms: number
   msgsPerSec: number
   mbPerSec: number
+  /** CPU this process used, as a share of one core over the run: near 100 means the client, not nsqd, was the limit. */
+  clientCpuPercent: number
   /** writer: publish to OK per command; reader: nsqd's timestamp to handling per message. */
   latencyMs: { p50: number, p90: number, p99: number, p999: number, max: number, mean: number }
 }
 
 async function runNsqBench (options: NsqBenchOptions, { stopped, stopping }: ToolContext): Promise<number> {
   const histogram = new Histogram()
+  const cpuAtStart = process.cpuUsage()
   const started = performance.now()
   const msgs = options.mode === 'writer'
     ? await writer(options, histogram, stopping)
     : await reader(options, histogram, stopped)
   const ms = performance.now() - started
+  const cpu = process.cpuUsage(cpuAtStart)
   const msgsPerSec = msgs / (ms / 1000)
   const result: BenchResult = {
     mode: options.mode,
@@ -90,6 +94,7 @@ async function runNsqBench (options: NsqBenchOptions, { stopped, stopping }: Too
     ms,
     msgsPerSec,
     mbPerSec: msgsPerSec * options.size / (1024 * 1024),
+    clientCpuPercent: (cpu.user + cpu.system) / 10 / ms,
     latencyMs: {
       p50: histogram.percentile(50),
       p90: histogram.percentile(90),
@@ -108,7 +113,7 @@ export function formatResult (r: BenchResult): string {
   const f = (ms: number): string => ms < 10 ? ms.toFixed(3) : ms.toFixed(1)
   return `${r.mode}: ${r.msgs} msgs in ${(r.ms / 1000).toFixed(3)}s - ${Math.round(r.msgsPerSec)} msgs/s - ` +
     `${r.mbPerSec.toFixed(2)} MB/s - latency ms p50 ${f(l.p50)} p90 ${f(l.p90)} p99 ${f(l.p99)} ` +
-    `p99.9 ${f(l.p999)} max ${f(l.max)}\n`
+    `p99.9 ${f(l.p999)} max ${f(l.max)} - client cpu ${Math.round(r.clientCpuPercent)}%\n`
 }
 
 /** Publishes until --runfor ends, keeping --window commands outstanding on each connection. */
