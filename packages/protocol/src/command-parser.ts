@@ -75,6 +75,7 @@ export class CommandParser {
   private bodyFill = 0
   private count = 0
   private bodies: Buffer[] = []
+  private handOffTo: ((rest: Buffer) => void) | null = null
 
   constructor (private readonly sink: CommandSink, private readonly maxLineLength = DEFAULT_MAX_LINE_LENGTH) {}
 
@@ -84,6 +85,15 @@ export class CommandParser {
     this.lineParts = []
     this.bodies = []
     this.body = null
+  }
+
+  /**
+   * Ends the current push after the command being handled: the rest of its chunk goes to `take` instead (possibly
+   * empty). For a stream whose encoding changes after this command (IDENTIFY's TLS and compression upgrades); the
+   * parser then takes the next command from whatever the new layer pushes.
+   */
+  handOff (take: (rest: Buffer) => void): void {
+    this.handOffTo = take
   }
 
   get stopped (): boolean {
@@ -168,6 +178,12 @@ export class CommandParser {
         pos += this.body.length
         this.body = null
         this.onBodyComplete(view)
+      }
+      if (this.handOffTo !== null) {
+        const take = this.handOffTo
+        this.handOffTo = null
+        take(chunk.subarray(pos))
+        return
       }
     }
   }

@@ -23,3 +23,6 @@ export { LOG_LEVELS, parseLogLevel, formatLogTime, createLogger, silentLogger } 
 export type { Logger, LogLevelName } from './logger.js'
 export { parseDuration, parseConfigFile } from './config.js'
 export type { ConfigValue } from './config.js'
+export { crc32c, maskedCrc32c } from './crc32c.js'
+export { SnappyFrameDecoder, SnappyFrameEncoder, STREAM_IDENTIFIER, MAX_SNAPPY_CHUNK_DATA } from './snappy-frame.js'
+export type { SnappyBlockCodec } from './snappy-frame.js'

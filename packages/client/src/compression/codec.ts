@@ -1,6 +1,6 @@
 import zlib from 'node:zlib'
-import { SnappyFrameDecoder, SnappyFrameEncoder } from './snappy-frame.js'
-import type { SnappyBlockCodec } from './snappy-frame.js'
+import { SnappyFrameDecoder, SnappyFrameEncoder } from '@nsqts/protocol'
+import type { SnappyBlockCodec } from '@nsqts/protocol'
 
 /**
  * A compression layer between the socket and the frame decoder, installed after IDENTIFY negotiated it. Output comes
