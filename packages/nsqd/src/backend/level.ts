@@ -17,18 +17,24 @@ type Db = Level<Buffer, Buffer>
  */
 type Op = { type: 'put', key: Buffer, value: Buffer | undefined, record?: Buffer, cancelled?: boolean } | { type: 'del', key: Buffer }
 
-interface RawBatch {
-  _batch (ops: Op[], options: { sync: boolean }): Promise<void>
+/**
+ * classic-level's own chained batch, under abstract-level's public API. The public batch copies, validates and
+ * re-encodes every operation in JS (a third of the daemon's CPU in the disk benchmark), and its array form costs
+ * twice the main-thread time of adding operations one by one. Ours are Buffers already, and the pipeline only writes
+ * while the database is open, which is what the public checks are for.
+ */
+interface RawChainedBatch {
+  _put (key: Buffer, value: Buffer): void
+  _del (key: Buffer): void
+  _clear (): void
+  _write (options: { sync: boolean }): Promise<void>
 }
 
 /**
- * Writes through classic-level's own batch method, under abstract-level's public one, which copies, validates and
- * re-encodes every operation in JS: that took a third of the daemon's CPU in the disk benchmark. Ours are Buffers
- * already, and the pipeline only writes while the database is open, which is what the public method's checks are for.
+ * A write takes at most this many operations; more go into the next one. It bounds the memory of one batch, which
+ * the native batch keeps as capacity once it was used.
  */
-function writeBatch (db: Db, ops: Op[], sync: boolean): Promise<void> {
-  return (db as unknown as RawBatch)._batch(ops, { sync })
-}
+const MAX_WRITE_OPS = 16384
 
 /** The operations to hand to LevelDB: cancelled puts left out, lazily encoded values made. */
 function prepare (ops: Op[]): Op[] {
@@ -164,6 +170,11 @@ export class LevelStore {
   /** Batches written, how many of them were synced, and failed attempts, since the store opened. */
   readonly counters = { writes: 0, syncs: 0, failures: 0 }
 
+  /**
+   * One native batch, cleared and reused for every write (writes run one at a time): a native batch is freed only
+   * when the garbage collector finalizes it, which V8, blind to its size, does too late.
+   */
+  private nativeBatch: RawChainedBatch | undefined
   private readonly found: Map<number, FoundQueue>
   private readonly foundByName = new Map<string, number>()
   private readonly live = new Map<string, LevelQueue>()
@@ -304,7 +315,7 @@ export class LevelStore {
 
   /** @internal */
   op (op: Op, mustSync: boolean): Write {
-    if (this.open === undefined) {
+    if (this.open === undefined || this.open.ops.length >= MAX_WRITE_OPS) {
       this.open = new Write()
       this.steps.push(this.open)
     }
@@ -378,7 +389,7 @@ export class LevelStore {
     try {
       if (this.injectedFault !== undefined) throw this.injectedFault
       if (this.failing !== undefined) await this.reopen()
-      if (ops.length > 0) await writeBatch(this.db, ops, sync)
+      if (ops.length > 0) await this.writeBatch(ops, sync)
     } catch (err) {
       this.writeFailed(err as Error)
       return
@@ -398,6 +409,19 @@ export class LevelStore {
     }
     for (const [q, upto] of w.puts) q.written(upto)
     w.settle(null, this.logger)
+  }
+
+  private async writeBatch (ops: Op[], sync: boolean): Promise<void> {
+    const batch = this.nativeBatch ??= (this.db as unknown as { _chainedBatch (): RawChainedBatch })._chainedBatch()
+    try {
+      for (const op of ops) {
+        if (op.type === 'put') batch._put(op.key, op.value as Buffer)
+        else batch._del(op.key)
+      }
+      await batch._write({ sync })
+    } finally {
+      batch._clear()
+    }
   }
 
   /**
@@ -430,6 +454,7 @@ export class LevelStore {
 
   private async reopen (): Promise<void> {
     if (this.injectedFault !== undefined) return
+    this.nativeBatch = undefined
     await this.db.close()
     await this.db.open()
   }
@@ -747,7 +772,7 @@ export class LevelQueue implements BackendQueue {
       Math.floor((this.store.cacheBytes - this.aheadBytes) / this.recordSize), 4096))
     let entries: Array<[Buffer, Buffer]>
     try {
-      entries = await this.store.db.iterator({ gte: recordKey(KIND_QUEUED, this.id, from), lt: recordKey(KIND_QUEUED, this.id, upto), limit: room }).all()
+      entries = await this.store.db.iterator({ gte: recordKey(KIND_QUEUED, this.id, from), lt: recordKey(KIND_QUEUED, this.id, upto), limit: room, fillCache: false }).all()
     } catch (err) {
       this.loading = false
       this.loadFailed(err as Error, from, Math.min(upto, from + room))
