@@ -1,7 +1,9 @@
 import { parseDuration, type ConfigValue } from '@nsqts/protocol'
 import type { NsqdOptions } from './options.js'
+import { parseTlsMinVersion, parseTlsRequired } from './tcp/tls.js'
 
-type Kind = 'string' | 'int' | 'bool' | 'duration' | 'strings' | 'floats'
+/** tlsRequired and tlsVersion take NSQ's spellings (true/false/tcp-https, tls1.0..tls1.3) and store its numbers. */
+type Kind = 'string' | 'int' | 'bool' | 'duration' | 'strings' | 'floats' | 'tlsRequired' | 'tlsVersion'
 
 export interface FlagSpec {
   /** NSQ's command-line name, without dashes. */
@@ -62,6 +64,9 @@ export const NSQD_FLAGS: readonly FlagSpec[] = [
   { flag: 'tls-key', key: 'tlsKey', kind: 'string', help: 'path to key file' },
   { flag: 'tls-client-auth-policy', key: 'tlsClientAuthPolicy', kind: 'string', help: 'client certificate auth policy (\'require\' or \'require-verify\')' },
   { flag: 'tls-root-ca-file', key: 'tlsRootCaFile', kind: 'string', help: 'path to certificate authority file' },
+  { flag: 'tls-required', key: 'tlsRequired', kind: 'tlsRequired', help: 'require TLS for client connections (true, false, tcp-https)' },
+  { flag: 'tls-min-version', key: 'tlsMinVersion', kind: 'tlsVersion', help: 'minimum TLS version (tls1.0, tls1.1, tls1.2, tls1.3)' },
+  { flag: 'http-bearer-token', key: 'httpBearerToken', kind: 'string', help: '(nsqts) require "Authorization: Bearer <token>" on the HTTP API (except /ping)' },
   { flag: 'deflate', key: 'deflate', kind: 'bool', help: 'enable deflate feature negotiation (client compression)' },
   { flag: 'max-deflate-level', key: 'maxDeflateLevel', kind: 'int', help: 'max deflate compression level a client can negotiate (> values == > nsqd CPU usage)' },
   { flag: 'snappy', key: 'snappy', kind: 'bool', help: 'enable snappy feature negotiation (client compression)' },
@@ -97,6 +102,10 @@ export function convertValue (spec: FlagSpec, raw: ConfigValue, previous?: unkno
       const items = Array.isArray(raw) ? raw.map(asText) : [asText(raw)]
       return [...(Array.isArray(previous) ? previous as string[] : []), ...items.filter((s) => s !== '')]
     }
+    case 'tlsRequired':
+      return parseTlsRequired(typeof raw === 'boolean' ? String(raw) : asText(raw))
+    case 'tlsVersion':
+      return parseTlsMinVersion(asText(raw))
     case 'floats': {
       const items = (Array.isArray(raw) ? raw.map(asText) : asText(raw).split(',')).filter((s) => s.trim() !== '')
       const nums = items.map((s) => {

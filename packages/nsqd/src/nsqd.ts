@@ -11,7 +11,10 @@ import { HttpServer } from './http/server.js'
 import { bodySpecs } from './tcp/commands.js'
 import { LookupPeers } from './lookup/peers.js'
 import { hostname } from 'node:os'
-import type { BodySpec } from '@nsqts/protocol'
+import type { BodySpec, SnappyBlockCodec } from '@nsqts/protocol'
+import type { TlsOptions } from 'node:tls'
+import { TlsRequired, TlsUpgrader, tlsServerOptions } from './tcp/tls.js'
+import { loadSnappy } from './tcp/compression.js'
 
 export const VERSION = '1.3.0'
 
@@ -65,6 +68,14 @@ export class NSQD {
   store: LevelStore | undefined
   private readonly tcp: TcpServer
   private readonly http: HttpServer
+  /** The HTTPS listener (--https-address), when --tls-cert and --tls-key are set. */
+  private readonly https: HttpServer | undefined
+  /** Certificate, key and client policy, read at construction; undefined when TLS is off. */
+  readonly tlsOptions: TlsOptions | undefined
+  /** Upgrades TCP connections whose IDENTIFY asked for tls_v1; undefined when TLS is off. */
+  readonly tlsUpgrader: TlsUpgrader | undefined
+  /** The native snappy block codec, loaded by start() unless --snappy=false (or it failed to load). */
+  snappyBlock: SnappyBlockCodec | undefined
   private readonly lookupPeers: LookupPeers
   readonly hostname = hostname()
   private readonly topicContext: TopicContext
@@ -86,8 +97,19 @@ export class NSQD {
     this.pubSpec = specs.pub
     this.dpubSpec = specs.dpub
     this.mpubSpec = specs.mpub
+    const o = this.options
+    // As nsqd: a client certificate policy implies TLS required, and TLS cannot be required without a certificate.
+    if (o.tlsClientAuthPolicy !== '' && o.tlsRequired === TlsRequired.No) o.tlsRequired = TlsRequired.Yes
+    this.tlsOptions = tlsServerOptions(o)
+    if (o.tlsRequired !== TlsRequired.No && this.tlsOptions === undefined) {
+      throw new Error('cannot require TLS client connections without TLS key and cert')
+    }
+    if (this.tlsOptions !== undefined) {
+      this.tlsUpgrader = new TlsUpgrader(this.tlsOptions, o.tlsClientAuthPolicy === 'require', this.logger)
+    }
     this.tcp = new TcpServer(this)
     this.http = new HttpServer(this)
+    if (this.tlsOptions !== undefined) this.https = new HttpServer(this, this.tlsOptions)
     this.lookupPeers = new LookupPeers(this)
   }
 
@@ -95,6 +117,13 @@ export class NSQD {
     this.logger.info(`nsqd v${VERSION} (built w/nsqts)`)
     this.logger.info(`ID: ${this.options.nodeId}`)
     await this.openStore()
+    if (this.options.snappy) {
+      try {
+        this.snappyBlock = await loadSnappy()
+      } catch (err) {
+        this.logger.error(`snappy unavailable, not negotiated - ${(err as Error).message}`)
+      }
+    }
     try {
       await this.listen()
     } catch (err) {
@@ -106,6 +135,11 @@ export class NSQD {
   private async listen (): Promise<void> {
     await this.tcp.listen(splitHostPort(this.options.tcpAddress))
     this.logger.info(`TCP: listening on ${this.formatAddress(this.tcpAddress)}`)
+    // HTTPS first: the plain listener's TLS_REQUIRED answers name its port.
+    if (this.https !== undefined && this.options.httpsAddress !== '') {
+      await this.https.listen(splitHostPort(this.options.httpsAddress))
+      this.logger.info(`HTTPS: listening on ${this.formatAddress(this.https.address())}`)
+    }
     if (this.options.httpAddress !== '') {
       await this.http.listen(splitHostPort(this.options.httpAddress))
       this.logger.info(`HTTP: listening on ${this.formatAddress(this.httpAddress)}`)
@@ -171,6 +205,12 @@ export class NSQD {
 
   get httpAddress (): Address {
     return this.http.address()
+  }
+
+  /** The bound HTTPS address; throws when TLS is off. */
+  get httpsAddress (): Address {
+    if (this.https === undefined) throw new Error('HTTPS server is not listening')
+    return this.https.address()
   }
 
   /** The TCP and HTTP ports this node announces (--broadcast-*-port, else the bound ones). */
@@ -314,7 +354,7 @@ export class NSQD {
 
   private async shutdown (): Promise<void> {
     this.lookupPeers.close()
-    await Promise.all([this.tcp.close(), this.http.close()])
+    await Promise.all([this.tcp.close(), this.http.close(), this.https?.close()])
     for (const topic of this.topics.values()) topic.stop()
     this.persistUnfinished()
     await Promise.all([...this.topics.values()].flatMap((t) => [t.backend.close(), ...[...t.channels.values()].map((c) => c.backend.close())]))

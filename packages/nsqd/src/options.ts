@@ -57,8 +57,15 @@ export interface NsqdOptions {
   tlsKey: string
   tlsClientAuthPolicy: string
   tlsRootCaFile: string
+  /** 0 not required, 1 for TCP only (tcp-https), 2 for TCP and HTTP; as NSQ numbers it. */
   tlsRequired: number
+  /** The lowest TLS version accepted, as Go numbers it (0x0301 = TLS 1.0 .. 0x0304 = TLS 1.3). */
   tlsMinVersion: number
+  /**
+   * nsqts only (--http-bearer-token): when set, the HTTP API answers 401 to requests without
+   * `Authorization: Bearer <token>` (except /ping). NSQ's API is open to anyone who can reach it.
+   */
+  httpBearerToken: string
   deflate: boolean
   maxDeflateLevel: number
   snappy: boolean
@@ -133,6 +140,7 @@ export function defaultOptions (): NsqdOptions {
     tlsRootCaFile: '',
     tlsRequired: 0,
     tlsMinVersion: 0x0301,
+    httpBearerToken: '',
     deflate: true,
     maxDeflateLevel: 6,
     snappy: true,
@@ -147,6 +155,7 @@ export function validateOptions (o: NsqdOptions): void {
   if (!Number.isInteger(o.nodeId) || o.nodeId < 0 || o.nodeId >= 1024) fail(`--node-id must be [0,1024) (got ${o.nodeId})`)
   if (o.maxDeflateLevel < 1 || o.maxDeflateLevel > 9) fail('--max-deflate-level must be [1,9]')
   if (o.memQueueSize < 0) fail('--mem-queue-size must be >= 0')
+  if (o.authHttpRequestMethod !== 'get' && o.authHttpRequestMethod !== 'post') fail('--auth-http-request-method must be get or post')
   if (!(o.logLevel in LOG_LEVELS)) fail(`invalid log level ${String(o.logLevel)}`)
   for (const p of o.e2eProcessingLatencyPercentiles) {
     if (!(p > 0 && p <= 1)) fail(`Invalid e2e processing latency percentile: ${p}`)

@@ -29,7 +29,7 @@ const program = new Command('nsqd')
 const defaults = defaultOptions()
 for (const spec of NSQD_FLAGS) {
   const shown = defaults[spec.key]
-  const opt = spec.kind === 'bool'
+  const opt = spec.kind === 'bool' || spec.kind === 'tlsRequired'
     ? new Option(`--${spec.flag} [bool]`, spec.help)
     : new Option(`--${spec.flag} <value>`, spec.help)
   opt.default(undefined, Array.isArray(shown) ? shown.join(',') : String(shown))

@@ -1,8 +1,11 @@
 import fastify, { type FastifyInstance } from 'fastify'
+import type { TlsOptions } from 'node:tls'
+import { timingSafeEqual } from 'node:crypto'
 import type { NSQD } from '../nsqd.js'
 import { observeGc } from '../stats.js'
 import { goDuration } from './go-format.js'
-import { HttpError, RequestAborted, sendGoBadRequest, sendV1Error } from './respond.js'
+import { HttpError, RequestAborted, sendGoBadRequest, sendV1Error, sendV1Json } from './respond.js'
+import { TlsRequired } from '../tcp/tls.js'
 import { RouteTable, fallback, unlogged } from './fallback.js'
 import { pingRoutes } from './ping.js'
 import { pubRoutes } from './pub.js'
@@ -29,10 +32,12 @@ function formatRemote (address: string | undefined, port: number | undefined): s
  * (see fallback.ts), and bodies left unread. /debug/pprof and the other /debug routes are Go runtime tools and are
  * not served.
  */
-export function buildHttpApp (nsqd: NSQD): FastifyInstance {
+export function buildHttpApp (nsqd: NSQD, tls?: TlsOptions): FastifyInstance {
   observeGc()
   const routes = new RouteTable()
   const app = fastify({
+    // The HTTPS listener (--https-address) serves the same API with the TCP port's certificate and client policy.
+    ...(tls === undefined ? {} : { https: tls }),
     logger: false,
     // httprouter has no implicit HEAD: HEAD of a GET route is a 405.
     exposeHeadRoutes: false,
@@ -54,6 +59,27 @@ export function buildHttpApp (nsqd: NSQD): FastifyInstance {
     delete request.raw.headers['content-type']
     done()
   })
+
+  // --tls-required=true: the plain listener refuses everything and points at the HTTPS port (NSQ's exact body).
+  if (tls === undefined && nsqd.options.tlsRequired === TlsRequired.Yes) {
+    app.addHook('onRequest', async (_request, reply) => {
+      await sendV1Json(reply, 403, `{"message": "TLS_REQUIRED", "https_port": ${nsqd.httpsAddress.port}}`)
+      return reply
+    })
+  }
+  // nsqts: --http-bearer-token closes the API (NSQ leaves it open) to requests without `Authorization: Bearer <token>`.
+  // /ping stays open for health checks; it tells nothing.
+  const token = nsqd.options.httpBearerToken
+  if (token !== '') {
+    const expected = Buffer.from(`Bearer ${token}`)
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.url === '/ping') return
+      const given = Buffer.from(request.headers.authorization ?? '')
+      if (given.length === expected.length && timingSafeEqual(given, expected)) return
+      await sendV1Json(reply, 401, '{"message":"UNAUTHORIZED"}', ['Www-Authenticate', 'Bearer'])
+      return reply
+    })
+  }
 
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.add(method, route.url)

@@ -201,6 +201,11 @@ export function sendV1Error (reply: FastifyReply, status: number, text: string, 
   return send(reply, status, [...before, 'Content-Type', JSON_TYPE, NSQ_V1_HEADER, NSQ_V1_VALUE], goJson({ message: text }))
 }
 
+/** A V1 answer whose JSON body is already written out (NSQ formats a few by hand, e.g. TLS_REQUIRED). */
+export function sendV1Json (reply: FastifyReply, status: number, json: string, before: string[] = []): Promise<void> {
+  return send(reply, status, [...before, 'Content-Type', JSON_TYPE, NSQ_V1_HEADER, NSQ_V1_VALUE], json)
+}
+
 /** A plain text answer without the V1 header (/ping). */
 export function sendPlain (reply: FastifyReply, status: number, text: string): Promise<void> {
   return send(reply, status, [], text, { sniffed: TEXT_TYPE })

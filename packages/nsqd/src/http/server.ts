@@ -1,17 +1,18 @@
 import type { FastifyInstance } from 'fastify'
+import type { TlsOptions } from 'node:tls'
 import type { NSQD, Address } from '../nsqd.js'
 import { buildHttpApp } from './app.js'
 
 export { buildHttpApp }
 
-/** The HTTP listener: the API app bound to an address, closed with every connection it has. */
+/** The HTTP (or, given TLS options, HTTPS) listener: the API app bound to an address, closed with every connection it has. */
 export class HttpServer {
   private app: FastifyInstance | undefined
 
-  constructor (private readonly nsqd: NSQD) {}
+  constructor (private readonly nsqd: NSQD, private readonly tls?: TlsOptions) {}
 
   async listen (at: Address): Promise<void> {
-    const app = buildHttpApp(this.nsqd)
+    const app = buildHttpApp(this.nsqd, this.tls)
     await app.listen({ host: at.host, port: at.port })
     this.app = app
   }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import {
-  CommandParser, FrameType, FRAME_HEADER_SIZE, HEARTBEAT, NsqError, ATTEMPTS_OFFSET,
+  CommandParser, FrameType, FRAME_HEADER_SIZE, HEARTBEAT, NsqError, OK, ATTEMPTS_OFFSET,
   type BodySpec, type CommandSink,
 } from '@nsqts/protocol'
 import type { NSQD } from '../nsqd.js'
@@ -9,6 +9,9 @@ import type { Message } from '../message.js'
 import type { PendingWrite } from '../backend/types.js'
 import { Deque } from '../deque.js'
 import { dispatch } from './commands.js'
+import { deflateLayer, snappyLayer, EMPTY_STORED_BLOCK, type CompressionLayer, type CompressionSink } from './compression.js'
+import type { TlsState } from './tls.js'
+import type { AuthQuery, AuthState } from './auth.js'
 
 /** Client states as /stats shows them; V2 clients only ever show 0, 3 or 4. */
 export const ClientState = { Init: 0, Subscribed: 3, Closing: 4 } as const
@@ -18,6 +21,16 @@ const MAGIC = '  V2'
 
 /** Past this many answers waiting for the disk, the connection stops reading commands until they drain. */
 const MAX_HELD_REPLIES = 1024
+/**
+ * Past this many bytes written but not yet taken by the peer, the connection stops reading commands: a client that
+ * pipelines commands and never reads their answers cannot grow nsqd's memory (Go's blocking writes do the same).
+ */
+const MAX_UNSENT_OUTPUT = 1024 * 1024
+/** Compressed output waiting for zlib past this counts as a full socket: no more messages until it drains. */
+const MAX_COMPRESSION_BACKLOG = 64 * 1024
+
+/** Why reading is paused; reading resumes when no reason is left. */
+const ReadBlock = { HeldReplies: 1, Output: 2, Inflate: 4, Suspended: 8, Upgrade: 16 } as const
 
 /**
  * An answer that waits for a store write, or queued behind one that does: a connection's answers leave in command
@@ -48,6 +61,9 @@ export interface ClientStats {
   deflate: boolean
   snappy: boolean
   user_agent: string
+  authed?: boolean
+  auth_identity?: string
+  auth_identity_url?: string
   pub_counts?: Array<{ topic: string, count: number }>
   tls: boolean
   tls_cipher_suite: string
@@ -89,6 +105,11 @@ export class Client implements ChannelConsumer, CommandSink {
   requeueCount = 0
   /** Messages published per topic; a client that ever published shows in /stats "producers". */
   readonly pubCounts = new Map<string, number>()
+  /** Set once the TLS upgrade completed. */
+  tls: TlsState | undefined
+  /** What the auth server granted at AUTH (refreshed when it expires). */
+  auth: AuthState | undefined
+  authSecret = ''
 
   private readonly parser: CommandParser
   private magic = ''
@@ -105,7 +126,14 @@ export class Client implements ChannelConsumer, CommandSink {
   private readonly held = new Deque<HeldReply>()
   /** The last write this connection asked to hear about: one callback per write, not one per publish. */
   private awaitedWrite: PendingWrite | undefined
-  private readingPaused = false
+  private readBlocks = 0
+  /** Where bytes are read and written: the socket, or TLS over it after the upgrade. */
+  private stream: Socket
+  private compression: CompressionLayer | undefined
+  /** Plaintext that arrived while a command waits (for the auth server): parsed once it is done. */
+  private suspended = false
+  private stash: Buffer[] = []
+  private writeDeadline: NodeJS.Timeout | undefined
 
   constructor (readonly nsqd: NSQD, readonly socket: Socket) {
     this.id = nsqd.newClientId()
@@ -119,13 +147,21 @@ export class Client implements ChannelConsumer, CommandSink {
     this.msgTimeoutMs = o.msgTimeout
     this.out = Buffer.allocUnsafe(this.outputBufferSize)
     this.parser = new CommandParser(this)
+    this.stream = socket
 
     socket.setNoDelay(true)
-    socket.on('data', this.onData)
-    socket.on('drain', this.onDrain)
-    socket.on('error', (err) => { this.nsqd.logger.debug(`client(${this.remoteAddress}) - ${err.message}`) })
-    socket.on('close', () => { this.cleanup() })
+    this.attach(socket)
     this.startHeartbeat()
+  }
+
+  private attach (stream: Socket): void {
+    stream.on('data', this.onData)
+    stream.on('drain', this.onDrain)
+    stream.on('error', (err) => { this.nsqd.logger.debug(`client(${this.remoteAddress}) - ${err.message}`) })
+    stream.on('close', () => {
+      this.compression?.destroy()
+      this.cleanup()
+    })
   }
 
   // ---- reading ----
@@ -144,18 +180,135 @@ export class Client implements ChannelConsumer, CommandSink {
       this.nsqd.addClient(this)
       chunk = chunk.subarray(need)
     }
+    this.readWire(chunk)
+  }
+
+  /** Bytes off the stream, past the magic: decompressed first when a compression layer is installed. */
+  private readWire (chunk: Buffer): void {
+    if (this.compression === undefined) {
+      this.pushPlain(chunk)
+      return
+    }
     this.inChunk = true
     try {
-      this.parser.push(chunk)
+      this.compression.read(chunk)
     } catch (err) {
-      // A bug must cost one connection, never the daemon.
-      this.nsqd.logger.error(`client(${this.remoteAddress}) - internal error - ${String((err as Error).stack ?? err)}`)
-      this.parser.stop()
-      this.close()
+      this.internalError(err)
     } finally {
       this.inChunk = false
     }
     if (this.responsePending) this.flush()
+  }
+
+  /** Plaintext for the parser. Answers go out at the end of the outermost chunk being handled. */
+  private readonly pushPlain = (chunk: Buffer): void => {
+    if (this.suspended) {
+      this.stash.push(chunk)
+      return
+    }
+    const outer = !this.inChunk
+    this.inChunk = true
+    try {
+      this.parser.push(chunk)
+    } catch (err) {
+      this.internalError(err)
+    } finally {
+      if (outer) this.inChunk = false
+    }
+    if (outer && this.responsePending) this.flush()
+  }
+
+  /** A bug must cost one connection, never the daemon. */
+  private internalError (err: unknown): void {
+    this.nsqd.logger.error(`client(${this.remoteAddress}) - internal error - ${String((err as Error).stack ?? err)}`)
+    this.parser.stop()
+    this.close()
+  }
+
+  private setReadBlock (reason: number, on: boolean): void {
+    const before = this.readBlocks
+    this.readBlocks = on ? before | reason : before & ~reason
+    if (this.closed || (before === 0) === (this.readBlocks === 0)) return
+    if (this.readBlocks === 0) this.stream.resume()
+    else this.stream.pause()
+  }
+
+  /**
+   * Stops parsing after the current command until `resume` is called: for a command that waits for the auth server.
+   * The rest of the current chunk and whatever arrives meanwhile is kept, in order, and parsed on resume.
+   */
+  suspendParsing (): void {
+    this.suspended = true
+    this.setReadBlock(ReadBlock.Suspended, true)
+    this.parser.handOff((rest) => { if (rest.length > 0) this.stash.unshift(rest) })
+  }
+
+  resumeParsing (): void {
+    if (!this.suspended || this.closed) return
+    this.suspended = false
+    while (!this.suspended && this.stash.length > 0 && !this.closed) this.pushPlain(this.stash.shift() as Buffer)
+    if (!this.suspended) this.setReadBlock(ReadBlock.Suspended, false)
+  }
+
+  // ---- upgrades ----
+
+  /**
+   * After the IDENTIFY answer: TLS, then snappy or deflate, each confirmed by an OK frame in the new encoding. The
+   * bytes after the IDENTIFY body in the same chunk already belong to the upgraded stream.
+   */
+  upgrade (tls: boolean, compression: 'snappy' | 'deflate' | undefined, deflateLevel: number): void {
+    this.parser.handOff((rest) => {
+      // The IDENTIFY answer itself leaves as it came: plain.
+      this.flush()
+      if (this.closed) return
+      if (!tls) {
+        this.startCompression(compression, deflateLevel, rest)
+        return
+      }
+      const upgrader = this.nsqd.tlsUpgrader
+      if (upgrader === undefined) return this.close()
+      this.setReadBlock(ReadBlock.Upgrade, true)
+      this.socket.off('data', this.onData)
+      upgrader.upgrade(this.socket, rest, (state) => {
+        if (this.closed) return void state.socket.destroy()
+        this.tls = state
+        this.stream = state.socket
+        this.attach(state.socket)
+        this.appendFrame(FrameType.Response, OK)
+        this.flush()
+        this.startCompression(compression, deflateLevel, Buffer.alloc(0))
+        this.setReadBlock(ReadBlock.Upgrade, false)
+      })
+    })
+  }
+
+  private startCompression (kind: 'snappy' | 'deflate' | undefined, level: number, early: Buffer): void {
+    if (kind !== undefined) {
+      const sink: CompressionSink = {
+        wire: this.writeWire,
+        plain: this.pushPlain,
+        error: (err) => {
+          this.nsqd.logger.error(`client(${this.remoteAddress}) - failed to read command - ${err.message}`)
+          this.close()
+        },
+        inputFull: (full) => { this.setReadBlock(ReadBlock.Inflate, full) },
+        drained: this.onDrain,
+      }
+      const block = this.nsqd.snappyBlock
+      if (kind === 'snappy' && block !== undefined) {
+        // identify() negotiates snappy only when the codec loaded.
+        this.compression = snappyLayer(block, sink)
+        this.snappy = true
+      } else {
+        this.compression = deflateLayer(level, sink)
+        this.deflate = true
+        this.deflateLevel = level
+      }
+      this.appendFrame(FrameType.Response, OK)
+      this.flush()
+      if (kind === 'deflate') this.compression.afterOutput(() => { this.writeWire(EMPTY_STORED_BLOCK) })
+    }
+    if (early.length > 0) this.readWire(early)
   }
 
   line (params: string[]): BodySpec | NsqError | null {
@@ -236,10 +389,7 @@ export class Client implements ChannelConsumer, CommandSink {
       this.awaitedWrite = write
       write.onSettled(this.releaseHeld)
     }
-    if (this.held.length >= MAX_HELD_REPLIES && !this.readingPaused) {
-      this.readingPaused = true
-      this.socket.pause()
-    }
+    if (this.held.length >= MAX_HELD_REPLIES) this.setReadBlock(ReadBlock.HeldReplies, true)
   }
 
   /** Sends every held answer whose write has an outcome, in order, up to the first that is still waiting. */
@@ -263,10 +413,7 @@ export class Client implements ChannelConsumer, CommandSink {
     this.inChunk = wasInChunk
     if (this.awaitedWrite?.outcome !== undefined) this.awaitedWrite = undefined
     if (!this.inChunk && this.responsePending) this.flush()
-    if (this.readingPaused && this.held.length < MAX_HELD_REPLIES / 2 && !this.closed) {
-      this.readingPaused = false
-      this.socket.resume()
-    }
+    if (this.held.length < MAX_HELD_REPLIES / 2) this.setReadBlock(ReadBlock.HeldReplies, false)
   }
 
   private fatal (err: NsqError): void {
@@ -305,11 +452,43 @@ export class Client implements ChannelConsumer, CommandSink {
     // The socket keeps the written buffer until it is sent, so the next frames go into a fresh one.
     this.out = Buffer.allocUnsafe(Math.max(this.outputBufferSize, 64))
     this.outLength = 0
-    if (!this.socket.write(chunk)) this.writable = false
+    if (this.compression === undefined) {
+      this.writeWire(chunk)
+      return
+    }
+    this.compression.write(chunk)
+    if (this.compression.backlog >= MAX_COMPRESSION_BACKLOG) this.blockOutput()
+  }
+
+  /** Bytes for the stream, compressed if they are to be. */
+  private readonly writeWire = (data: Buffer): void => {
+    if (this.stream.destroyed) return
+    if (!this.stream.write(data)) this.blockOutput()
+  }
+
+  /**
+   * The peer is not taking what is written: no more messages until it does, no more commands read past
+   * MAX_UNSENT_OUTPUT, and, as nsqd's write deadline (one heartbeat interval), the connection is dropped if it does not
+   * drain in time.
+   */
+  private blockOutput (): void {
+    this.writable = false
+    if (this.stream.writableLength + (this.compression?.backlog ?? 0) > MAX_UNSENT_OUTPUT) this.setReadBlock(ReadBlock.Output, true)
+    if (this.writeDeadline === undefined && this.heartbeatIntervalMs > 0) {
+      this.writeDeadline = setTimeout(() => {
+        this.nsqd.logger.error(`client(${this.remoteAddress}) - write timed out after ${this.heartbeatIntervalMs}ms`)
+        this.close()
+        this.stream.destroy()
+      }, this.heartbeatIntervalMs)
+    }
   }
 
   private readonly onDrain = (): void => {
+    if (this.stream.writableNeedDrain || (this.compression?.backlog ?? 0) >= MAX_COMPRESSION_BACKLOG) return
     this.writable = true
+    clearTimeout(this.writeDeadline)
+    this.writeDeadline = undefined
+    this.setReadBlock(ReadBlock.Output, false)
     this.channel?.consumerMayBeReady()
   }
 
@@ -373,12 +552,27 @@ export class Client implements ChannelConsumer, CommandSink {
 
   // ---- lifecycle ----
 
+  get isClosed (): boolean {
+    return this.closed
+  }
+
+  /** What the auth server is told about this connection. */
+  authQuery (): AuthQuery {
+    return { remoteIp: this.remoteIp, tls: this.tls !== undefined, commonName: this.tls?.commonName ?? '', secret: this.authSecret }
+  }
+
   close (): void {
     if (this.closed) return
     this.flush()
     this.closed = true
-    this.socket.end()
-    this.socket.once('finish', () => this.socket.destroy())
+    const stream = this.stream
+    const end = (): void => {
+      stream.end()
+      stream.once('finish', () => stream.destroy())
+    }
+    // Compressed output may still be in zlib: end the stream behind it.
+    if (this.compression !== undefined) this.compression.afterOutput(end)
+    else end()
     this.cleanup()
   }
 
@@ -387,7 +581,9 @@ export class Client implements ChannelConsumer, CommandSink {
     clearInterval(this.heartbeatTimer)
     clearTimeout(this.readDeadline)
     clearTimeout(this.flushTimer)
-    this.heartbeatTimer = this.readDeadline = this.flushTimer = undefined
+    clearTimeout(this.writeDeadline)
+    this.heartbeatTimer = this.readDeadline = this.flushTimer = this.writeDeadline = undefined
+    this.stash = []
     if (this.channel !== undefined) {
       const channel = this.channel
       this.channel = undefined
@@ -414,14 +610,20 @@ export class Client implements ChannelConsumer, CommandSink {
       snappy: this.snappy,
       user_agent: this.userAgent,
     } as ClientStats
+    if (this.auth !== undefined) {
+      s.authed = true
+      if (this.auth.identity !== '') s.auth_identity = this.auth.identity
+      if (this.auth.identityUrl !== '') s.auth_identity_url = this.auth.identityUrl
+    }
     const first = this.pubCounts.entries().next()
     // nsqd 1.3.0 lists at most one topic here (a stray break in its loop); the first is kept to match.
     if (first.done !== true) s.pub_counts = [{ topic: first.value[0], count: first.value[1] }]
-    s.tls = false
-    s.tls_cipher_suite = ''
-    s.tls_version = ''
+    s.tls = this.tls !== undefined
+    s.tls_cipher_suite = this.tls?.cipherSuite ?? ''
+    s.tls_version = this.tls?.version ?? ''
     s.tls_negotiated_protocol = ''
-    s.tls_negotiated_protocol_is_mutual = false
+    // Go has reported this as always true since 1.16 (deprecated there).
+    s.tls_negotiated_protocol_is_mutual = this.tls !== undefined
     return s
   }
 }

@@ -3,6 +3,8 @@ import type { Client } from './client.js'
 import { ClientState } from './client.js'
 import { Message } from '../message.js'
 import { identify } from './identify.js'
+import { authFailed, authFirst, authResponse, isAllowed, queryAuthd } from './auth.js'
+import { TlsRequired } from './tls.js'
 
 /**
  * One handler per V2 command. `line` runs when a command line is complete: commands without a body are executed
@@ -47,9 +49,86 @@ function countPublished (client: Client, topic: string, n: number): void {
   client.pubCounts.set(topic, (client.pubCounts.get(topic) ?? 0) + n)
 }
 
+/** A command waiting for the auth server: `onAllowed` runs if it grants the command. */
+interface AuthWait {
+  onAllowed: () => void
+}
+
+/**
+ * NSQ's CheckAuth, in its order: with auth on, the connection must have AUTHed, and its cached answer must allow the
+ * command (a publish is checked with the channel ""). An expired answer is asked for again: parsing waits (the
+ * returned AuthWait) and resumes once allowed; a refusal or a failed query is fatal.
+ */
+function authorize (client: Client, cmd: string, topic: string, channel: string): NsqError | AuthWait | null {
+  const nsqd = client.nsqd
+  if (nsqd.options.authHttpAddresses.length === 0) return null
+  const state = client.auth
+  if (state === undefined || state.authorizations.length === 0) return authFirst(cmd)
+  const unauthorized = (): NsqError => new NsqError('E_UNAUTHORIZED', `AUTH failed for ${cmd} on ${goQuote(topic)} ${goQuote(channel)}`)
+  if (Date.now() < state.expires) return isAllowed(state, topic, channel) ? null : unauthorized()
+  const wait: AuthWait = { onAllowed: () => {} }
+  client.suspendParsing()
+  queryAuthd(client.authQuery(), nsqd.options).then((fresh) => {
+    if (client.isClosed) return
+    client.auth = fresh
+    if (!isAllowed(fresh, topic, channel)) return client.sendError(unauthorized())
+    wait.onAllowed()
+    client.resumeParsing()
+  }, (err: Error) => {
+    nsqd.logger.warn(`PROTOCOL(V2): [${client.remoteAddress}] auth failed - ${err.message}`)
+    client.sendError(authFailed())
+  })
+  return wait
+}
+
 /** Copies the body into the message's stored form: the one copy a published body gets. */
 function newMessage (client: Client, topicName: string, body: Buffer, deferMs = 0): Message {
   return Message.create(client.nsqd.getTopic(topicName).generateId(), body, deferMs)
+}
+
+function subscribe (client: Client, topicName: string, channelName: string): NsqError | null {
+  const nsqd = client.nsqd
+  if (nsqd.isExiting) return new NsqError('E_SUB_FAILED', 'SUB failed exiting')
+  const channel = nsqd.getTopic(topicName).getChannel(channelName)
+  const max = nsqd.options.maxChannelConsumers
+  if (max !== 0 && channel.clientCount >= max) {
+    return new NsqError('E_SUB_FAILED', `SUB failed consumers for ${topicName}:${channelName} exceeds limit of ${max}`)
+  }
+  client.state = ClientState.Subscribed
+  client.channel = channel
+  channel.addConsumer(client)
+  client.sendResponse(OK)
+  return null
+}
+
+function publishOne (client: Client, topicName: string, body: Buffer): void {
+  const failure = publishFailure('E_PUB_FAILED', 'PUB', client)
+  if (failure !== undefined) return client.sendError(failure)
+  const mark = client.nsqd.writeMark()
+  client.nsqd.getTopic(topicName).put(newMessage(client, topicName, body))
+  countPublished(client, topicName, 1)
+  replyPublished(client, mark, 'E_PUB_FAILED', 'PUB')
+}
+
+function publishDeferred (client: Client, topicName: string, deferMs: number, body: Buffer): void {
+  const failure = publishFailure('E_DPUB_FAILED', 'DPUB', client)
+  if (failure !== undefined) return client.sendError(failure)
+  const mark = client.nsqd.writeMark()
+  client.nsqd.getTopic(topicName).put(newMessage(client, topicName, body, deferMs))
+  countPublished(client, topicName, 1)
+  replyPublished(client, mark, 'E_DPUB_FAILED', 'DPUB')
+}
+
+/**
+ * Runs a PUB or DPUB once authorized (nsqd checks auth after reading the body). A body that must wait for the auth
+ * server is copied: the parser's view of it is only valid during the call.
+ */
+function afterAuth (client: Client, cmd: string, topicName: string, body: Buffer, run: (body: Buffer) => void): void {
+  const auth = authorize(client, cmd, topicName, '')
+  if (auth === null) return run(body)
+  if (auth instanceof NsqError) return client.sendError(auth)
+  const copy = Buffer.from(body)
+  auth.onAllowed = () => { run(copy) }
 }
 
 const table: Record<string, Handler> = {
@@ -79,8 +158,23 @@ const table: Record<string, Handler> = {
         return null
       })
     },
-    body (client) {
-      client.sendError(new NsqError('E_AUTH_DISABLED', 'AUTH disabled'))
+    body (client, _params, body) {
+      const nsqd = client.nsqd
+      if (client.auth !== undefined && client.auth.authorizations.length > 0) return client.sendError(inv('AUTH already set'))
+      if (nsqd.options.authHttpAddresses.length === 0) return client.sendError(new NsqError('E_AUTH_DISABLED', 'AUTH disabled'))
+      client.authSecret = body.toString('utf8')
+      client.suspendParsing()
+      queryAuthd(client.authQuery(), nsqd.options).then((state) => {
+        if (client.isClosed) return
+        client.auth = state
+        if (state.authorizations.length === 0) return client.sendError(new NsqError('E_UNAUTHORIZED', 'AUTH no authorizations found'))
+        client.sendResponse(authResponse(state))
+        client.resumeParsing()
+      }, (err: Error) => {
+        // The auth server's error stays in the log: clients are not trusted with it.
+        nsqd.logger.warn(`PROTOCOL(V2): [${client.remoteAddress}] AUTH failed ${err.message}`)
+        client.sendError(authFailed())
+      })
     },
   },
 
@@ -93,17 +187,13 @@ const table: Record<string, Handler> = {
       if (!validTopic(client, topicName)) return new NsqError('E_BAD_TOPIC', `SUB topic name ${goQuote(topicName)} is not valid`)
       const channelName = params[2] as string
       if (!isValidChannelName(channelName)) return new NsqError('E_BAD_CHANNEL', `SUB channel name ${goQuote(channelName)} is not valid`)
-      const nsqd = client.nsqd
-      if (nsqd.isExiting) return new NsqError('E_SUB_FAILED', 'SUB failed exiting')
-      const channel = nsqd.getTopic(topicName).getChannel(channelName)
-      const max = nsqd.options.maxChannelConsumers
-      if (max !== 0 && channel.clientCount >= max) {
-        return new NsqError('E_SUB_FAILED', `SUB failed consumers for ${topicName}:${channelName} exceeds limit of ${max}`)
+      const auth = authorize(client, 'SUB', topicName, channelName)
+      if (auth === null) return subscribe(client, topicName, channelName)
+      if (auth instanceof NsqError) return auth
+      auth.onAllowed = () => {
+        const err = subscribe(client, topicName, channelName)
+        if (err !== null) client.sendError(err)
       }
-      client.state = ClientState.Subscribed
-      client.channel = channel
-      channel.addConsumer(client)
-      client.sendResponse(OK)
       return null
     },
   },
@@ -204,12 +294,7 @@ const table: Record<string, Handler> = {
     },
     body (client, params, body) {
       const topicName = params[1] as string
-      const failure = publishFailure('E_PUB_FAILED', 'PUB', client)
-      if (failure !== undefined) return client.sendError(failure)
-      const mark = client.nsqd.writeMark()
-      client.nsqd.getTopic(topicName).put(newMessage(client, topicName, body))
-      countPublished(client, topicName, 1)
-      replyPublished(client, mark, 'E_PUB_FAILED', 'PUB')
+      afterAuth(client, 'PUB', topicName, body, (b) => { publishOne(client, topicName, b) })
     },
   },
 
@@ -226,13 +311,8 @@ const table: Record<string, Handler> = {
     },
     body (client, params, body) {
       const topicName = params[1] as string
-      const failure = publishFailure('E_DPUB_FAILED', 'DPUB', client)
-      if (failure !== undefined) return client.sendError(failure)
       const deferMs = Number(parseBase10(params[2] as string))
-      const mark = client.nsqd.writeMark()
-      client.nsqd.getTopic(topicName).put(newMessage(client, topicName, body, deferMs))
-      countPublished(client, topicName, 1)
-      replyPublished(client, mark, 'E_DPUB_FAILED', 'DPUB')
+      afterAuth(client, 'DPUB', topicName, body, (b) => { publishDeferred(client, topicName, deferMs, b) })
     },
   },
 
@@ -242,8 +322,11 @@ const table: Record<string, Handler> = {
       const topicName = params[1] as string
       // nsqd's text repeats the code here.
       if (!validTopic(client, topicName)) return new NsqError('E_BAD_TOPIC', `E_BAD_TOPIC MPUB topic name ${goQuote(topicName)} is not valid`)
-      // nsqd creates the topic before it reads the body.
-      client.nsqd.getTopic(topicName)
+      // nsqd checks auth, then creates the topic, before it reads the body.
+      const auth = authorize(client, 'MPUB', topicName, '')
+      if (auth instanceof NsqError) return auth
+      if (auth === null) client.nsqd.getTopic(topicName)
+      else auth.onAllowed = () => { client.nsqd.getTopic(topicName) }
       return client.nsqd.mpubSpec
     },
     bodies (client, params, bodies) {
@@ -293,8 +376,15 @@ export function bodySpecs (limits: { maxMsgSize: number, maxBodySize: number }):
 
 export const dispatch = {
   line (client: Client, params: string[]): BodySpec | NsqError | null {
-    const handler = table[params[0] as string]
-    const result = handler === undefined ? inv(`invalid command ${params[0] as string}`) : handler.line(client, params)
+    const cmd = params[0] as string
+    const handler = table[cmd]
+    let result: BodySpec | NsqError | null
+    // With --tls-required (true or tcp-https), everything but IDENTIFY needs the connection upgraded first.
+    if (cmd !== 'IDENTIFY' && client.nsqd.options.tlsRequired !== TlsRequired.No && client.tls === undefined) {
+      result = inv(`cannot ${cmd} in current state (TLS required)`)
+    } else {
+      result = handler === undefined ? inv(`invalid command ${cmd}`) : handler.line(client, params)
+    }
     if (result instanceof NsqError) client.sendError(result)
     return result
   },

@@ -27,7 +27,8 @@ function boolField (data: Record<string, unknown>, key: string): boolean | undef
 
 /**
  * IDENTIFY: validates every field as nsqd does and applies them. Without feature_negotiation the answer is a plain
- * OK; with it, the negotiated settings as JSON. A second IDENTIFY is accepted, as in nsqd.
+ * OK; with it, the negotiated settings as JSON, then the upgrades it announced (TLS, then snappy or deflate). A second
+ * IDENTIFY is accepted, as in nsqd.
  */
 export function identify (client: Client, body: Buffer): void {
   const o = client.nsqd.options
@@ -45,7 +46,6 @@ export function identify (client: Client, body: Buffer): void {
   const region = stringField(data, 'topology_region')
   const zone = stringField(data, 'topology_zone')
   const featureNegotiation = boolField(data, 'feature_negotiation')
-  // tls_v1 is only type-checked here: TLS is not negotiable on this build yet.
   const tlsV1 = boolField(data, 'tls_v1')
   const snappy = boolField(data, 'snappy')
   const deflate = boolField(data, 'deflate')
@@ -108,13 +108,14 @@ export function identify (client: Client, body: Buffer): void {
     return
   }
 
-  // TLS and compression arrive with the security work; until then nothing is upgraded and the answer says so.
-  const negotiatedDeflate = false
-  const negotiatedSnappy = false
+  const negotiatedTls = client.nsqd.tlsUpgrader !== undefined && tlsV1
+  const negotiatedDeflate = o.deflate && deflate
+  // Snappy is off when its native codec failed to load (logged at start).
+  const negotiatedSnappy = o.snappy && snappy && client.nsqd.snappyBlock !== undefined
   let level = 6
   if (negotiatedDeflate && deflateLevel > 0) level = deflateLevel
   if (level > o.maxDeflateLevel) level = o.maxDeflateLevel
-  if (o.deflate && deflate && o.snappy && snappy) {
+  if (negotiatedDeflate && negotiatedSnappy) {
     return client.sendError(new NsqError('E_IDENTIFY_FAILED', 'cannot enable both deflate and snappy compression'))
   }
 
@@ -123,15 +124,20 @@ export function identify (client: Client, body: Buffer): void {
     version: VERSION,
     max_msg_timeout: o.maxMsgTimeout,
     msg_timeout: msgTimeoutMs,
-    tls_v1: false,
+    tls_v1: negotiatedTls,
     deflate: negotiatedDeflate,
     deflate_level: level,
     max_deflate_level: o.maxDeflateLevel,
     snappy: negotiatedSnappy,
     sample_rate: sampleRate,
-    auth_required: false,
+    auth_required: o.authHttpAddresses.length > 0,
     output_buffer_size: size,
     output_buffer_timeout: timeout,
   }
   client.sendResponse(Buffer.from(JSON.stringify(response)))
+  // A second IDENTIFY never stacks a layer on one already there (NSQ would wrap TLS in TLS); a confused client may
+  // break its own connection, never the daemon.
+  const tls = negotiatedTls && client.tls === undefined
+  const compression = client.snappy || client.deflate ? undefined : negotiatedSnappy ? 'snappy' : negotiatedDeflate ? 'deflate' : undefined
+  if (tls || compression !== undefined) client.upgrade(tls, compression, level)
 }

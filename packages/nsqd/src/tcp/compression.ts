@@ -1,0 +1,96 @@
+import zlib from 'node:zlib'
+import { SnappyFrameDecoder, SnappyFrameEncoder, type SnappyBlockCodec } from '@nsqts/protocol'
+
+/**
+ * A compression layer of one connection, installed by IDENTIFY (snappy or deflate, never both). It sits between the
+ * client's output buffer and the stream (the socket, or TLS over it), and between the stream and the command parser.
+ */
+export interface CompressionLayer {
+  /** Compresses one flush of the output buffer and passes it to the stream. */
+  write (data: Buffer): void
+  /** Network bytes in; plaintext comes out through the sink. */
+  read (chunk: Buffer): void
+  /** Bytes accepted by write but not yet handed to the stream. */
+  readonly backlog: number
+  /** Runs `then` once everything written so far has been handed to the stream (before ending it). */
+  afterOutput (then: () => void): void
+  destroy (): void
+}
+
+export interface CompressionSink {
+  /** Compressed bytes for the stream. */
+  wire (data: Buffer): void
+  /** Decompressed bytes for the parser. */
+  plain (data: Buffer): void
+  /** The peer sent a stream that does not decode: the connection is dropped, as nsqd drops it on a read error. */
+  error (err: Error): void
+  /** Input waiting to be decompressed passed its limit (true) or was consumed (false): pause or resume reading. */
+  inputFull (full: boolean): void
+  /** The backlog drained. */
+  drained (): void
+}
+
+let snappyBlock: Promise<SnappyBlockCodec> | undefined
+
+/** The native snappy block codec, loaded on the first snappy upgrade so that daemons that never see one skip it. */
+export function loadSnappy (): Promise<SnappyBlockCodec> {
+  snappyBlock ??= import('snappy').then((m) => ({ compressSync: m.compressSync, uncompressSync: m.uncompressSync }))
+  return snappyBlock
+}
+
+/** Snappy framing in both directions; synchronous, so every flush is one stream write. */
+export function snappyLayer (block: SnappyBlockCodec, sink: CompressionSink): CompressionLayer {
+  const encoder = new SnappyFrameEncoder(block)
+  const decoder = new SnappyFrameDecoder(block, sink.plain, sink.error)
+  return {
+    write (data) { sink.wire(encoder.encode(data)) },
+    read (chunk) { decoder.push(chunk) },
+    backlog: 0,
+    afterOutput (then) { then() },
+    destroy () {},
+  }
+}
+
+/**
+ * An empty stored block. nsqd 1.3.0 flushes its flate writer twice after the OK of a deflate upgrade, so the OK is
+ * followed by one of these; zlib will not emit an empty flush, so it is written as bytes (valid after a sync flush,
+ * which leaves the stream byte-aligned).
+ */
+export const EMPTY_STORED_BLOCK = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff])
+
+/**
+ * Raw DEFLATE (no zlib header) in both directions. Each flush ends with a sync flush so the client can decode it
+ * without waiting for more; the inflater hands on what each network chunk completes. zlib runs off the main
+ * thread, so output reaches the stream later, in order.
+ */
+export function deflateLayer (level: number, sink: CompressionSink): CompressionLayer {
+  const chunkSize = 64 * 1024
+  const deflater = zlib.createDeflateRaw({ level, chunkSize })
+  const inflater = zlib.createInflateRaw({ chunkSize })
+  deflater.on('data', sink.wire)
+  deflater.on('drain', sink.drained)
+  deflater.on('error', sink.error)
+  inflater.on('data', sink.plain)
+  inflater.on('drain', () => { sink.inputFull(false) })
+  inflater.on('error', sink.error)
+  return {
+    write (data) {
+      deflater.write(data)
+      deflater.flush(zlib.constants.Z_SYNC_FLUSH)
+    },
+    read (chunk) {
+      if (!inflater.write(chunk)) sink.inputFull(true)
+    },
+    get backlog () {
+      return deflater.writableLength
+    },
+    afterOutput (then) {
+      // A flush with nothing new emits nothing; its callback runs once the writes before it are out.
+      deflater.flush(zlib.constants.Z_SYNC_FLUSH, then)
+    },
+    destroy () {
+      deflater.destroy()
+      inflater.destroy()
+    },
+  }
+}
