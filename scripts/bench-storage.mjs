@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+// Storage benchmark (build first: npx tsc -b). Two parts:
+//  1. bench.mjs's writer and reader side by side for the storage modes: default, --mem-queue-size=0, --durable.
+//  2. A backlog: N messages (default 1,000,000 x 200 bytes) published to a topic whose one channel has no consumer,
+//     then read back; prints msgs/s, MB/s and nsqd's peak RSS for each half, and the size of the data path.
+// Usage: node scripts/bench-storage.mjs [--backlog 1000000] [--size 200] [--runfor 5] [--parts modes,backlog]
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { commands, FrameDecoder, FrameType, MAGIC_V2 } from '@nsqts/protocol'
+
+const { values: args } = parseArgs({
+  options: {
+    backlog: { type: 'string', default: '1000000' },
+    size: { type: 'string', default: '200' },
+    runfor: { type: 'string', default: '5' },
+    parts: { type: 'string', default: 'modes,backlog' },
+    'nsqd-args': { type: 'string', default: '' },
+  },
+})
+const size = Number(args.size)
+const parts = args.parts.split(',')
+const nsqdBin = new URL('../packages/nsqd/dist/bin/nsqd.js', import.meta.url).pathname
+const benchScript = new URL('./bench.mjs', import.meta.url).pathname
+
+if (parts.includes('modes')) {
+  for (const [label, flags] of [['default', ''], ['--mem-queue-size=0', '--mem-queue-size=0'], ['--durable', '--durable']]) {
+    console.log(`\n== ${label}`)
+    const run = spawnSync(process.execPath, [benchScript, '--scenarios=batch200', `--runfor=${args.runfor}`, `--size=${size}`,
+      `--nsqd-args=${flags}`], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
+    process.stdout.write(run.stdout.split('\n').filter((l) => l.startsWith('writer') || l.startsWith('reader')).join('\n') + '\n')
+  }
+}
+
+async function startNsqd (extra) {
+  const dataPath = mkdtempSync(join(tmpdir(), 'nsqts-bench-storage-'))
+  const child = spawn(process.execPath, [nsqdBin, '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0',
+    `--data-path=${dataPath}`, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let log = ''
+  const ports = await new Promise((resolve, reject) => {
+    child.stderr.on('data', (chunk) => {
+      log += chunk
+      const tcp = /TCP: listening on [^\s]+:(\d+)/.exec(log)
+      const http = /HTTP: listening on [^\s]+:(\d+)/.exec(log)
+      if (tcp && http) resolve({ tcp: Number(tcp[1]), http: Number(http[1]) })
+    })
+    child.once('exit', (code) => reject(new Error(`nsqd exited (${code}): ${log}`)))
+  })
+  const status = () => readFileSync(`/proc/${child.pid}/status`, 'utf8')
+  return {
+    ...ports,
+    dataPath,
+    rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(status())[1]) / 1024,
+    /** Anonymous and file-backed RSS: LevelDB maps its table files, whose pages count as (reclaimable) RSS. */
+    rssSplitMb: () => ['RssAnon', 'RssFile'].map((k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status())[1]) / 1024),
+    peakRssMb: () => Number(/VmHWM:\s+(\d+)/.exec(status())[1]) / 1024,
+    /** Resets VmHWM (the peak) to the current RSS, so that each half reports its own peak. */
+    resetPeak: () => writeFileSync(`/proc/${child.pid}/clear_refs`, '5'),
+    async stop () {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+      rmSync(dataPath, { recursive: true, force: true })
+    },
+  }
+}
+
+function open (port) {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => resolve(socket))
+    socket.once('error', reject)
+    socket.setNoDelay(true)
+  })
+}
+
+/** MPUBs of 200 on 4 connections, 4 commands in flight each, until `total` messages are acknowledged. */
+async function publish (port, topic, total) {
+  const body = Buffer.alloc(size, 'b')
+  const cmd = commands.mpub(topic, Array.from({ length: 200 }, () => body))
+  let sent = 0
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    const socket = await open(port)
+    socket.write(MAGIC_V2)
+    await new Promise((resolve, reject) => {
+      let outstanding = 0
+      const send = () => {
+        while (outstanding < 4 && sent < total) {
+          socket.write(cmd)
+          sent += 200
+          outstanding++
+        }
+        if (outstanding === 0) { socket.end(); resolve() }
+      }
+      const decoder = new FrameDecoder((type, data) => {
+        if (type === FrameType.Error) return reject(new Error(data.toString()))
+        if (data.toString() === '_heartbeat_') return socket.write(commands.NOP)
+        outstanding--
+      }, reject)
+      socket.on('data', (chunk) => { decoder.push(chunk); send() })
+      send()
+    })
+  }))
+  return sent
+}
+
+async function consume (port, topic, channel, expected) {
+  let received = 0
+  const socket = await open(port)
+  socket.write(Buffer.concat([MAGIC_V2, commands.sub(topic, channel), commands.rdy(2500)]))
+  await new Promise((resolve, reject) => {
+    let out = []
+    const decoder = new FrameDecoder((type, data) => {
+      if (type === FrameType.Message) {
+        out.push(commands.fin(data.toString('latin1', 10, 26)))
+        received++
+      } else if (type === FrameType.Error) {
+        reject(new Error(data.toString()))
+      } else if (data.toString() === '_heartbeat_') {
+        out.push(commands.NOP)
+      }
+    }, reject)
+    socket.on('data', (chunk) => {
+      decoder.push(chunk)
+      if (out.length > 0) { socket.write(Buffer.concat(out)); out = [] }
+      if (received >= expected) resolve()
+    })
+  })
+  socket.destroy()
+  return received
+}
+
+function du (path) {
+  const out = spawnSync('du', ['-sm', path], { encoding: 'utf8' }).stdout
+  return Number(out.split('\t')[0])
+}
+
+function line (label, msgs, ms, rss) {
+  const rate = msgs / (ms / 1000)
+  console.log(`${label.padEnd(34)} ${String(Math.round(rate)).padStart(9)} msgs/s  ${(rate * size / 1048576).toFixed(2).padStart(7)} MB/s  ` +
+    `(${msgs} msgs in ${(ms / 1000).toFixed(2)} s)  nsqd peak RSS ${rss.toFixed(0)} MB`)
+}
+
+if (parts.includes('backlog')) {
+  const total = Number(args.backlog)
+  const extra = args['nsqd-args'] === '' ? [] : args['nsqd-args'].split(' ')
+  console.log(`\n== backlog: ${total} x ${size}-byte messages on one channel, nsqd ${extra.join(' ') || '(defaults)'}`)
+  const nsqd = await startNsqd(extra)
+  try {
+    const http = `http://127.0.0.1:${nsqd.http}`
+    await fetch(`${http}/topic/create?topic=backlog`, { method: 'POST' })
+    const created = await fetch(`${http}/channel/create?topic=backlog&channel=ch`, { method: 'POST' })
+    if (created.status !== 200) throw new Error(`/channel/create: ${created.status} ${await created.text()}`)
+    let t = Date.now()
+    const published = await publish(nsqd.tcp, 'backlog', total)
+    line('write backlog (MPUB 200, 4 conns)', published, Date.now() - t, nsqd.peakRssMb())
+    const stats = await (await fetch(`${http}/stats?format=json&topic=backlog&include_clients=false`)).json()
+    const ch = stats.topics?.[0]?.channels?.[0]
+    if (ch === undefined) throw new Error(`no channel backlog/ch in /stats: ${JSON.stringify(stats).slice(0, 300)}`)
+    console.log(`  channel depth ${ch.depth} (memory ${ch.depth - ch.backend_depth}, backend ${ch.backend_depth}), data path ${du(nsqd.dataPath)} MB`)
+    nsqd.resetPeak()
+    t = Date.now()
+    const read = await consume(nsqd.tcp, 'backlog', 'ch', published)
+    line('read backlog (RDY 2500, 1 conn)', read, Date.now() - t, nsqd.peakRssMb())
+    const [anon, file] = nsqd.rssSplitMb()
+    console.log(`  RSS now ${nsqd.rssMb().toFixed(0)} MB (anonymous ${anon.toFixed(0)}, file-backed ${file.toFixed(0)}), data path ${du(nsqd.dataPath)} MB`)
+  } finally {
+    await nsqd.stop()
+  }
+}
