@@ -55,3 +55,15 @@ test('nsq_tail exits 0 on SIGINT with nothing left in flight (CLS, then every me
   expect(channel.in_flight_count).toBe(0)
   expect(channel.depth).toBe(0)
 })
+
+test('to_nsq --delimiter and --rate: one message per delimited record, no faster than the rate', async () => {
+  const started = performance.now()
+  const pub = runTool('to_nsq', ['--topic', 'rated', '--nsqd-tcp-address', addr(a.tcp), '--delimiter', ',', '--rate', '20'], { stdin: true })
+  pub.child.stdin!.end('r0,r1,r2,r3,r4,r5,r6,r7,r8,r9,')
+  expect(await pub.exit()).toEqual({ code: 0, signal: null })
+  // Ten messages at 20/s: nine gaps of 50 ms at least.
+  expect(performance.now() - started).toBeGreaterThanOrEqual(450)
+  const tail = runTool('nsq_tail', ['--topic', 'rated', '--nsqd-tcp-address', addr(a.tcp), '-n', '10'])
+  expect(await tail.exit()).toEqual({ code: 0, signal: null })
+  expect(tail.stdout).toBe('r0\nr1\nr2\nr3\nr4\nr5\nr6\nr7\nr8\nr9\n')
+})

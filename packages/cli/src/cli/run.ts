@@ -58,6 +58,14 @@ export async function runTool<T> (tool: Tool<T>, args: readonly string[]): Promi
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
+    // `nsq_tail ... | head`: once the reader is gone there is no one to print for; stop as on a signal, so what was
+    // taken and not printed goes back to nsqd.
+    let brokenPipe = false
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') fail(err)
+      else if (!brokenPipe) onSignal('EPIPE')
+      brokenPipe = true
+    })
   })
   try {
     const code = await tool.main(options, { log, stopped, stopping: () => signals > 0 })
