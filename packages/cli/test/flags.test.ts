@@ -72,6 +72,8 @@ describe('accepted command lines', () => {
     expect(o).toMatchObject({ topics: ['a', 'b'], nsqdTcpAddresses: ['127.0.0.1:4150'], printTopic: false, total: 7, maxInFlight: 7 })
     expect(o.channel).toMatch(/^tail\d{6}#ephemeral$/)
     expect(run(nsqTail, ['--topic', 'a', ...nsqd, '-n', '500']).maxInFlight).toBe(200)
+    expect(run(nsqTail, ['--topic', 'a', ...nsqd, '-n=3']).total).toBe(3)
+    expect(run(nsqToHttp, ['--topic', 'a', ...nsqd, '--post', 'http://h/', '--n', '8']).concurrency).toBe(8)
     expect(run(nsqToFile, ['--topic', 'a', ...nsqd, '-gzip=true']).file.gzipLevel).toBe(6)
   })
 

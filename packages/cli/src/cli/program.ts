@@ -63,12 +63,20 @@ export function parse<T> (
  */
 export function goStyleArgs (program: Command, args: readonly string[]): string[] {
   const booleans = new Set(program.options.filter((o) => !o.required && !o.optional).map((o) => o.long))
+  // One-letter flags (nsq_tail's and nsq_to_http's -n) are also written --n, --n=5 or -n=5 in Go.
+  const shortOnly = new Set(program.options.filter((o) => o.long === undefined).map((o) => o.short!.slice(1)))
   const out: string[] = []
   for (let i = 0; i < args.length; i++) {
     let arg = args[i]!
     if (arg === '--') {
       out.push(...args.slice(i))
       break
+    }
+    const short = /^--?([a-z])(?:=(.*))?$/s.exec(arg)
+    if (short !== null && shortOnly.has(short[1]!)) {
+      out.push(`-${short[1]!}`)
+      if (short[2] !== undefined) out.push(short[2])
+      continue
     }
     if (/^-[a-z][a-z0-9-]+(=|$)/.test(arg)) arg = '-' + arg
     const eq = arg.indexOf('=')

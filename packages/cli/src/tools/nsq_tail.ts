@@ -23,12 +23,7 @@ export const nsqTail: Tool<NsqTailOptions> = {
     made.program
       .addOption(intOption('-n <n>', 'total messages to show (will wait if starved)', 0))
       .option('--print-topic', 'print topic name where message was received')
-    // Go's flag package spells this one --n as well.
-    const argv = args.flatMap((a) => {
-      const m = /^--?n(?:=(.*))?$/.exec(a)
-      return m === null ? [a] : m[1] === undefined ? ['-n'] : ['-n', m[1]]
-    })
-    return parse('nsq_tail', made, argv, (o) => {
+    return parse('nsq_tail', made, args, (o) => {
       const options: NsqTailOptions = {
         ...readConsumerFlags(o),
         topics: o.topic as string[],
