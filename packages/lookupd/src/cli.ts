@@ -26,6 +26,7 @@ export const LOOKUPD_FLAGS: readonly FlagSpec[] = [
   { flag: 'inactive-producer-timeout', key: 'inactiveProducerTimeout', kind: 'duration', help: 'duration of time a producer will remain in the active list since its last ping' },
   { flag: 'tombstone-lifetime', key: 'tombstoneLifetime', kind: 'duration', help: 'duration of time a producer will remain tombstoned if registration remains' },
   { flag: 'max-body-size', key: 'maxBodySize', kind: 'int', help: 'maximum size in bytes of an IDENTIFY body or a command line (nsqts; NSQ has no bound)' },
+  { flag: 'http-bearer-token', key: 'httpBearerToken', kind: 'string', help: '(nsqts) require "Authorization: Bearer <token>" on the HTTP API (except /ping)' },
 ]
 
 /** What the command line asks for. */

@@ -47,7 +47,7 @@ export class NSQLookupd {
       tombstoneLifetime: this.options.tombstoneLifetime,
       metrics,
     })
-    this.http = buildHttpApp(router, this.logger)
+    this.http = buildHttpApp(router, this.logger, this.options.httpBearerToken)
   }
 
   /** Binds the HTTP then the TCP listener (NSQ's order). Either failing leaves nothing open. */

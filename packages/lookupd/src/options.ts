@@ -20,6 +20,11 @@ export interface LookupdOptions {
    * whatever a peer announces; a bound keeps one bad peer from exhausting memory.
    */
   maxBodySize: number
+  /**
+   * nsqts only (--http-bearer-token): when set, the HTTP API answers 401 to requests without
+   * `Authorization: Bearer <token>` (except /ping). NSQ's API is open to anyone who can reach it.
+   */
+  httpBearerToken: string
 }
 
 export const defaultLookupdOptions: Readonly<LookupdOptions> = Object.freeze({
@@ -31,6 +36,7 @@ export const defaultLookupdOptions: Readonly<LookupdOptions> = Object.freeze({
   logLevel: 'info',
   logPrefix: '[nsqlookupd] ',
   maxBodySize: 5 * 1024 * 1024,
+  httpBearerToken: '',
 })
 
 export interface HostPort {
@@ -78,5 +84,6 @@ export function resolveLookupdOptions (partial: Partial<LookupdOptions>): Lookup
   }
   if (!(options.logLevel in LOG_LEVELS)) throw new Error(`invalid log level ${String(options.logLevel)}`)
   if (typeof options.logPrefix !== 'string') throw new Error('logPrefix must be a string')
+  if (typeof options.httpBearerToken !== 'string') throw new Error('httpBearerToken must be a string')
   return options
 }

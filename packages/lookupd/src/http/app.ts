@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from '@nsqts/protocol'
@@ -11,8 +12,12 @@ import { parseQuery, parseRequestTarget } from './url.js'
  * fastify's, so one catch-all route hands every request to the router: Go routes on the %-decoded path, redirects
  * sloppy paths and answers 405 with an Allow list, none of which fastify's router does. Answers are written raw
  * (the reply is hijacked) so that the header set and names are exactly NSQ's, without fastify's additions.
+ *
+ * A non-empty `bearerToken` (nsqts, --http-bearer-token) closes every route but /ping to requests without
+ * `Authorization: Bearer <token>`, with the same 401 as nsqd's.
  */
-export function buildHttpApp (router: Router, logger: Logger): FastifyInstance {
+export function buildHttpApp (router: Router, logger: Logger, bearerToken = ''): FastifyInstance {
+  const authorized = bearerCheck(bearerToken)
   const app = fastify({
     logger: false,
     // A path that is not valid %-encoding: Go's server refuses the request line itself.
@@ -26,7 +31,7 @@ export function buildHttpApp (router: Router, logger: Logger): FastifyInstance {
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
   const dispatch = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack()
-    serve(router, request.raw, reply.raw, logger).catch((err: unknown) => {
+    serve(router, authorized, request.raw, reply.raw, logger).catch((err: unknown) => {
       logger.error(`HTTP: failed to answer ${request.raw.method ?? ''} ${request.raw.url ?? ''} - ${String(err)}`)
       reply.raw.destroy()
     })
@@ -39,13 +44,30 @@ export function buildHttpApp (router: Router, logger: Logger): FastifyInstance {
   return app
 }
 
-async function serve (router: Router, req: IncomingMessage, res: ServerResponse, logger: Logger): Promise<void> {
+const UNAUTHORIZED = v1Error(401, 'UNAUTHORIZED', [['Www-Authenticate', 'Bearer']])
+
+/** Whether a request may use the API; always true without a token. */
+function bearerCheck (token: string): (req: IncomingMessage) => boolean {
+  if (token === '') return () => true
+  const expected = Buffer.from(`Bearer ${token}`)
+  return (req) => {
+    // /ping stays open for health checks; it tells nothing.
+    if (req.url === '/ping') return true
+    const given = Buffer.from(req.headers.authorization ?? '')
+    // Constant time, so the answer's timing does not tell how much of a guessed token was right.
+    return given.length === expected.length && timingSafeEqual(given, expected)
+  }
+}
+
+async function serve (router: Router, authorized: (req: IncomingMessage) => boolean, req: IncomingMessage, res: ServerResponse, logger: Logger): Promise<void> {
   const started = process.hrtime.bigint()
   const method = req.method ?? 'GET'
   const target = parseRequestTarget(req.url ?? '/')
   let response: RawResponse
   if (target === undefined) {
     response = GO_BAD_REQUEST
+  } else if (!authorized(req)) {
+    response = UNAUTHORIZED
   } else {
     const route = router.resolve(method, target)
     try {
