@@ -24,8 +24,8 @@ export async function nsqd (init: Parameters<typeof startNsqd>[0] = {}): Promise
 }
 
 /** A real nsqlookupd on 127.0.0.1 port 0, closed after the test. */
-export async function lookupd (): Promise<LookupdHandle & { tcpAddress: string, httpAddress: string }> {
-  const handle = await startLookupd()
+export async function lookupd (options: Parameters<typeof startLookupd>[0] = {}): Promise<LookupdHandle & { tcpAddress: string, httpAddress: string }> {
+  const handle = await startLookupd(options)
   cleanup(() => handle.close())
   return { ...handle, tcpAddress: `127.0.0.1:${handle.tcp.port}`, httpAddress: `127.0.0.1:${handle.http.port}` }
 }

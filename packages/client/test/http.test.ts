@@ -107,3 +107,24 @@ describe('LookupdHttpClient', () => {
     await expect(http.deleteChannel(topic, 'missing')).rejects.toMatchObject({ status: 404, nsqMessage: 'CHANNEL_NOT_FOUND' })
   })
 })
+
+describe('bearerToken (nsqts daemons started with --http-bearer-token)', () => {
+  it('sends Authorization: Bearer <token> on every request of both clients', async () => {
+    const token = 'client-token'
+    const l = await lookupd({ httpBearerToken: token })
+    const d = await nsqd({ httpBearerToken: token })
+    const topic = topicName()
+
+    await expect(new NsqdHttpClient(d.httpAddress).stats()).rejects.toMatchObject({ status: 401, nsqMessage: 'UNAUTHORIZED' })
+    await expect(new LookupdHttpClient(l.httpAddress).topics()).rejects.toMatchObject({ status: 401, nsqMessage: 'UNAUTHORIZED' })
+    await expect(new NsqdHttpClient(d.httpAddress, { bearerToken: 'other' }).stats()).rejects.toBeInstanceOf(HttpError)
+
+    // A caller's Authorization (in any spelling) is replaced, not sent beside the token.
+    const nsqdHttp = new NsqdHttpClient(d.httpAddress, { bearerToken: token, headers: { AUTHORIZATION: 'Basic eDp5' } })
+    await nsqdHttp.publish(topic, 'x')
+    expect((await nsqdHttp.stats({ topic })).topics?.[0]?.message_count).toBe(1)
+    const lookupdHttp = new LookupdHttpClient(l.httpAddress, { bearerToken: token })
+    await lookupdHttp.createTopic(topic)
+    expect(await lookupdHttp.topics()).toEqual([topic])
+  })
+})

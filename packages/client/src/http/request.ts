@@ -4,6 +4,11 @@ export interface HttpClientOptions {
   timeoutMs?: number
   /** Extra headers on every request (for example Authorization for a proxy in front of nsqd). */
   headers?: Record<string, string>
+  /**
+   * Sent as `Authorization: Bearer <token>` on every request (replacing any Authorization in `headers`), for an
+   * nsqts nsqd or nsqlookupd started with `--http-bearer-token`. Empty or absent: no such header.
+   */
+  bearerToken?: string
 }
 
 /**
@@ -59,6 +64,11 @@ export class HttpTransport {
   constructor (options: HttpClientOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 5000
     this.headers = { accept: ACCEPT, ...options.headers }
+    if (options.bearerToken !== undefined && options.bearerToken !== '') {
+      // Header names are case-insensitive: drop a caller's Authorization in any spelling so only one is sent.
+      for (const name of Object.keys(this.headers)) if (name.toLowerCase() === 'authorization') delete this.headers[name]
+      this.headers.authorization = `Bearer ${options.bearerToken}`
+    }
   }
 
   /** Resolves with the response body as text; rejects with HttpError on a non-2xx status or no response. */
