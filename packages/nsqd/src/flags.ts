@@ -28,6 +28,7 @@ export const NSQD_FLAGS: readonly FlagSpec[] = [
   { flag: 'broadcast-http-port', key: 'broadcastHttpPort', kind: 'int', help: 'HTTP port that will be registered with lookupd (defaults to the HTTP port that this nsqd is listening on)' },
   { flag: 'lookupd-tcp-address', key: 'nsqlookupdTcpAddresses', kind: 'strings', help: 'lookupd TCP address (may be given multiple times)', cfg: 'nsqlookupd_tcp_addresses' },
   { flag: 'lookupd-ping-interval', key: 'lookupdPingInterval', kind: 'duration', help: '(nsqts) how often to PING each nsqlookupd; keep it under their --inactive-producer-timeout' },
+  { flag: 'lookupd-http-bearer-token', key: 'lookupdHttpBearerToken', kind: 'string', help: '(nsqts) token nsqd sends to the HTTP API of nsqlookupds started with --http-bearer-token' },
   { flag: 'auth-http-address', key: 'authHttpAddresses', kind: 'strings', help: '<addr>:<port> or a full url to query auth server (may be given multiple times)', cfg: 'auth_http_addresses' },
   { flag: 'auth-http-request-method', key: 'authHttpRequestMethod', kind: 'string', help: 'HTTP method to use for auth server requests (get or post)' },
   { flag: 'http-client-connect-timeout', key: 'httpClientConnectTimeout', kind: 'duration', help: 'timeout for HTTP connect' },

@@ -16,6 +16,11 @@ export interface NsqdOptions {
   nsqlookupdTcpAddresses: string[]
   /** nsqts extension: how often to PING each nsqlookupd (NSQ hard-codes 15 s). */
   lookupdPingInterval: number
+  /**
+   * nsqts extension (--lookupd-http-bearer-token): sent as `Authorization: Bearer <token>` when nsqd asks nsqlookupd
+   * over HTTP for a new topic's channels, for lookupds started with --http-bearer-token.
+   */
+  lookupdHttpBearerToken: string
   authHttpAddresses: string[]
   authHttpRequestMethod: 'get' | 'post'
   httpClientConnectTimeout: number
@@ -101,6 +106,7 @@ export function defaultOptions (): NsqdOptions {
     broadcastHttpPort: 0,
     nsqlookupdTcpAddresses: [],
     lookupdPingInterval: 15_000,
+    lookupdHttpBearerToken: '',
     authHttpAddresses: [],
     authHttpRequestMethod: 'get',
     httpClientConnectTimeout: 2000,

@@ -62,6 +62,22 @@ describe('nsqd registers with nsqlookupd', () => {
     p.close()
   })
 
+  it('sends --lookupd-http-bearer-token to a lookupd that requires it, and never shows it', async () => {
+    const token = 'lookupd-token'
+    const l = await startLookupd({ httpBearerToken: token })
+    started.push(l)
+    const auth = { authorization: `Bearer ${token}` }
+    await fetch(`${l.httpUrl}/channel/create?topic=pre_auth&channel=archive`, { method: 'POST', headers: auth })
+    const n = await startNsqd({ nsqlookupdTcpAddresses: [`127.0.0.1:${l.tcp.port}`], lookupdHttpBearerToken: token })
+    started.push(n)
+    await waitFor(async () => (await (await fetch(`${l.httpUrl}/nodes`, { headers: auth })).json() as { producers: unknown[] }).producers.length === 1)
+    // A new topic starts once its GET /channels is answered or failed; the channel is there only if it got past the token.
+    const topic = n.nsqd.getTopic('pre_auth')
+    await waitFor(() => topic.started, 5000, 'the topic to start')
+    expect([...topic.channels.keys()]).toEqual(['archive'])
+    expect((await fetch(`${n.httpUrl}/config/lookupd_http_bearer_token`)).status).toBe(400)
+  })
+
   it('changes its peers live', async () => {
     const a = await startLookupd()
     const b = await startLookupd()

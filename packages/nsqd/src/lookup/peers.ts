@@ -76,13 +76,15 @@ export class LookupPeers {
    */
   async precreateChannels (topic: Topic): Promise<void> {
     const o = this.nsqd.options
+    const headers: Record<string, string> = { Accept: 'application/vnd.nsq; version=1.0' }
+    if (o.lookupdHttpBearerToken !== '') headers.Authorization = `Bearer ${o.lookupdHttpBearerToken}`
     const queries = [...this.peers.values()].filter((p) => p.info !== undefined).map(async (peer) => {
       const info = peer.info as NonNullable<typeof peer.info>
       const host = info.broadcast_address.includes(':') ? `[${info.broadcast_address}]` : info.broadcast_address
       const url = `http://${host}:${info.http_port}/channels?topic=${encodeURIComponent(topic.name)}`
       this.nsqd.logger.info(`CI: querying nsqlookupd ${url}`)
       const res = await fetch(url, {
-        headers: { Accept: 'application/vnd.nsq; version=1.0' },
+        headers,
         signal: AbortSignal.timeout(o.httpClientConnectTimeout + o.httpClientRequestTimeout),
       })
       if (!res.ok) throw new Error(`${url} answered ${res.status}`)
