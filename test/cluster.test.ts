@@ -15,7 +15,7 @@ const TOMBSTONE_MS = 1500
 const PING_MS = 200
 
 let lookupds: LookupdHandle[] = []
-let nodes: NsqdHandle[] = []
+const nodes: NsqdHandle[] = []
 
 interface Producer { broadcast_address: string, tcp_port: number, http_port: number }
 

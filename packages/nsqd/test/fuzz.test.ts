@@ -160,11 +160,12 @@ describe('fuzzing a live nsqd', () => {
     const baseline = { clients: d.nsqd.clients.size, tcp: activeCount('TCPSocketWrap'), timers: activeCount('Timeout') }
 
     // The well-behaved client publishes throughout; every publish must be answered OK and consumed once.
-    let fuzzing = true
+    // An object, not a local, because the loop below watches a flag that another task clears.
+    const run = { fuzzing: true }
     let published = 1
     const sideErrors: unknown[] = []
     const side = (async () => {
-      while (fuzzing) {
+      while (run.fuzzing) {
         try {
           await producer.publishMany('fz_side', Array.from({ length: 10 }, (_, i) => `side-${published + i}`))
           published += 10
@@ -207,7 +208,7 @@ describe('fuzzing a live nsqd', () => {
     }), { numRuns: HTTP_RUNS, endOnFailure: true })
 
     await Promise.all([...Array.from({ length: WORKERS }, (_, i) => worker(1000 + i)), httpWorker])
-    fuzzing = false
+    run.fuzzing = false
     await side
     expect(sideErrors).toEqual([])
     expect(streams).toBeGreaterThanOrEqual(100_000)

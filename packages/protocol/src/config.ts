@@ -2,7 +2,7 @@
  * Pure helpers shared by the daemons' command lines and config files: Go-style durations and the subset of TOML
  * that NSQ's --config files use (`key = value` lines with strings, numbers, booleans and arrays of those).
  */
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 
 /** Parses a Go duration ("1h30m", "2.5s", "250ms") into ms; a bare number is taken as ms. Undefined when malformed. */
 export function parseDuration (text: string): number | undefined {

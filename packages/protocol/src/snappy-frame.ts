@@ -183,22 +183,23 @@ export class SnappyFrameDecoder {
 
   private finishChunk (type: number, body: Buffer): void {
     if (type === CHUNK_STREAM_ID) {
-      if (!body.equals(STREAM_IDENTIFIER.subarray(4))) return void this.fail('bad stream identifier')
+      if (!body.equals(STREAM_IDENTIFIER.subarray(4))) { this.fail('bad stream identifier'); return }
       this.sawIdentifier = true
       return
     }
-    if (!this.sawIdentifier) return void this.fail('data before the stream identifier')
+    if (!this.sawIdentifier) { this.fail('data before the stream identifier'); return }
     let data = body.subarray(CHECKSUM_SIZE)
     if (type === CHUNK_COMPRESSED) {
       const n = declaredLength(data)
-      if (n < 0 || n > MAX_SNAPPY_CHUNK_DATA) return void this.fail('corrupt compressed chunk')
+      if (n < 0 || n > MAX_SNAPPY_CHUNK_DATA) { this.fail('corrupt compressed chunk'); return }
       try {
         data = this.block.uncompressSync(data, { asBuffer: true }) as Buffer
       } catch (err) {
-        return void this.fail('corrupt compressed chunk', err)
+        this.fail('corrupt compressed chunk', err)
+        return
       }
     }
-    if (maskedCrc32c(data) !== body.readUInt32LE(0)) return void this.fail('checksum mismatch')
+    if (maskedCrc32c(data) !== body.readUInt32LE(0)) { this.fail('checksum mismatch'); return }
     this.onData(data)
   }
 }

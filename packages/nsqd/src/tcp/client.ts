@@ -270,7 +270,10 @@ export class Client implements ChannelConsumer, CommandSink {
       this.setReadBlock(ReadBlock.Upgrade, true)
       this.socket.off('data', this.onData)
       upgrader.upgrade(this.socket, rest, (state) => {
-        if (this.closed) return void state.socket.destroy()
+        if (this.closed) {
+          state.socket.destroy()
+          return
+        }
         this.tls = state
         this.stream = state.socket
         this.attach(state.socket)
