@@ -32,6 +32,8 @@ const FLAGS: readonly FlagSpec[] = [
   { flag: 'log-prefix', cfg: 'log_prefix', key: 'logPrefix', kind: 'string', help: 'log message prefix' },
   { flag: 'history-interval', cfg: 'history_interval', key: 'historyIntervalMs', kind: 'duration', help: 'how often to sample every nsqd for the live charts (nsqts)' },
   { flag: 'history-window', cfg: 'history_window', key: 'historyWindowMs', kind: 'duration', help: 'how much live chart history to keep in memory (nsqts)' },
+  { flag: 'http-bearer-token', cfg: 'http_bearer_token', key: 'httpBearerToken', kind: 'string', help: '(nsqts) require "Authorization: Bearer <token>" on /api and /config (the page takes it once as ?token=)' },
+  { flag: 'upstream-http-bearer-token', cfg: 'upstream_http_bearer_token', key: 'upstreamHttpBearerToken', kind: 'string', help: '(nsqts) token to send to nsqd and nsqlookupd started with --http-bearer-token' },
 ]
 
 /** NSQ's Graphite/statsd flags: accepted so existing command lines keep working, but the charts need none of them. */

@@ -175,4 +175,33 @@ describe('dashboard in a browser', () => {
 
     expect(consoleErrors).toEqual([])
   })
+
+  it('with --http-bearer-token, keeps the token given once as ?token= for the tab; another tab is told how to give it', async () => {
+    const secured = new NSQAdmin({
+      httpAddress: '127.0.0.1:0',
+      lookupdHttpAddresses: [`127.0.0.1:${lookupd.http.port}`],
+      httpBearerToken: 'browser-token',
+      logger: silentLogger,
+    })
+    await secured.start()
+    const at = `http://127.0.0.1:${secured.httpAddress.port}`
+    const tab = await context.newPage()
+    const stranger = await context.newPage()
+    try {
+      await tab.goto(`${at}/nodes?token=browser-token`)
+      await tab.locator('table[data-testid="nodes"] td', { hasText: '1.3.0' }).first().waitFor({ timeout: 10_000 })
+      // Out of the address bar (and so of history and shared links) at once.
+      expect(tab.url()).toBe(`${at}/nodes`)
+      await tab.reload()
+      await tab.locator('table[data-testid="nodes"] td', { hasText: '1.3.0' }).first().waitFor({ timeout: 10_000 })
+
+      await stranger.goto(`${at}/nodes`)
+      await stranger.getByText('nsqadmin needs its token: open this page as /nodes?token=<token>').waitFor({ timeout: 10_000 })
+      await stranger.screenshot({ path: `${SHOTS}token-needed.png` })
+    } finally {
+      await stranger.close()
+      await tab.close()
+      await secured.close()
+    }
+  })
 })

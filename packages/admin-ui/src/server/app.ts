@@ -1,6 +1,7 @@
+import { timingSafeEqual } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type onRequestAsyncHookHandler } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import { LOG_LEVELS, parseLogLevel } from '@nsqts/protocol'
 import { registerApi, sendJson, type ApiContext } from './api.js'
@@ -69,38 +70,60 @@ export async function buildAdminApp (ctx: AppContext): Promise<FastifyInstance> 
       await scoped.register(fastifyStatic, { root: join(ctx.webDir, 'static'), prefix: '/static/', maxAge: '1h' })
     }
 
-    registerApi(scoped, ctx)
-
-    scoped.get('/config/:opt', async (req, reply) => {
-      if (!inCidr(req.ip, ctx.options.allowConfigFromCidr)) throw new ApiError(403, 'FORBIDDEN')
-      return sendJson(reply, 200, readConfig(ctx, (req.params as { opt: string }).opt))
-    })
-    scoped.put('/config/:opt', async (req, reply) => {
-      if (!inCidr(req.ip, ctx.options.allowConfigFromCidr)) throw new ApiError(403, 'FORBIDDEN')
-      const opt = (req.params as { opt: string }).opt
-      const body = typeof req.body === 'string' ? req.body : ''
-      if (opt === 'nsqlookupd_http_addresses') {
-        let value: unknown
-        try {
-          value = JSON.parse(body)
-        } catch {
-          throw new ApiError(400, 'INVALID_VALUE')
-        }
-        if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string' && v !== '')) throw new ApiError(400, 'INVALID_VALUE')
-        if (ctx.options.nsqdHttpAddresses.length > 0) throw new ApiError(400, 'INVALID_VALUE')
-        ctx.options.lookupdHttpAddresses = value as string[]
-      } else if (opt === 'log_level') {
-        const level = parseLogLevel(body)
-        if (level === undefined) throw new ApiError(400, 'INVALID_VALUE')
-        ctx.options.logLevel = level
-      } else {
-        throw new ApiError(400, 'INVALID_OPTION')
-      }
-      return sendJson(reply, 200, readConfig(ctx, opt))
+    // Everything registered below needs the token when one is set; what is above stays open so that a browser, which
+    // cannot add a header to a navigation, can load the dashboard, which then sends the token on its own requests.
+    await scoped.register(async (guarded) => {
+      if (ctx.options.httpBearerToken !== '') guarded.addHook('onRequest', requireBearer(ctx.options.httpBearerToken))
+      registerGuarded(guarded, ctx)
     })
   }, { prefix: ctx.options.basePath === '/' ? '' : ctx.options.basePath.slice(0, -1) })
 
   return app
+}
+
+/** nsqd's answer to a request without the token: 401, `WWW-Authenticate: Bearer`, `{"message":"UNAUTHORIZED"}`. */
+function requireBearer (token: string): onRequestAsyncHookHandler {
+  const expected = Buffer.from(`Bearer ${token}`)
+  return async (request, reply) => {
+    const given = Buffer.from(request.headers.authorization ?? '')
+    // Constant time, so the answer's timing does not tell how much of a guessed token was right.
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return
+    await sendJson(reply.header('Www-Authenticate', 'Bearer'), 401, { message: 'UNAUTHORIZED' })
+    return reply
+  }
+}
+
+/** The API and the config endpoints. */
+function registerGuarded (scoped: FastifyInstance, ctx: AppContext): void {
+  registerApi(scoped, ctx)
+
+  scoped.get('/config/:opt', async (req, reply) => {
+    if (!inCidr(req.ip, ctx.options.allowConfigFromCidr)) throw new ApiError(403, 'FORBIDDEN')
+    return sendJson(reply, 200, readConfig(ctx, (req.params as { opt: string }).opt))
+  })
+  scoped.put('/config/:opt', async (req, reply) => {
+    if (!inCidr(req.ip, ctx.options.allowConfigFromCidr)) throw new ApiError(403, 'FORBIDDEN')
+    const opt = (req.params as { opt: string }).opt
+    const body = typeof req.body === 'string' ? req.body : ''
+    if (opt === 'nsqlookupd_http_addresses') {
+      let value: unknown
+      try {
+        value = JSON.parse(body)
+      } catch {
+        throw new ApiError(400, 'INVALID_VALUE')
+      }
+      if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string' && v !== '')) throw new ApiError(400, 'INVALID_VALUE')
+      if (ctx.options.nsqdHttpAddresses.length > 0) throw new ApiError(400, 'INVALID_VALUE')
+      ctx.options.lookupdHttpAddresses = value as string[]
+    } else if (opt === 'log_level') {
+      const level = parseLogLevel(body)
+      if (level === undefined) throw new ApiError(400, 'INVALID_VALUE')
+      ctx.options.logLevel = level
+    } else {
+      throw new ApiError(400, 'INVALID_OPTION')
+    }
+    return sendJson(reply, 200, readConfig(ctx, opt))
+  })
 }
 
 /** The built page, or undefined when the bundle is missing (or being rebuilt right now). */

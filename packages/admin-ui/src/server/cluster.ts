@@ -25,6 +25,8 @@ export interface ClusterSources {
   nsqd: () => readonly string[]
   /** Per request, milliseconds. */
   timeoutMs: number
+  /** Sent to every nsqd and nsqlookupd ('' = none), for those started with --http-bearer-token. */
+  bearerToken: string
 }
 
 interface Settled<T> { address: string, ok: true, value: T }
@@ -61,7 +63,7 @@ export class ClusterInfo {
   lookupdClient (address: string): LookupdHttpClient {
     let c = this.lookupdClients.get(address)
     if (c === undefined) {
-      c = new LookupdHttpClient(address, { timeoutMs: this.sources.timeoutMs })
+      c = new LookupdHttpClient(address, { timeoutMs: this.sources.timeoutMs, bearerToken: this.sources.bearerToken })
       this.lookupdClients.set(address, c)
     }
     return c
@@ -70,7 +72,7 @@ export class ClusterInfo {
   nsqdClient (address: string): NsqdHttpClient {
     let c = this.nsqdClients.get(address)
     if (c === undefined) {
-      c = new NsqdHttpClient(address, { timeoutMs: this.sources.timeoutMs })
+      c = new NsqdHttpClient(address, { timeoutMs: this.sources.timeoutMs, bearerToken: this.sources.bearerToken })
       this.nsqdClients.set(address, c)
     }
     return c

@@ -42,6 +42,7 @@ export class NSQAdmin {
       lookupd: () => o.lookupdHttpAddresses,
       nsqd: () => o.nsqdHttpAddresses,
       timeoutMs: o.httpClientRequestTimeoutMs,
+      bearerToken: o.upstreamHttpBearerToken,
     })
     this.history = new StatsHistory(this.cluster, { intervalMs: o.historyIntervalMs, windowMs: o.historyWindowMs, logger: this.logger })
     this.notifier = new Notifier(() => o.notificationHttpEndpoint, o.httpClientRequestTimeoutMs, this.logger)

@@ -25,6 +25,13 @@ export interface AdminOptions {
   historyIntervalMs: number
   /** How much chart history is kept in memory. */
   historyWindowMs: number
+  /**
+   * nsqts (--http-bearer-token): when set, /api/* and /config/* answer 401 to requests without
+   * `Authorization: Bearer <token>`; /ping, the pages and static assets stay open so a browser can load the dashboard.
+   */
+  httpBearerToken: string
+  /** nsqts (--upstream-http-bearer-token): sent as `Authorization: Bearer <token>` to every nsqd and nsqlookupd. */
+  upstreamHttpBearerToken: string
 }
 
 export const defaultAdminOptions: AdminOptions = {
@@ -42,6 +49,8 @@ export const defaultAdminOptions: AdminOptions = {
   logPrefix: '[nsqadmin] ',
   historyIntervalMs: 5000,
   historyWindowMs: 15 * 60_000,
+  httpBearerToken: '',
+  upstreamHttpBearerToken: '',
 }
 
 export interface AdminInit extends Partial<AdminOptions> {

@@ -18,6 +18,27 @@ export const config: PageConfig = window.NSQADMIN ?? {
   version: '', basePath: '/', lookupd: [], nsqd: [], isAdmin: true, historyIntervalMs: 5000,
 }
 
+const TOKEN_KEY = 'nsqadmin.token'
+
+/**
+ * nsqadmin's --http-bearer-token, for its /api. A browser cannot add a header to a navigation, so the operator opens
+ * the dashboard once as `...?token=<token>`: the token is kept in this tab's sessionStorage (gone when the tab
+ * closes) and removed from the address bar at once, so it stays out of history, bookmarks and shared links.
+ */
+function takeToken (): string | null {
+  const url = new URL(window.location.href)
+  const given = url.searchParams.get('token')
+  if (given !== null) {
+    sessionStorage.setItem(TOKEN_KEY, given)
+    url.searchParams.delete('token')
+    window.history.replaceState(window.history.state, '', url)
+  }
+  const kept = sessionStorage.getItem(TOKEN_KEY)
+  return kept === '' ? null : kept
+}
+
+const token = takeToken()
+
 /** An /api answer other than 2xx, with nsqadmin's message. */
 export class ApiFailure extends Error {
   constructor (readonly status: number, message: string) {
@@ -26,11 +47,14 @@ export class ApiFailure extends Error {
 }
 
 export async function api<T> (path: string, init?: { method: string, body?: unknown }): Promise<T> {
+  const headers: Record<string, string> = {}
+  if (init?.body !== undefined) headers['content-type'] = 'application/json'
+  if (token !== null) headers.authorization = `Bearer ${token}`
   let res: Response
   try {
     res = await fetch(`${config.basePath}api/${path}`, {
       method: init?.method ?? 'GET',
-      headers: init?.body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: init?.body === undefined ? undefined : JSON.stringify(init.body),
     })
   } catch {
@@ -41,6 +65,10 @@ export async function api<T> (path: string, init?: { method: string, body?: unkn
   try {
     body = JSON.parse(text) as { message?: string }
   } catch {}
+  if (res.status === 401) {
+    const what = token === null ? 'needs its token' : 'refused the token this tab was given'
+    throw new ApiFailure(401, `nsqadmin ${what}: open this page as ${window.location.pathname}?token=<token>`)
+  }
   if (!res.ok) throw new ApiFailure(res.status, body.message ?? `HTTP ${res.status}`)
   return body as T
 }
