@@ -327,16 +327,25 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.reconnectTimers.clear()
     this.rdy.stop()
     this.backoff.reset()
-    for (const node of this.nodes.values()) node.connection.command(commands.CLS).catch(ignore)
+    const closeWaits = [...this.nodes.values()].map((node) => node.connection.command(commands.CLS).catch(ignore))
     for (let m = this.queued.shift(); m !== undefined; m = this.queued.shift()) m.requeue(0, { backoff: false })
     for (let w = this.waiters.shift(); w !== undefined; w = this.waiters.shift()) w({ value: undefined, done: true })
     await Promise.allSettled(this.connecting.values())
+    // nsqd answers CLS after the message frames it had buffered for us, so once every CLOSE_WAIT is in, no message
+    // can still be on its way: what came before it was requeued on arrival.
+    await this.withinCloseTimeout(Promise.allSettled(closeWaits))
     await this.drained()
     await Promise.all([...this.nodes.values()].map((node) => {
       node.connection.close()
       return node.closed
     }))
     this.state = 'closed'
+  }
+
+  private async withinCloseTimeout (work: Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([work, new Promise((resolve) => { timer = setTimeout(resolve, this.closeTimeoutMs) })])
+    clearTimeout(timer)
   }
 
   /** Resolves when nothing is in flight and no handler runs, or after closeTimeoutMs. */

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { Consumer, Producer } from '../src/index.js'
 import type { ConsumerOptions, Message } from '../src/index.js'
 import { cleanup, deferred, nsqd, topicName, waitFor } from './helpers.js'
+import { memoryBackendFactory } from '@nsqts/nsqd/internal'
 
 function consumer (topic: string, options: ConsumerOptions, channel = 'ch'): Consumer {
   const c = new Consumer(topic, channel, options)
@@ -199,6 +200,20 @@ describe('Consumer (against nsqd)', () => {
       if (rest.size === 9) break
     }
     expect([...rest].sort()).toEqual(range(10).slice(1).sort())
+  })
+
+  it('close() waits for CLOSE_WAIT, so messages still in nsqd\'s output buffer are requeued, not stranded', async () => {
+    const d = await nsqd({ backendFactory: memoryBackendFactory })
+    const topic = topicName()
+    // nsqd holds these frames in its output buffer for up to 5 s (RDY 10 leaves the window open).
+    const c = consumer(topic, { nsqdTcpAddresses: d.tcpAddress, maxInFlight: 10, outputBufferTimeoutMs: 5000 })
+    await c.handle(async () => {})
+    await publish(d.tcpAddress, topic, range(3))
+    const channel = (): { inFlightCount: number, depth: number } | undefined => d.nsqd.topics.get(topic)?.channels.get('ch')
+    await waitFor(() => channel()?.inFlightCount === 3, 5000, '3 messages buffered for the consumer')
+    await c.close()
+    // Well inside nsqd's 5 s buffer time and its 60 s message timeout: they came back by REQ.
+    await waitFor(() => channel()?.inFlightCount === 0 && channel()?.depth === 3, 2000, 'the buffered messages requeued')
   })
 
   it('a consumer killed mid-stream: its in-flight messages come back through the timeout, nothing lost', async () => {

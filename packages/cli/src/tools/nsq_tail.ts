@@ -73,7 +73,7 @@ async function runNsqTail (options: NsqTailOptions, { log, stopped }: ToolContex
     await consumer.handle(graceful.wrap(handle(Buffer.from(`${consumer.topic} | `))))
   }
   await Promise.race([stopped, reachedTotal])
-  await graceful.stop(consumers, clientOptions)
+  await graceful.stop(consumers)
   return 0
 }
 

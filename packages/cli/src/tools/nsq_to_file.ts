@@ -169,6 +169,6 @@ async function runNsqToFile (options: NsqToFileOptions, { log, stopped }: ToolCo
   for (const { timer } of topics.values()) clearInterval(timer)
   const work = [...topics.values()]
   // The last batches are synced once delivery has stopped, which lets the handlers waiting on them finish.
-  await graceful.stop(work.map((t) => t.consumer), consumerConfig, async () => { await Promise.all(work.map((t) => t.logger.close())) })
+  await graceful.stop(work.map((t) => t.consumer), async () => { await Promise.all(work.map((t) => t.logger.close())) })
   return failed ? 1 : 0
 }

@@ -137,7 +137,7 @@ async function runNsqToHttp (options: NsqToHttpOptions, { log, stopped }: ToolCo
   await consumer.handle(graceful.wrap(handler), { concurrency: options.concurrency })
   await stopped
   // Waits for the requests under way; messages not handed to a request yet go back to nsqd.
-  await graceful.stop([consumer], consumerConfig)
+  await graceful.stop([consumer])
   publisher.close()
   return 0
 }

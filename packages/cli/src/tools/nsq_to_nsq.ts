@@ -121,7 +121,7 @@ async function runNsqToNsq (options: NsqToNsqOptions, { log, stopped }: ToolCont
     ), { concurrency: options.maxInFlight })
   }
   await stopped
-  await graceful.stop(consumers, consumerConfig)
+  await graceful.stop(consumers)
   await Promise.all([...producers.values()].map((p) => p.close()))
   return 0
 }
