@@ -17,7 +17,8 @@ export type { StatsQuery } from './http/nsqd.js'
 export { LookupdHttpClient } from './http/lookupd.js'
 export { HttpError } from './http/request.js'
 export type { HttpClientOptions } from './http/request.js'
+// The HTTP answers' shapes are the wire's, defined in @nsqts/protocol; users of the client get them from here.
 export type {
   NsqdInfo, NsqdStats, TopicStats, ChannelStats, ClientStats, MemoryStats, E2eProcessingLatency,
   LookupResponse, LookupdProducer, LookupdNode,
-} from './http/types.js'
+} from '@nsqts/protocol'

@@ -1,3 +1,5 @@
+import type { LatencyPercentile } from '@nsqts/protocol'
+
 /**
  * End-to-end processing latency (publish to FIN) per channel, for --e2e-processing-latency-percentile. Like NSQ it
  * keeps two rotating half-windows of --e2e-processing-latency-window-time; each keeps a bounded uniform sample
@@ -18,11 +20,6 @@ class Window {
     const slot = Math.floor(Math.random() * this.seen)
     if (slot < RESERVOIR) this.samples[slot] = valueNs
   }
-}
-
-export interface Percentile {
-  quantile: number
-  value: number
 }
 
 export class LatencyStats {
@@ -58,7 +55,7 @@ export class LatencyStats {
   }
 
   /** Count and percentiles of the union of several channels' samples (a topic's view). */
-  static merge (percentiles: readonly number[], parts: ReadonlyArray<{ count: number, values: number[] }>): { count: number, percentiles: Percentile[] } {
+  static merge (percentiles: readonly number[], parts: ReadonlyArray<{ count: number, values: number[] }>): { count: number, percentiles: LatencyPercentile[] } {
     let count = 0
     const values: number[] = []
     for (const p of parts) {

@@ -1,55 +1,19 @@
 import { getHeapStatistics } from 'node:v8'
 import { PerformanceObserver } from 'node:perf_hooks'
+import type { ChannelStats, ClientStats, E2eProcessingLatency, MemoryStats, NsqdStats, TopicStats } from '@nsqts/protocol'
 import type { NSQD } from './nsqd.js'
 import type { Topic } from './topic.js'
 import type { Channel } from './channel.js'
-import { Client, type ClientStats } from './tcp/client.js'
-import { LatencyStats, type Percentile } from './latency.js'
+import { Client } from './tcp/client.js'
+import { LatencyStats } from './latency.js'
 
 /**
- * The /stats model, with NSQ's field names, key order and nulls (JSON.stringify keeps insertion order, so each
- * object is built in the order nsqd 1.3.0 writes it).
+ * The /stats model. Its shapes are the wire's (@nsqts/protocol); each object here is built in the order nsqd 1.3.0
+ * writes its keys, because JSON.stringify keeps insertion order.
  */
 
-export interface E2eProcessingLatency {
-  count: number
-  /** null when no --e2e-processing-latency-percentile is set (or, for a topic, when it has no channel). */
-  percentiles: Percentile[] | null
-}
-
-export interface ChannelStats {
-  channel_name: string
-  depth: number
-  backend_depth: number
-  in_flight_count: number
-  deferred_count: number
-  message_count: number
-  requeue_count: number
-  timeout_count: number
-  client_count: number
-  /** null with include_clients=false. */
-  clients: ClientStats[] | null
-  paused: boolean
-  e2e_processing_latency: E2eProcessingLatency
-}
-
-export interface TopicStats {
-  topic_name: string
-  channels: ChannelStats[]
-  depth: number
-  backend_depth: number
-  message_count: number
-  message_bytes: number
-  paused: boolean
-  e2e_processing_latency: E2eProcessingLatency
-}
-
-export interface Stats {
-  /** null when a topic filter names no topic. */
-  topics: TopicStats[] | null
-  /** TCP clients that ever published; null when there are none, with include_clients=false, or a missing topic. */
-  producers: ClientStats[] | null
-}
+/** What GetStats gathers; the /stats route wraps it in the envelope with version, health and memory. */
+export type Stats = Pick<NsqdStats, 'topics' | 'producers'>
 
 export interface StatsFilter {
   /** '' for every topic. */
@@ -164,23 +128,6 @@ export function healthText (nsqd: NSQD): string {
 
 // ---- memory ----
 
-/** /stats "memory", under Go runtime.MemStats names, filled from V8's heap statistics and observed GC pauses. */
-export interface MemStats {
-  /** Node exposes no live-object count short of a heap snapshot: always 0. */
-  heap_objects: number
-  /** Heap committed but not in use. */
-  heap_idle_bytes: number
-  heap_in_use_bytes: number
-  /** Heap reserved but not backed by physical memory. */
-  heap_released_bytes: number
-  gc_pause_usec_100: number
-  gc_pause_usec_99: number
-  gc_pause_usec_95: number
-  /** The committed heap size: V8 collects or grows the heap when allocation reaches it. */
-  next_gc_bytes: number
-  gc_total_runs: number
-}
-
 /** Like Go's MemStats.PauseNs: the most recent pauses, in a ring. */
 const GC_PAUSE_HISTORY = 256
 const gcPausesNs: number[] = []
@@ -206,17 +153,22 @@ function percentileUs (sorted: number[], p: number): number {
   return Math.floor((sorted[i] as number) / 1000)
 }
 
-export function memStats (): MemStats {
+/** /stats "memory": Go's MemStats filled from V8's heap statistics and the observed GC pauses. */
+export function memStats (): MemoryStats {
   const heap = getHeapStatistics()
   const pauses = [...gcPausesNs].sort((a, b) => a - b)
   return {
+    // Node exposes no live-object count short of a heap snapshot.
     heap_objects: 0,
+    // Committed but not in use.
     heap_idle_bytes: heap.total_heap_size - heap.used_heap_size,
     heap_in_use_bytes: heap.used_heap_size,
+    // Reserved but not backed by physical memory.
     heap_released_bytes: Math.max(0, heap.total_heap_size - heap.total_physical_size),
     gc_pause_usec_100: percentileUs(pauses, 1),
     gc_pause_usec_99: percentileUs(pauses, 0.99),
     gc_pause_usec_95: percentileUs(pauses, 0.95),
+    // V8 collects or grows the heap when allocation reaches its committed size.
     next_gc_bytes: heap.total_heap_size,
     gc_total_runs: gcRuns,
   }

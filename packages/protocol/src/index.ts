@@ -26,3 +26,7 @@ export type { ConfigValue } from './config.js'
 export { crc32c, maskedCrc32c } from './crc32c.js'
 export { SnappyFrameDecoder, SnappyFrameEncoder, STREAM_IDENTIFIER, MAX_SNAPPY_CHUNK_DATA } from './snappy-frame.js'
 export type { SnappyBlockCodec } from './snappy-frame.js'
+export type {
+  NsqdInfo, NsqdStats, TopicStats, ChannelStats, ClientStats, MemoryStats, E2eProcessingLatency, LatencyPercentile,
+  LookupResponse, LookupdProducer, LookupdNode,
+} from './http-types.js'

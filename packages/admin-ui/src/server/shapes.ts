@@ -2,7 +2,7 @@
  * nsqadmin 1.3.0's /api shapes and the aggregation that builds them from nsqd's /stats. Field order follows the
  * captures (JSON.stringify keeps insertion order), so a diff against NSQ's responses stays readable.
  */
-import type { ChannelStats, ClientStats, E2eProcessingLatency, TopicStats } from '@nsqts/client'
+import type { ChannelStats, ClientStats, E2eProcessingLatency, LookupdProducer, TopicStats } from '@nsqts/client'
 
 /** One percentile as nsqadmin reports it: nsqd's value spread into min/max/average so nodes can be merged. */
 export interface Percentile {
@@ -23,82 +23,43 @@ export interface E2eAggregate {
   host: string
 }
 
-export interface AdminClient {
+/** A client under one node: nsqd's ClientStats with the node, the connected time and the auth fields always set. */
+export interface AdminClient extends Omit<ClientStats, 'state' | 'pub_counts' | AuthField>, Required<Pick<ClientStats, AuthField>> {
   node: string
-  remote_address: string
-  version: string
-  client_id: string
-  hostname: string
-  user_agent: string
-  connect_ts: number
   /** Nanoseconds since connect_ts (a Go Duration), whole seconds. */
   connected: number
-  in_flight_count: number
-  ready_count: number
-  finish_count: number
-  requeue_count: number
-  message_count: number
-  sample_rate: number
-  deflate: boolean
-  snappy: boolean
-  authed: boolean
-  auth_identity: string
-  auth_identity_url: string
-  tls: boolean
-  tls_cipher_suite: string
-  tls_version: string
-  tls_negotiated_protocol: string
-  tls_negotiated_protocol_is_mutual: boolean
-  topology_zone?: string
-  topology_region?: string
 }
 
-export interface AdminChannel {
+type AuthField = 'authed' | 'auth_identity' | 'auth_identity_url'
+
+/** A channel on one node (or, with node "*", summed over nodes, each one under nodes[]). */
+export interface AdminChannel extends Omit<ChannelStats, 'clients' | 'e2e_processing_latency' | TopologyCount> {
   node: string
   hostname: string
   topic_name: string
-  channel_name: string
-  depth: number
   memory_depth: number
-  backend_depth: number
-  in_flight_count: number
-  deferred_count: number
-  requeue_count: number
-  timeout_count: number
-  message_count: number
-  client_count: number
   nodes: AdminChannel[] | null
   clients: AdminClient[] | null
-  paused: boolean
   e2e_processing_latency: E2eAggregate
 }
 
-export interface AdminTopic {
+/** The topology counters of nsqd builds that send them; nsqadmin 1.3.0 does not pass them on. */
+type TopologyCount = 'zone_local_msg_count' | 'region_local_msg_count' | 'global_msg_count'
+
+/** A topic on one node (or, with node "*", summed over nodes, each one under nodes[]). */
+export interface AdminTopic extends Omit<TopicStats, 'channels' | 'message_bytes' | 'e2e_processing_latency'> {
   node: string
   hostname: string
-  topic_name: string
-  depth: number
   memory_depth: number
-  backend_depth: number
-  message_count: number
   nodes: AdminTopic[] | null
   channels: AdminChannel[] | null
-  paused: boolean
   e2e_processing_latency: E2eAggregate
 }
 
 /** An nsqd as /api/nodes lists it. */
-export interface AdminProducer {
+export interface AdminProducer extends LookupdProducer {
   /** `<lookupd address>/<nsqd's address as that lookupd saw it>`, one per lookupd that knows the node. */
   remote_addresses: string[]
-  remote_address: string
-  hostname: string
-  broadcast_address: string
-  tcp_port: number
-  http_port: number
-  version: string
-  topology_zone?: string
-  topology_region?: string
   topics: Array<{ topic: string, tombstoned: boolean }>
   out_of_date: boolean
 }

@@ -1,6 +1,6 @@
+import type { LookupResponse, LookupdNode } from '@nsqts/protocol'
 import { HttpTransport, baseUrl } from './request.js'
 import type { HttpClientOptions, Query } from './request.js'
-import type { LookupResponse, LookupdNode } from './types.js'
 
 /**
  * nsqlookupd's HTTP API. Every method rejects with an HttpError carrying the status and NSQ's message.

@@ -1,8 +1,8 @@
+import type { NsqdInfo, NsqdStats } from '@nsqts/protocol'
 import { toBuffer } from '../body.js'
 import type { MessageBody } from '../body.js'
 import { HttpTransport, baseUrl } from './request.js'
 import type { HttpClientOptions, Query } from './request.js'
-import type { NsqdInfo, NsqdStats } from './types.js'
 
 export interface StatsQuery {
   /** Only this topic (topics is null if it does not exist). */

@@ -1,5 +1,5 @@
-import type { ClientStats } from '../tcp/client.js'
-import type { E2eProcessingLatency, MemStats, Stats } from '../stats.js'
+import type { ClientStats, E2eProcessingLatency, MemoryStats } from '@nsqts/protocol'
+import type { Stats } from '../stats.js'
 import { goDuration, nsToHuman, padRight, rfc3339 } from './go-format.js'
 
 /** What the text /stats needs besides the stats themselves. */
@@ -38,7 +38,7 @@ function clientLine (s: ClientStats, nowMs: number): string {
 }
 
 /** The default (text) format of /stats, column for column as nsqd prints it. */
-export function formatTextStats (stats: Stats, memory: MemStats | undefined, ctx: TextStatsContext): string {
+export function formatTextStats (stats: Stats, memory: MemoryStats | undefined, ctx: TextStatsContext): string {
   let out = `${ctx.banner}\nstart_time ${rfc3339(ctx.startTime)}\nuptime ${goDuration(ctx.uptimeNs)}\n\nHealth: ${ctx.health}\n`
   if (memory !== undefined) {
     out += '\nMemory:\n'

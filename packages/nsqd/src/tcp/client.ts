@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 import {
   CommandParser, FrameType, FRAME_HEADER_SIZE, HEARTBEAT, NsqError, OK, ATTEMPTS_OFFSET,
-  type BodySpec, type CommandSink,
+  type BodySpec, type ClientStats, type CommandSink,
 } from '@nsqts/protocol'
 import type { NSQD } from '../nsqd.js'
 import type { Channel, ChannelConsumer } from '../channel.js'
@@ -43,33 +43,6 @@ interface HeldReply {
   error: NsqError | ((err: Error) => NsqError) | undefined
   /** Errors from sendError are logged when they leave; parse errors never were. */
   log: boolean
-}
-
-export interface ClientStats {
-  client_id: string
-  hostname: string
-  version: string
-  remote_address: string
-  state: number
-  ready_count: number
-  in_flight_count: number
-  message_count: number
-  finish_count: number
-  requeue_count: number
-  connect_ts: number
-  sample_rate: number
-  deflate: boolean
-  snappy: boolean
-  user_agent: string
-  authed?: boolean
-  auth_identity?: string
-  auth_identity_url?: string
-  pub_counts?: Array<{ topic: string, count: number }>
-  tls: boolean
-  tls_cipher_suite: string
-  tls_version: string
-  tls_negotiated_protocol: string
-  tls_negotiated_protocol_is_mutual: boolean
 }
 
 /**

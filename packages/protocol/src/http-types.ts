@@ -1,6 +1,8 @@
 /**
- * Response shapes of the nsqd and nsqlookupd HTTP APIs (NSQ 1.3.0), field names as on the wire. Fields that 1.3.0
- * only sends in some builds or only when set (omitempty) are optional.
+ * The JSON answers of nsqd's and nsqlookupd's HTTP APIs (NSQ 1.3.0), with the field names of the wire. nsqd builds
+ * its /stats from these, the client reads them and nsqadmin aggregates them, so they are defined here once. Fields
+ * that 1.3.0 only sends in some builds or only when set (Go's omitempty) are optional. Key order on the wire is the
+ * order in which the sender builds each object, not the order of the fields here.
  */
 
 /** GET /info on nsqd. Durations are nanoseconds (Go time.Duration); ports are -1 for unix sockets. */
@@ -20,10 +22,17 @@ export interface NsqdInfo {
   topology_region?: string
 }
 
+/** One end-to-end processing latency percentile: `value` is in nanoseconds. */
+export interface LatencyPercentile {
+  quantile: number
+  value: number
+}
+
+/** A channel's (or, merged over its channels, a topic's) time from publish to FIN. */
 export interface E2eProcessingLatency {
   count: number
-  /** Value in nanoseconds; null when no percentile is configured. */
-  percentiles: Array<{ quantile: number, value: number }> | null
+  /** Sorted by quantile, highest first; null when no percentile is configured (or a topic has no channel). */
+  percentiles: LatencyPercentile[] | null
 }
 
 /** A TCP client of nsqd as /stats lists it. `state`: 0 init, 1 disconnected, 2 connected, 3 subscribed, 4 closing. */
@@ -80,6 +89,7 @@ export interface ChannelStats {
 
 export interface TopicStats {
   topic_name: string
+  /** Sorted by name. */
   channels: ChannelStats[]
   depth: number
   backend_depth: number
@@ -89,6 +99,7 @@ export interface TopicStats {
   e2e_processing_latency: E2eProcessingLatency
 }
 
+/** /stats "memory": Go's runtime.MemStats, under NSQ's names. */
 export interface MemoryStats {
   heap_objects: number
   heap_idle_bytes: number
@@ -111,7 +122,7 @@ export interface NsqdStats {
   topics: TopicStats[] | null
   /** Absent with include_mem=false. */
   memory?: MemoryStats
-  /** Connections that ever published; null with include_clients=false or when there are none. */
+  /** Connections that ever published; null with include_clients=false, when there are none, or for a missing topic. */
   producers: ClientStats[] | null
 }
 
