@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
-import { parseConfigFile, parseDuration, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
-import { formatGoDuration } from './go-text.js'
+import { formatGoDuration, parseConfigFile, parseDuration, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
 import { NSQLookupd } from './nsqlookupd.js'
 import { defaultLookupdOptions, type LookupdOptions } from './options.js'
 import { VERSION } from './version.js'

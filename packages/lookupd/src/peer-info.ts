@@ -1,4 +1,5 @@
-import { goDecodeUtf8, goWellFormed } from './go-text.js'
+import { goWellFormed } from '@nsqts/protocol'
+import { goDecodeUtf8 } from './go-text.js'
 
 /** What a peer says about itself in IDENTIFY. Ports are Go ints, so any int64 a peer sends is kept exactly. */
 export interface IdentifyFields {

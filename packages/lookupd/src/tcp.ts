@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
-import { encodeSizePrefixed, isValidChannelName, isValidTopicName, type Logger } from '@nsqts/protocol'
+import { encodeSizePrefixed, formatGoDuration, isValidChannelName, isValidTopicName, type Logger } from '@nsqts/protocol'
 import { nowMs } from './clock.js'
-import { formatGoDuration, goTrimSpace } from './go-text.js'
+import { goTrimSpace } from './go-text.js'
 import { decodeIdentifyBody } from './peer-info.js'
 import type { PeerInfo, RegistrationDB } from './registration-db.js'
 

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest'
-import { goDuration, nsToHuman, padRight, rfc3339 } from '../src/http/go-format.js'
+import { formatGoDuration as goDuration } from '@nsqts/protocol'
+import { nsToHuman, padRight, rfc3339 } from '../src/http/go-format.js'
 import { parseQuery } from '../src/http/query.js'
 import { goJson } from '../src/http/respond.js'
 

@@ -30,3 +30,8 @@ export type {
   NsqdInfo, NsqdStats, TopicStats, ChannelStats, ClientStats, MemoryStats, E2eProcessingLatency, LatencyPercentile,
   LookupResponse, LookupdProducer, LookupdNode,
 } from './http-types.js'
+export {
+  goUnescape, goParseQuery, goCleanPath, goRouterRedirect, goRedirectStatus, goRedirectBody, goAllow,
+} from './go-http.js'
+export { formatGoDuration, goHtmlSafe, goWellFormed, goJsonString, goJson } from './go-text.js'
+export type { GoJson } from './go-text.js'

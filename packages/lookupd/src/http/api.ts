@@ -1,7 +1,6 @@
-import { isValidChannelName, isValidTopicName, type Logger } from '@nsqts/protocol'
+import { isValidChannelName, isValidTopicName, type GoJson, type Logger } from '@nsqts/protocol'
 import type { Registry } from 'prom-client'
 import { GO_ZERO_TIME_UNIX_NANO, nowMs, toUnixNano } from '../clock.js'
-import type { GoJson } from '../go-text.js'
 import { VERSION } from '../version.js'
 import { isActive, isTombstoned, WILDCARD, type PeerInfo, type Producer, type RegistrationDB } from '../registration-db.js'
 import { Router, v1Error, v1Response, type ApiRequest, type Handler } from './router.js'

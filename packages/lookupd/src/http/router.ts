@@ -1,5 +1,5 @@
-import { cleanPath, redirectTarget, type QueryValues, type RequestTarget } from './url.js'
-import { goJson, type GoJson } from '../go-text.js'
+import { goAllow, goJson, goRedirectStatus, goRouterRedirect, type GoJson } from '@nsqts/protocol'
+import { redirectTarget, type QueryValues, type RequestTarget } from './url.js'
 
 /** A response as it goes on the wire; Content-Length is added when written. Header names keep Go's casing. */
 export interface RawResponse {
@@ -48,8 +48,6 @@ export const GO_BAD_REQUEST: RawResponse = {
  */
 export class Router {
   private readonly routes = new Map<string, Map<string, Handler>>()
-  /** Methods with at least one route: httprouter only tries redirects for those. */
-  private readonly routedMethods = new Set<string>()
 
   add (method: string, path: string, handler: Handler): this {
     let byMethod = this.routes.get(path)
@@ -58,7 +56,6 @@ export class Router {
       this.routes.set(path, byMethod)
     }
     byMethod.set(method, handler)
-    this.routedMethods.add(method)
     return this
   }
 
@@ -68,15 +65,15 @@ export class Router {
     const handler = this.routes.get(path)?.get(method)
     if (handler !== undefined) return handler
 
-    if (this.routedMethods.has(method) && method !== 'CONNECT' && path !== '/') {
-      const status = method === 'GET' ? 301 : 307
-      const toggled = path.endsWith('/') ? path.slice(0, -1) : path + '/'
-      if (this.routes.get(toggled)?.has(method) === true) return redirect(status, method, toggled, target)
-      const fixed = this.findCaseInsensitive(method, cleanPath(path))
-      if (fixed !== undefined) return redirect(status, method, fixed, target)
-    }
+    const redirectTo = goRouterRedirect(method, path, (candidate, ignoreCase) => {
+      if (!ignoreCase) return this.routes.get(candidate)?.has(method) === true ? candidate : undefined
+      const lower = asciiLower(candidate)
+      for (const [route, byMethod] of this.routes) if (byMethod.has(method) && asciiLower(route) === lower) return route
+      return undefined
+    })
+    if (redirectTo !== undefined) return redirect(method, redirectTo, target)
 
-    const allow = this.allowed(path, method)
+    const allow = goAllow(this.routes.get(path)?.keys() ?? [], method)
     if (method === 'OPTIONS') {
       if (allow !== '') return { status: 200, headers: [['Allow', allow]], body: EMPTY }
     } else if (allow !== '') {
@@ -84,35 +81,15 @@ export class Router {
     }
     return v1Error(404, 'NOT_FOUND')
   }
-
-  /** httprouter's Allow list: the other methods routed at the path, plus OPTIONS, sorted. */
-  private allowed (path: string, method: string): string {
-    const methods = [...(this.routes.get(path)?.keys() ?? [])].filter((m) => m !== method && m !== 'OPTIONS')
-    if (methods.length === 0) return ''
-    return [...methods, 'OPTIONS'].sort().join(', ')
-  }
-
-  /** The route (for this method) that the path names when case and a trailing slash are ignored. */
-  private findCaseInsensitive (method: string, path: string): string | undefined {
-    const lower = asciiLower(path)
-    const withoutSlash = lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower
-    for (const [route, byMethod] of this.routes) {
-      if (!byMethod.has(method)) continue
-      const candidate = asciiLower(route)
-      if (candidate === lower || candidate === withoutSlash || candidate === lower + '/') return route
-    }
-    return undefined
-  }
 }
 
 function asciiLower (s: string): string {
   return s.replace(/[A-Z]/g, (c) => c.toLowerCase())
 }
 
-function redirect (status: number, method: string, routePath: string, target: RequestTarget): RawResponse {
-  const { location, html } = redirectTarget(routePath, target.rawQuery, target.forceQuery)
+function redirect (method: string, routePath: string, target: RequestTarget): RawResponse {
+  const { location, body } = redirectTarget(routePath, target.rawQuery, target.forceQuery)
   const headers: Array<readonly [string, string]> = [['Location', location]]
   if (method === 'GET' || method === 'HEAD') headers.push(['Content-Type', 'text/html; charset=utf-8'])
-  const body = method === 'GET' ? Buffer.from(`<a href="${html}">Moved Permanently</a>.\n\n`, 'latin1') : EMPTY
-  return { status, headers, body }
+  return { status: goRedirectStatus(method), headers, body: method === 'GET' ? Buffer.from(body, 'latin1') : EMPTY }
 }

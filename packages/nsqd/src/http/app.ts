@@ -1,9 +1,9 @@
 import fastify, { type FastifyInstance } from 'fastify'
 import type { TlsOptions } from 'node:tls'
 import { timingSafeEqual } from 'node:crypto'
+import { formatGoDuration } from '@nsqts/protocol'
 import type { NSQD } from '../nsqd.js'
 import { observeGc } from '../stats.js'
-import { goDuration } from './go-format.js'
 import { HttpError, RequestAborted, sendGoBadRequest, sendV1Error, sendV1Json } from './respond.js'
 import { TlsRequired } from '../tcp/tls.js'
 import { RouteTable, fallback, unlogged } from './fallback.js'
@@ -91,7 +91,7 @@ export function buildHttpApp (nsqd: NSQD, tls?: TlsOptions): FastifyInstance {
     if (level !== 'off' && !unlogged.has(request)) {
       const socket = request.raw.socket
       const line = `${reply.statusCode} ${request.method} ${request.raw.url ?? ''} ` +
-        `(${formatRemote(socket.remoteAddress, socket.remotePort)}) ${goDuration(BigInt(Math.round(reply.elapsedTime * 1e6)))}`
+        `(${formatRemote(socket.remoteAddress, socket.remotePort)}) ${formatGoDuration(reply.elapsedTime * 1e6)}`
       if (level === 'debug') nsqd.logger.debug(line)
       else nsqd.logger.info(line)
     }

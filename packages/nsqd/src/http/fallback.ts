@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { goAllow, goRedirectBody, goRedirectStatus, goRouterRedirect } from '@nsqts/protocol'
 import { unescape } from './query.js'
 import { send, sendGoBadRequest, sendV1Error } from './respond.js'
 
@@ -22,20 +23,6 @@ function escapePath (path: string): string {
     out += /[A-Za-z0-9\-_.~$&+,/:;=@]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`
   }
   return out
-}
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', "'": '&#39;', '<': '&lt;', '>': '&gt;', '"': '&#34;' }
-
-/** httprouter's CleanPath: path.Clean that keeps a trailing slash and a leading one. */
-function cleanPath (path: string): string {
-  const out: string[] = []
-  for (const part of path.split('/')) {
-    if (part === '' || part === '.') continue
-    if (part === '..') out.pop()
-    else out.push(part)
-  }
-  const cleaned = `/${out.join('/')}`
-  return path.endsWith('/') && cleaned !== '/' ? `${cleaned}/` : cleaned
 }
 
 export class RouteTable {
@@ -62,33 +49,22 @@ export class RouteTable {
     return out.join('/')
   }
 
-  private find (method: string, path: string, ignoreCase: boolean): string | undefined {
-    for (const route of this.routes) {
-      if (route.method !== method) continue
-      const resolved = this.resolve(route, path, ignoreCase)
-      if (resolved !== undefined) return resolved
-    }
-    return undefined
-  }
-
   /** Where httprouter redirects a request that matched nothing, if anywhere. */
   redirectFor (method: string, path: string): string | undefined {
-    if (method === 'CONNECT' || path === '/' || !this.routes.some((r) => r.method === method)) return undefined
-    const toggled = path.endsWith('/') ? path.slice(0, -1) : `${path}/`
-    if (this.find(method, toggled, false) !== undefined) return toggled
-    const cleaned = cleanPath(path)
-    const toggledClean = cleaned.endsWith('/') ? cleaned.slice(0, -1) : `${cleaned}/`
-    return this.find(method, cleaned, true) ?? this.find(method, toggledClean, true)
+    return goRouterRedirect(method, path, (candidate, ignoreCase) => {
+      for (const route of this.routes) {
+        if (route.method !== method) continue
+        const resolved = this.resolve(route, candidate, ignoreCase)
+        if (resolved !== undefined) return resolved
+      }
+      return undefined
+    })
   }
 
-  /** httprouter's Allow value for `path`: the other methods routed there plus OPTIONS, sorted; '' when none. */
+  /** httprouter's Allow value for `path`: the methods routed there (see goAllow). */
   allowed (method: string, path: string): string {
-    const methods = new Set<string>()
-    for (const route of this.routes) {
-      if (route.method === method || route.method === 'OPTIONS') continue
-      if (this.resolve(route, path, false) !== undefined) methods.add(route.method)
-    }
-    return methods.size === 0 ? '' : [...methods, 'OPTIONS'].sort().join(', ')
+    const routed = this.routes.filter((route) => this.resolve(route, path, false) !== undefined)
+    return goAllow(routed.map((route) => route.method), method)
   }
 }
 
@@ -114,11 +90,10 @@ export async function fallback (routes: RouteTable, request: FastifyRequest, rep
   if (target !== undefined) {
     unlogged.add(request)
     const location = escapePath(target) + (q === -1 ? '' : url.slice(q))
-    const status = method === 'GET' ? 301 : 307
+    const status = goRedirectStatus(method)
     if (method !== 'GET') return send(reply, status, ['Location', location], '')
     // Go's http.Redirect adds a short HTML body for GET.
-    const html = `<a href="${location.replace(/[&'<>"]/g, (c) => HTML_ESCAPES[c] as string)}">Moved Permanently</a>.\n\n`
-    return send(reply, status, ['Location', location, 'Content-Type', 'text/html; charset=utf-8'], html)
+    return send(reply, status, ['Location', location, 'Content-Type', 'text/html; charset=utf-8'], goRedirectBody(location))
   }
   const allow = routes.allowed(method, path)
   if (method === 'OPTIONS' && allow !== '') {

@@ -1,40 +1,7 @@
 /**
- * Go's formatting where nsqd's text answers show it: durations (time.Duration.String), e2e latencies (%.1f with a
- * unit), RFC 3339 times and fmt's %-Ns padding.
+ * Go's formatting where nsqd's text answers show it: e2e latencies (%.1f with a unit), RFC 3339 times and fmt's %-Ns
+ * padding. Durations (time.Duration.String) are @nsqts/protocol's formatGoDuration, shared with nsqlookupd.
  */
-
-/** Splits `v` into its integer part and `.fraction` (trailing zeros dropped, empty when 0) at `digits` decimals. */
-function fraction (v: bigint, digits: number): [bigint, string] {
-  const unit = 10n ** BigInt(digits)
-  const frac = (v % unit).toString().padStart(digits, '0').replace(/0+$/, '')
-  return [v / unit, frac === '' ? '' : `.${frac}`]
-}
-
-/** time.Duration.String() of a nanosecond count: `0s`, `510ns`, `61.803µs`, `750.373753ms`, `4.07s`, `1h2m3s`. */
-export function goDuration (ns: bigint): string {
-  const sign = ns < 0n ? '-' : ''
-  const n = ns < 0n ? -ns : ns
-  if (n === 0n) return '0s'
-  if (n < 1000n) return `${sign}${n}ns`
-  if (n < 1_000_000n) {
-    const [whole, frac] = fraction(n, 3)
-    return `${sign}${whole}${frac}µs`
-  }
-  if (n < 1_000_000_000n) {
-    const [whole, frac] = fraction(n, 6)
-    return `${sign}${whole}${frac}ms`
-  }
-  const [secs, frac] = fraction(n, 9)
-  let out = `${secs % 60n}${frac}s`
-  const mins = secs / 60n
-  if (mins > 0n) {
-    out = `${mins % 60n}m${out}`
-    // Go stops at hours: days differ in length.
-    const hours = mins / 60n
-    if (hours > 0n) out = `${hours}h${out}`
-  }
-  return sign + out
-}
 
 /**
  * Go's %.1f of a non-negative number. toFixed rounds an exact tie up, Go to even; at one decimal the only ties a

@@ -1,6 +1,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import { Socket } from 'node:net'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { goHtmlSafe } from '@nsqts/protocol'
 import { parseQuery, type QueryValues } from './query.js'
 
 /**
@@ -29,7 +30,7 @@ export class RequestAborted extends Error {}
 
 /** JSON as Go's encoding/json writes it: it also escapes <, > and & and the two JS line separators. */
 export function goJson (value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return goHtmlSafe(JSON.stringify(value))
 }
 
 // ---- request bodies ----

@@ -1,6 +1,6 @@
-import type { ClientStats, E2eProcessingLatency, MemoryStats } from '@nsqts/protocol'
+import { formatGoDuration, type ClientStats, type E2eProcessingLatency, type MemoryStats } from '@nsqts/protocol'
 import type { Stats } from '../stats.js'
-import { goDuration, nsToHuman, padRight, rfc3339 } from './go-format.js'
+import { nsToHuman, padRight, rfc3339 } from './go-format.js'
 
 /** What the text /stats needs besides the stats themselves. */
 export interface TextStatsContext {
@@ -25,7 +25,7 @@ function portOf (address: string): string {
 /** One client line: publishers show their counts per topic, consumers their delivery counters. */
 function clientLine (s: ClientStats, nowMs: number): string {
   // Connected time in whole seconds, like Go's Truncate(time.Second).
-  const connected = goDuration(BigInt(Math.max(0, Math.floor((nowMs - s.connect_ts * 1000) / 1000))) * 1_000_000_000n)
+  const connected = formatGoDuration(BigInt(Math.max(0, Math.floor((nowMs - s.connect_ts * 1000) / 1000))) * 1_000_000_000n)
   const id = padRight(`${s.hostname}:${portOf(s.remote_address)} ${s.user_agent}`, 21)
   if (s.pub_counts !== undefined && s.pub_counts.length > 0) {
     const total = s.pub_counts.reduce((sum, p) => sum + p.count, 0)
@@ -39,7 +39,7 @@ function clientLine (s: ClientStats, nowMs: number): string {
 
 /** The default (text) format of /stats, column for column as nsqd prints it. */
 export function formatTextStats (stats: Stats, memory: MemoryStats | undefined, ctx: TextStatsContext): string {
-  let out = `${ctx.banner}\nstart_time ${rfc3339(ctx.startTime)}\nuptime ${goDuration(ctx.uptimeNs)}\n\nHealth: ${ctx.health}\n`
+  let out = `${ctx.banner}\nstart_time ${rfc3339(ctx.startTime)}\nuptime ${formatGoDuration(ctx.uptimeNs)}\n\nHealth: ${ctx.health}\n`
   if (memory !== undefined) {
     out += '\nMemory:\n'
     for (const [key, value] of Object.entries(memory)) out += `   ${padRight(key, 25)}\t${value as number}\n`

@@ -1,4 +1,4 @@
-import { NsqError } from '@nsqts/protocol'
+import { NsqError, goHtmlSafe } from '@nsqts/protocol'
 import type { NsqdOptions } from '../options.js'
 
 /**
@@ -44,11 +44,6 @@ function queryEscape (s: string): string {
     else out += '%' + b.toString(16).toUpperCase().padStart(2, '0')
   }
   return out
-}
-
-/** Go's json.Marshal escapes <, > and & in strings; so does this, to send the same bytes. */
-function goJson (value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** An --auth-http-address: host:port means http://host:port/auth; anything with :// is used as given. */
@@ -105,7 +100,8 @@ async function queryOne (endpoint: string, q: AuthQuery, o: NsqdOptions): Promis
   let url = endpoint
   let body: string | undefined
   if (o.authHttpRequestMethod === 'post') {
-    body = goJson(Object.fromEntries(values.map(([k, v]) => [k, [v]])))
+    // Go's json.Marshal escapes <, > and & in strings: the same bytes go out.
+    body = goHtmlSafe(JSON.stringify(Object.fromEntries(values.map(([k, v]) => [k, [v]]))))
     headers['content-type'] = 'application/json'
   } else {
     url = `${endpoint}?${values.map(([k, v]) => `${k}=${queryEscape(v)}`).join('&')}`
