@@ -15,6 +15,7 @@ import type { BodySpec, SnappyBlockCodec } from '@nsqts/protocol'
 import type { TlsOptions } from 'node:tls'
 import { TlsRequired, TlsUpgrader, tlsServerOptions } from './tcp/tls.js'
 import { loadSnappy } from './tcp/compression.js'
+import { StatsdPusher } from './statsd.js'
 
 export const VERSION = '1.3.0'
 
@@ -77,6 +78,8 @@ export class NSQD {
   /** The native snappy block codec, loaded by start() unless --snappy=false (or it failed to load). */
   snappyBlock: SnappyBlockCodec | undefined
   private readonly lookupPeers: LookupPeers
+  /** Pushes stats to --statsd-address once listening; undefined when that is unset. */
+  private statsd: StatsdPusher | undefined
   readonly hostname = hostname()
   private readonly topicContext: TopicContext
   /** How PUB, DPUB and MPUB bodies are framed and size-checked; built once from the limits. */
@@ -145,6 +148,11 @@ export class NSQD {
       this.logger.info(`HTTP: listening on ${this.formatAddress(this.httpAddress)}`)
     }
     this.lookupPeers.start()
+    // Started once listening: the prefix's %s names the bound HTTP port.
+    if (this.options.statsdAddress !== '') {
+      this.statsd = new StatsdPusher(this)
+      this.statsd.start()
+    }
   }
 
   /**
@@ -354,6 +362,7 @@ export class NSQD {
 
   private async shutdown (): Promise<void> {
     this.lookupPeers.close()
+    this.statsd?.close()
     await Promise.all([this.tcp.close(), this.http.close(), this.https?.close()])
     for (const topic of this.topics.values()) topic.stop()
     this.persistUnfinished()

@@ -2,20 +2,11 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { LOG_LEVELS, type LogLevelName } from '@nsqts/protocol'
 import type { NSQD } from '../nsqd.js'
 import { HttpError, readBody, sendV1 } from './respond.js'
+import { statsdPrefix } from '../statsd.js'
 
 type ConfigValue = string | number | boolean | readonly string[] | readonly number[]
 
 const ns = (ms: number): number => Math.round(ms * 1e6)
-
-/** nsqd's statsd prefix with `%s` replaced by the host key (broadcast host:port, `.` and `:` as `_`), ending in `.`. */
-function statsdPrefix (nsqd: NSQD): string {
-  const prefix = nsqd.options.statsdPrefix
-  if (prefix === '') return ''
-  const host = nsqd.options.broadcastAddress
-  const key = `${host.includes(':') ? `[${host}]` : host}:${nsqd.broadcastHttpPort}`.replace(/[.:]/g, '_')
-  const expanded = prefix.replaceAll('%s', key)
-  return expanded.endsWith('.') ? expanded : `${expanded}.`
-}
 
 /**
  * Every option GET /config/<name> knows, under nsqd 1.3.0's config names (the `cfg` name: `id`, not `node_id`),
