@@ -48,6 +48,12 @@ export interface ConsumerOptions extends ConnectionOptions {
   lookupdPollTimeoutMs?: number
   /** Send `Authorization: Bearer <authSecret>` to nsqlookupd when authSecret is set. Default true. */
   lookupdAuthorization?: boolean
+  /**
+   * nsqts: sent as `Authorization: Bearer <token>` on every lookupd query, for nsqlookupds started with
+   * --http-bearer-token. Their token is not nsqd's AUTH secret, so this one wins over authSecret there. Empty or
+   * absent: no such header.
+   */
+  lookupdHttpBearerToken?: string
   /** With more connections than maxInFlight, a connection idle this long gives its RDY to another. Default 10000. */
   lowRdyIdleTimeoutMs?: number
   /** ... and one holding RDY this long too. Default 30000. */
@@ -203,7 +209,9 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const authHeader = options.lookupdAuthorization !== false && this.conn.authSecret !== undefined
       ? { authorization: `Bearer ${this.conn.authSecret}` }
       : undefined
-    this.lookupds = lookupd.map((a) => new LookupdHttpClient(a, { timeoutMs: pollTimeoutMs, headers: authHeader }))
+    this.lookupds = lookupd.map((a) => new LookupdHttpClient(a, {
+      timeoutMs: pollTimeoutMs, headers: authHeader, bearerToken: options.lookupdHttpBearerToken,
+    }))
 
     const maxInFlight = checkInteger('maxInFlight', options.maxInFlight ?? 1, 0, 1_000_000)
     this.maxAttempts = checkInteger('maxAttempts', options.maxAttempts ?? 0, 0, 65535)

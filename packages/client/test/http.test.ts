@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { HttpError, LookupdHttpClient, NsqdHttpClient, Producer } from '../src/index.js'
-import { cleanup, lookupd, nsqd, topicName, waitFor } from './helpers.js'
+import { Consumer, HttpError, LookupdHttpClient, NsqdHttpClient, Producer } from '../src/index.js'
+import { cleanup, deferred, lookupd, nsqd, topicName, waitFor } from './helpers.js'
 
 describe('NsqdHttpClient', () => {
   it('publishes, reads /info and /stats with their NSQ shapes', async () => {
@@ -126,5 +126,29 @@ describe('bearerToken (nsqts daemons started with --http-bearer-token)', () => {
     const lookupdHttp = new LookupdHttpClient(l.httpAddress, { bearerToken: token })
     await lookupdHttp.createTopic(topic)
     expect(await lookupdHttp.topics()).toEqual([topic])
+  })
+
+  it('Consumer sends lookupdHttpBearerToken on its lookupd queries', async () => {
+    const token = 'lookupd-token'
+    const l = await lookupd({ httpBearerToken: token })
+    const d = await nsqd({ nsqlookupdTcpAddresses: [l.tcpAddress], lookupdHttpBearerToken: token })
+    const topic = topicName()
+    await new NsqdHttpClient(d.httpAddress).publish(topic, 'found')
+    const lookupdHttp = new LookupdHttpClient(l.httpAddress, { bearerToken: token })
+    await waitFor(async () => (await lookupdHttp.lookup(topic).catch(() => undefined))?.producers?.length === 1, 5000, 'topic registered')
+
+    const denied = new Consumer(topic, 'ch', { lookupdHttpAddresses: l.httpAddress })
+    cleanup(() => denied.close())
+    const errors: Error[] = []
+    denied.on('error', (err) => { errors.push(err) })
+    await denied.handle(() => {})
+    expect(errors).toMatchObject([{ status: 401, nsqMessage: 'UNAUTHORIZED' }])
+    expect(denied.stats().connections).toBe(0)
+
+    const consumer = new Consumer(topic, 'ch', { lookupdHttpAddresses: l.httpAddress, lookupdHttpBearerToken: token })
+    cleanup(() => consumer.close())
+    const body = deferred<string>()
+    await consumer.handle((m) => { body.resolve(m.text()) })
+    expect(await body.promise).toBe('found')
   })
 })

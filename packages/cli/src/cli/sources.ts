@@ -15,6 +15,12 @@ export function addConsumerFlags (program: Command, defaults: { channel?: string
     .addOption(repeatable('--nsqd-tcp-address <addr>', 'nsqd TCP address'))
     .addOption(repeatable('--lookupd-http-address <addr>', 'lookupd HTTP address'))
     .addOption(repeatable('--consumer-opt <name,value>', 'option to passthrough to the consumer (go-nsq Config names: max_attempts, msg_timeout, ...)'))
+    .addOption(bearerTokenOption())
+}
+
+/** nsqts: the token of daemons started with --http-bearer-token, for every nsqd and nsqlookupd HTTP call of a tool. */
+export function bearerTokenOption (): Option {
+  return new Option('--http-bearer-token <token>', '(nsqts) sent as "Authorization: Bearer <token>" to the nsqd and nsqlookupd HTTP APIs').default('')
 }
 
 export interface ConsumerFlags {
@@ -23,6 +29,7 @@ export interface ConsumerFlags {
   readonly nsqdTcpAddresses: string[]
   readonly lookupdHttpAddresses: string[]
   readonly consumerOpts: string[]
+  readonly httpBearerToken: string
 }
 
 export function readConsumerFlags (opts: Record<string, unknown>): ConsumerFlags {
@@ -32,6 +39,7 @@ export function readConsumerFlags (opts: Record<string, unknown>): ConsumerFlags
     nsqdTcpAddresses: opts.nsqdTcpAddress as string[],
     lookupdHttpAddresses: opts.lookupdHttpAddress as string[],
     consumerOpts: opts.consumerOpt as string[],
+    httpBearerToken: opts.httpBearerToken as string,
   }
 }
 
@@ -89,6 +97,7 @@ export function buildConsumerOptions (tool: string, flags: ConsumerFlags, warn: 
     maxInFlight: flags.maxInFlight,
     nsqdTcpAddresses: flags.nsqdTcpAddresses,
     lookupdHttpAddresses: flags.lookupdHttpAddresses,
+    lookupdHttpBearerToken: flags.httpBearerToken,
   }
 }
 

@@ -2,7 +2,7 @@ import { Option } from 'commander'
 import { HttpError, LookupdHttpClient, NsqdHttpClient } from '@nsqts/client'
 import { check, createProgram, durationOption, parse, parseIntArg, repeatable } from '../cli/program.js'
 import type { Tool, ToolContext } from '../cli/run.js'
-import { checkHttpAddress } from '../cli/sources.js'
+import { bearerTokenOption, checkHttpAddress } from '../cli/sources.js'
 
 export interface NsqStatOptions {
   topic: string
@@ -14,6 +14,7 @@ export interface NsqStatOptions {
   count: number | undefined
   connectTimeoutMs: number
   requestTimeoutMs: number
+  httpBearerToken: string
 }
 
 export const nsqStat: Tool<NsqStatOptions> = {
@@ -29,6 +30,7 @@ export const nsqStat: Tool<NsqStatOptions> = {
       .addOption(new Option('--count <n>', 'number of reports').argParser(parseIntArg(Number.MIN_SAFE_INTEGER)))
       .addOption(durationOption('--http-client-connect-timeout <duration>', 'timeout for HTTP connect', 2000, '2s'))
       .addOption(durationOption('--http-client-request-timeout <duration>', 'timeout for HTTP request', 5000, '5s'))
+      .addOption(bearerTokenOption())
     return parse('nsq_stat', made, args, (o) => {
       const options: NsqStatOptions = {
         topic: o.topic as string,
@@ -39,6 +41,7 @@ export const nsqStat: Tool<NsqStatOptions> = {
         count: o.count as number | undefined,
         connectTimeoutMs: o.httpClientConnectTimeout as number,
         requestTimeoutMs: o.httpClientRequestTimeout as number,
+        httpBearerToken: o.httpBearerToken as string,
       }
       check(
         [options.topic === '' || options.channel === '', '--topic and --channel are required'],
@@ -80,7 +83,7 @@ const HEADER_EVERY = 25
 
 async function runNsqStat (options: NsqStatOptions, { stopped, stopping }: ToolContext): Promise<number> {
   // The client's HTTP helpers have one timeout for the whole request; it must allow for the connect as well.
-  const http = { timeoutMs: Math.max(options.requestTimeoutMs, options.connectTimeoutMs) }
+  const http = { timeoutMs: Math.max(options.requestTimeoutMs, options.connectTimeoutMs), bearerToken: options.httpBearerToken }
   const lookupds = options.lookupdHttpAddresses.map((a) => new LookupdHttpClient(a, http))
   const nsqds = new Map<string, NsqdHttpClient>()
   const nsqd = (address: string): NsqdHttpClient => {

@@ -146,7 +146,7 @@ async function runNsqToFile (options: NsqToFileOptions, { log, stopped }: ToolCo
   if (options.topics.length > 0) {
     for (const topic of options.topics) await start(topic)
   } else {
-    const lookupds = options.lookupdHttpAddresses.map((a) => new LookupdHttpClient(a, { timeoutMs: options.requestTimeoutMs }))
+    const lookupds = options.lookupdHttpAddresses.map((a) => new LookupdHttpClient(a, { timeoutMs: options.requestTimeoutMs, bearerToken: options.httpBearerToken }))
     const discover = async (): Promise<void> => {
       const results = await Promise.allSettled(lookupds.map((l) => l.topics()))
       for (const r of results) {
