@@ -14,5 +14,3 @@ export type { RawResponse, ApiRequest, Handler } from './http/router.js'
 export { parseRequestTarget, parseQuery } from './http/url.js'
 export { createLookupdMetrics } from './metrics.js'
 export { goTrimSpace, goDecodeUtf8 } from './go-text.js'
-// Go rules nsqlookupd relies on that now live in @nsqts/protocol, still offered here under the names siblings use.
-export { goCleanPath as cleanPath, goJson, goJsonString, formatGoDuration } from '@nsqts/protocol'
