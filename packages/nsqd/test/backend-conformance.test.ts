@@ -2,6 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Level } from 'level'
 import { encodeMessage } from '@nsqts/protocol'
 import { MemoryBackend } from '../src/backend/memory.js'
 import { LevelStore } from '../src/backend/level.js'
@@ -36,6 +37,23 @@ async function readN (q: BackendQueue, n: number, timeoutMs = 10_000): Promise<B
     })
   }
   return out
+}
+
+/** Runs `fn` on the closed store's database, opened raw. */
+async function withDb<T> (dir: string, fn: (db: Level<Buffer, Buffer>) => Promise<T>): Promise<T> {
+  const db = new Level<Buffer, Buffer>(join(dir, 'nsqd.leveldb'), { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  try {
+    return await fn(db)
+  } finally {
+    await db.close()
+  }
+}
+
+const chunkKeys = (db: Level<Buffer, Buffer>): Promise<Buffer[]> => db.keys({ gte: Buffer.from('q'), lt: Buffer.from('r') }).all()
+
+/** [first seq, record count] of a chunk's key. */
+function chunkOf (key: Buffer): [number, number] {
+  return [key.readUInt32BE(9), key.readUInt32BE(13)]
 }
 
 interface Backend {
@@ -261,31 +279,117 @@ describe('level store', () => {
     await b.close()
   })
 
-  it('sets a damaged record aside, skips it and keeps the depth exact', async () => {
+  it('sets a damaged chunk aside, skips its records and keeps the depth exact', async () => {
     const b = await levelBackend({ cacheRecords: 4 })
     const q = b.make('t')
-    for (let i = 0; i < 10; i++) q.put(rec(i))
+    // Three writes, three chunks: 0-3, 4-6, 7-9.
+    for (const [from, to] of [[0, 4], [4, 7], [7, 10]] as const) {
+      const mark = b.store().mark()
+      for (let i = from; i < to; i++) q.put(rec(i))
+      await b.store().writeSince(mark)?.settled()
+    }
     await b.close()
-    // Damage record 5 in place, as a bad disk would.
-    const { Level } = await import('level')
-    const db = new Level<Buffer, Buffer>(join(b.dir, 'nsqd.leveldb'), { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-    const keys = await db.keys({ gte: Buffer.from('q'), lt: Buffer.from('r') }).all()
-    const value = (await db.get(keys[5]!))!
-    value[value.length - 1] ^= 0xff
-    await db.put(keys[5]!, value)
-    await db.close()
+    // Damage the middle chunk in place, as a bad disk would.
+    const keys = await withDb(b.dir, async (db) => {
+      const keys = await chunkKeys(db)
+      const value = (await db.get(keys[1]!))!
+      value[value.length - 1] = (value.at(-1) as number) ^ 0xff
+      await db.put(keys[1]!, value)
+      return keys
+    })
+    expect(keys.map(chunkOf)).toEqual([[0, 4], [4, 3], [7, 3]])
 
     const errors: string[] = []
     const store = await LevelStore.open(b.dir, { cacheRecords: 4, logger: { debug () {}, info () {}, warn () {}, error: (m) => errors.push(m) } })
     const q2 = store.queue('t')
     expect(q2.depth).toBe(10)
-    expect((await readN(q2, 9)).map(numOf)).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9])
+    expect((await readN(q2, 7)).map(numOf)).toEqual([0, 1, 2, 3, 7, 8, 9])
     expect(q2.depth).toBe(0)
-    expect(errors.join('\n')).toMatch(/record 5 of queue t is damaged .* set aside as x71/)
+    expect(errors.join('\n')).toMatch(/chunk of records 4\.\.6 of queue t is damaged .* set aside as x71/)
     await store.close()
-    const db2 = new Level<Buffer, Buffer>(join(b.dir, 'nsqd.leveldb'), { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-    expect(await db2.keys({ gte: Buffer.from('x'), lt: Buffer.from('y') }).all()).toHaveLength(1)
-    await db2.close()
+    await withDb(b.dir, async (db) => {
+      expect(await db.keys({ gte: Buffer.from('x'), lt: Buffer.from('y') }).all()).toHaveLength(1)
+      expect(await chunkKeys(db)).toHaveLength(0)
+    })
+  })
+
+  it('stores the records a queue puts in one write as one chunk, at most MAX_CHUNK_RECORDS each', async () => {
+    const b = await levelBackend({ cacheRecords: 16 })
+    const q = b.make('t')
+    let mark = b.store().mark()
+    for (let i = 0; i < 5000; i++) q.put(rec(i))
+    await b.store().writeSince(mark)?.settled()
+    mark = b.store().mark()
+    for (let i = 5000; i < 5010; i++) q.put(rec(i))
+    await b.store().writeSince(mark)?.settled()
+    await b.close()
+    // The read-ahead took the first 16 in a chunk of their own, so that a load always starts at a chunk.
+    const keys = await withDb(b.dir, chunkKeys)
+    expect(keys.map(chunkOf)).toEqual([[0, 16], [16, 2048], [2064, 2048], [4112, 888], [5000, 10]])
+    await b.restart?.()
+    const q2 = b.make('t')
+    expect(q2.depth).toBe(5010)
+    expect((await readN(q2, 5010)).map(numOf)).toEqual(Array.from({ length: 5010 }, (_, i) => i))
+    await b.close()
+  })
+
+  it('a chunk read in part before its write is stored without the records read', async () => {
+    const b = await levelBackend({ cacheRecords: 1000 })
+    const q = b.make('t')
+    for (let i = 0; i < 100; i++) q.put(rec(i))
+    expect((await readN(q, 40)).map(numOf)).toEqual(Array.from({ length: 40 }, (_, i) => i))
+    await b.close()
+    expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual([[40, 60]])
+  })
+
+  it('a clean close stores exactly the unread rest of a chunk read in part, from disk or from the read-ahead', async () => {
+    const b = await levelBackend({ cacheRecords: 1000 })
+    const q = b.make('t')
+    const mark = b.store().mark()
+    for (let i = 0; i < 100; i++) q.put(rec(i))
+    q.put(rec(100)) // same write, same chunk
+    await b.store().writeSince(mark)?.settled()
+    // Written, then read in part from the read-ahead.
+    expect((await readN(q, 30)).map(numOf)).toEqual(Array.from({ length: 30 }, (_, i) => i))
+    await b.close()
+    expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual([[30, 71]])
+    await b.restart?.()
+    // Loaded from disk, then read in part.
+    const q2 = b.make('t')
+    expect(q2.depth).toBe(71)
+    expect((await readN(q2, 21)).map(numOf)).toEqual(Array.from({ length: 21 }, (_, i) => i + 30))
+    await b.close()
+    expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual([[51, 50]])
+    await b.restart?.()
+    const q3 = b.make('t')
+    expect(q3.depth).toBe(50)
+    expect((await readN(q3, 50)).map(numOf)).toEqual(Array.from({ length: 50 }, (_, i) => i + 51))
+    await b.close()
+    // Read to the end: the chunk is gone.
+    expect(await withDb(b.dir, chunkKeys)).toHaveLength(0)
+  })
+
+  it('durable mode takes over chunks written in default mode, one record per key, acks and all', async () => {
+    const b = await levelBackend()
+    const q = b.make('t')
+    for (let i = 0; i < 10; i++) q.put(rec(i))
+    await b.close()
+    const durable = await LevelStore.open(b.dir, { durable: true })
+    const q2 = durable.queue('t')
+    const got = await readN(q2, 10)
+    for (const r of got.slice(0, 3)) q2.ack(r.toString('latin1', 10, 26))
+    await durable.close()
+    expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual(Array.from({ length: 7 }, (_, i) => [i + 3, 1]))
+    const again = await LevelStore.open(b.dir, { durable: true })
+    expect((await readN(again.queue('t'), 7)).map(numOf)).toEqual([3, 4, 5, 6, 7, 8, 9])
+    await again.close()
+  })
+
+  it('refuses a database of another format with a clear message', async () => {
+    const b = await levelBackend()
+    await b.close()
+    await withDb(b.dir, (db) => db.put(Buffer.from('v'), Buffer.from('nsqts-level/1')))
+    await expect(LevelStore.open(b.dir)).rejects.toThrow(/holds format "nsqts-level\/1", this nsqd reads "nsqts-level\/2"/)
   })
 
   it('a failed write fails its waiters and the health, is retried, and the next good write clears it', async () => {

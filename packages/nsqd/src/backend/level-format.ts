@@ -4,18 +4,27 @@ import { MESSAGE_HEADER_SIZE } from '@nsqts/protocol'
 /**
  * What the level store keeps, one key space per kind, each key starting with one byte that names it:
  *
- *   'v'                          format of the database: utf8 FORMAT
- *   'i' <name, utf8>             a topic (`t`) or channel (`t:c`): JSON {"id":<queue id>,"paused":<bool>}
- *   'q' <u32 id> <u64 seq>       a queued record     value: [u32 crc32(record)][record]
- *   'k' <u32 id> <u64 seq>       a kept record       value: [u32 crc32(rest)][f64 due time, ms][record]
- *   'x' <original key>           a record set aside because it could not be read; its bytes as found
- *   's'                          written by a sync-timeout flush, so that there is something to sync
+ *   'v'                             format of the database: utf8 FORMAT
+ *   'i' <name, utf8>                a topic (`t`) or channel (`t:c`): JSON {"id":<queue id>,"paused":<bool>}
+ *   'q' <u32 id> <u64 seq> <u32 n>  a chunk: n queued records, seqs seq..seq+n-1
+ *                                   value: [u32 crc32(rest)] then per record [u32 length][record]
+ *   'k' <u32 id> <u64 seq>          a kept record     value: [u32 crc32(rest)][f64 due time, ms][record]
+ *   'x' <original key>              a value set aside because it could not be read; its bytes as found
+ *   's'                             written by a sync-timeout flush, so that there is something to sync
  *
  * All integers are big-endian, so LevelDB's byte order is the numeric order: a queue's records sort by seq, and one
  * queue's records sit together. A record is a message in its stored form ([8 ts][2 attempts][16 id][body]).
- * The checksum lets a read tell a damaged value from a message; LevelDB checks its blocks only when told to.
+ * The checksum lets a read tell a damaged value from messages; LevelDB checks its blocks only when told to. One
+ * checksum covers a whole chunk: a damaged chunk is set aside whole.
+ *
+ * Queued records travel in chunks: what one queue stores in one write is one value, so a message costs a share of
+ * one put, one read and one removal rather than one of each. The count sits in the key so that a start counts a
+ * backlog from its keys alone (and a damaged value still says how many records it held); the first seq keeps chunks
+ * in order. A durable queue stores one record per chunk, as it removes records one by one (at FIN). Format 1 stored
+ * one record per key ('q' <u32 id> <u64 seq>, value [u32 crc32][record]); this format refuses such a database
+ * rather than guess at it: drain it with the nsqd that wrote it, or move it away.
  */
-export const FORMAT = 'nsqts-level/1'
+export const FORMAT = 'nsqts-level/2'
 
 export const KIND_VERSION = 0x76 // v
 export const KIND_ENTRY = 0x69 // i
@@ -24,7 +33,9 @@ export const KIND_KEPT = 0x6b // k
 export const KIND_ASIDE = 0x78 // x
 export const KIND_SYNC = 0x73 // s
 
+/** Length of a kept record's key; a chunk's key has a u32 count more. */
 export const RECORD_KEY_LENGTH = 13
+export const CHUNK_KEY_LENGTH = 17
 const TWO_32 = 2 ** 32
 
 export function recordKey (kind: number, id: number, seq: number): Buffer {
@@ -34,6 +45,20 @@ export function recordKey (kind: number, id: number, seq: number): Buffer {
   key.writeUInt32BE(Math.floor(seq / TWO_32), 5)
   key.writeUInt32BE(seq >>> 0, 9)
   return key
+}
+
+export function chunkKey (id: number, seq: number, count: number): Buffer {
+  const key = Buffer.allocUnsafe(CHUNK_KEY_LENGTH)
+  key[0] = KIND_QUEUED
+  key.writeUInt32BE(id, 1)
+  key.writeUInt32BE(Math.floor(seq / TWO_32), 5)
+  key.writeUInt32BE(seq >>> 0, 9)
+  key.writeUInt32BE(count, 13)
+  return key
+}
+
+export function countOfKey (key: Buffer): number {
+  return key.readUInt32BE(13)
 }
 
 /** The first key past every record of queue `id` of this kind. */
@@ -65,18 +90,34 @@ export function asideKey (key: Buffer): Buffer {
   return Buffer.concat([Buffer.from([KIND_ASIDE]), key])
 }
 
-export function encodeQueued (record: Buffer): Buffer {
-  const value = Buffer.allocUnsafe(4 + record.length)
-  value.writeUInt32BE(crc32(record), 0)
-  record.copy(value, 4)
+/** The value of a chunk holding records[from..]: one copy of each record, one checksum for them all. */
+export function encodeChunk (records: Buffer[], from: number): Buffer {
+  let size = 4
+  for (let i = from; i < records.length; i++) size += 4 + (records[i] as Buffer).length
+  const value = Buffer.allocUnsafe(size)
+  let at = 4
+  for (let i = from; i < records.length; i++) {
+    const record = records[i] as Buffer
+    value.writeUInt32BE(record.length, at)
+    record.copy(value, at + 4)
+    at += 4 + record.length
+  }
+  value.writeUInt32BE(crc32(value.subarray(4)), 0)
   return value
 }
 
-/** The record of a queued value, or undefined when the value is damaged. */
-export function decodeQueued (value: Buffer): Buffer | undefined {
-  if (value.length < 4 + MESSAGE_HEADER_SIZE) return undefined
-  const record = value.subarray(4)
-  return crc32(record) === value.readUInt32BE(0) ? record : undefined
+/** The `count` records of a chunk (views into the value), or undefined when the value is damaged. */
+export function decodeChunk (value: Buffer, count: number): Buffer[] | undefined {
+  if (value.length < 4 || crc32(value.subarray(4)) !== value.readUInt32BE(0)) return undefined
+  const records: Buffer[] = []
+  let at = 4
+  while (at + 4 <= value.length) {
+    const length = value.readUInt32BE(at)
+    if (length < MESSAGE_HEADER_SIZE || at + 4 + length > value.length) return undefined
+    records.push(value.subarray(at + 4, at + 4 + length))
+    at += 4 + length
+  }
+  return at === value.length && records.length === count ? records : undefined
 }
 
 export function encodeKept (record: Buffer, dueAt: number): Buffer {

@@ -5,17 +5,18 @@ import { silentLogger, type Logger } from '@nsqts/protocol'
 import { Deque } from '../deque.js'
 import type { BackendQueue, KeptRecord, PendingWrite } from './types.js'
 import {
-  FORMAT, KIND_VERSION, KIND_ENTRY, KIND_QUEUED, KIND_KEPT, KIND_SYNC, RECORD_KEY_LENGTH,
-  recordKey, recordRangeEnd, idOfKey, seqOfKey, entryKey, kindStart, kindEnd, asideKey,
-  encodeQueued, decodeQueued, encodeKept, decodeKept, encodeEntry, decodeEntry, messageIdOf,
+  FORMAT, KIND_VERSION, KIND_ENTRY, KIND_QUEUED, KIND_KEPT, KIND_SYNC, RECORD_KEY_LENGTH, CHUNK_KEY_LENGTH,
+  recordKey, chunkKey, recordRangeEnd, idOfKey, seqOfKey, countOfKey, entryKey, kindStart, kindEnd, asideKey,
+  encodeChunk, decodeChunk, encodeKept, decodeKept, encodeEntry, decodeEntry, messageIdOf,
 } from './level-format.js'
 
 type Db = Level<Buffer, Buffer>
 /**
- * A LevelDB batch operation. A queued record's put carries the record and gets its value (checksum and copy) only
- * when its batch is written, and is `cancelled` when the record was read before that: then it costs nothing.
+ * A LevelDB batch operation, or a chunk of queued records that becomes one put when its batch is written: until
+ * then it takes every record its queue puts in the same write, and what was read meanwhile is left out of it.
  */
-type Op = { type: 'put', key: Buffer, value: Buffer | undefined, record?: Buffer, cancelled?: boolean } | { type: 'del', key: Buffer }
+type Op = LevelOp | { type: 'chunk', chunk: Chunk }
+type LevelOp = { type: 'put', key: Buffer, value: Buffer } | { type: 'del', key: Buffer }
 
 /**
  * classic-level's own chained batch, under abstract-level's public API. The public batch copies, validates and
@@ -35,16 +36,65 @@ interface RawChainedBatch {
  * the native batch keeps as capacity once it was used.
  */
 const MAX_WRITE_OPS = 16384
+const MAX_WRITE_BYTES = 16 * 1024 * 1024
+/**
+ * While more operations than this (records put, removals) wait to be written, queues load nothing more from disk.
+ * Nothing else slows a topic that moves its stored backlog to its channels, and a durable channel stores each message
+ * again (synced) and removes the topic's: without it, loads outrun the writes and the backlog piles up in memory.
+ */
+const MAX_PENDING_OPS = MAX_WRITE_OPS
 
-/** The operations to hand to LevelDB: cancelled puts left out, lazily encoded values made. */
-function prepare (ops: Op[]): Op[] {
-  const out: Op[] = []
+/**
+ * A chunk takes at most this many records and bytes (or one record of any size): that bounds what a crash may deliver
+ * twice (a chunk partly read when nsqd died comes back whole) and how far a load may overshoot the read-ahead.
+ */
+const MAX_CHUNK_RECORDS = 2048
+const MAX_CHUNK_BYTES = 256 * 1024
+/** A load reads about this much at most, in one go (native memory grows with it). */
+const MAX_LOAD_BYTES = 1024 * 1024
+
+/**
+ * Consecutive records of one queue stored as one value (level-format.ts). The read-ahead hands its records out in
+ * order, so what was read is always a prefix; the chunk's key is removed once the last one was read.
+ */
+class Chunk {
+  /** Records handed out by read(). */
+  handed = 0
+  /** Set once stored (or being stored): the value holds records[storedFrom..size). */
+  key: Buffer | undefined
+  storedFrom = 0
+  /** While it still takes records (its write has not started): them, and their bytes. */
+  records: Buffer[] | undefined
+  bytes = 0
+
+  /**
+   * @param ahead the read-ahead holds its records: a chunk never mixes such records with others, so that a load from
+   *   disk always starts at a chunk's first record.
+   * @param whole stored with every record, read or not (durable mode, where a read record stays until acked).
+   */
+  constructor (readonly queue: LevelQueue, readonly first: number, public size: number, readonly ahead: boolean,
+    readonly whole: boolean) {}
+
+  /** Its put, now that its write starts: the records not read yet, or nothing when all were. */
+  seal (): LevelOp | undefined {
+    const records = this.records as Buffer[]
+    this.records = undefined
+    this.storedFrom = this.whole ? 0 : this.handed
+    if (this.storedFrom === records.length) return undefined
+    this.key = chunkKey(this.queue.id, this.first + this.storedFrom, records.length - this.storedFrom)
+    return { type: 'put', key: this.key, value: encodeChunk(records, this.storedFrom) }
+  }
+}
+
+/** The operations to hand to LevelDB: chunks sealed into puts, those read entirely left out. */
+function prepare (ops: Op[]): LevelOp[] {
+  const out: LevelOp[] = []
   for (const op of ops) {
-    if (op.type === 'put') {
-      if (op.cancelled === true) continue
-      op.value ??= encodeQueued(op.record as Buffer)
+    if (op.type !== 'chunk') out.push(op)
+    else {
+      const put = op.chunk.seal()
+      if (put !== undefined) out.push(put)
     }
-    out.push(op)
   }
   return out
 }
@@ -72,8 +122,10 @@ interface FoundQueue {
   name: string | undefined
   paused: boolean
   count: number
+  chunks: number
   firstSeq: number
-  lastSeq: number
+  /** The seq past its last queued record. */
+  endSeq: number
   kept: Array<{ key: Buffer, record: Buffer, dueAt: number }>
   lastKeptSeq: number
 }
@@ -82,13 +134,19 @@ interface FoundQueue {
  * One write of the pipeline: the operations of every turn since the previous write started. Whoever queued a record
  * in it can wait for its outcome.
  */
+let writeSerial = 0
+
 class Write implements PendingWrite {
+  /** Names the write without holding on to it (and to its values once written). */
+  readonly serial = ++writeSerial
   ops: Op[] = []
   sync = false
-  /** Set when the batch is handed to LevelDB: from then on its operations can no longer be cancelled. */
-  started = false
-  /** For each queue that put records in this write: the seq past its last one, readable from disk once written. */
-  puts = new Map<LevelQueue, number>()
+  /** The chunks it stores: their queues may read them from disk once it landed. */
+  chunks: Chunk[] = []
+  /** Records written or removed (for --sync-every), bytes queued (to bound a write), operations and records put. */
+  records = 0
+  bytes = 0
+  pending = 0
   outcome: Error | null | undefined = undefined
   private callbacks: Array<() => void> | undefined
   private promise: Promise<void> | undefined
@@ -124,7 +182,10 @@ class Write implements PendingWrite {
     const w = new Write()
     w.ops = prepare(this.ops)
     w.sync = this.sync
-    w.puts = this.puts
+    w.chunks = this.chunks
+    w.records = this.records
+    w.bytes = this.bytes
+    w.pending = this.pending
     return w
   }
 }
@@ -141,7 +202,9 @@ class Clear {
  * Writes are synchronous for the caller: queues append operations to the open write, and a pipeline writes one
  * LevelDB batch per turn (setImmediate), one batch at a time, in order. Operations queued while a batch is being
  * written go into the next one, so under load one batch (and, when durable, one fsync) covers every publish of
- * many turns: group commit. A failed batch is retried, together with what came after it, until the disk takes it.
+ * many turns: group commit. A queue's records of one write go in one chunk (one value), so a batch carries a put
+ * per queue rather than per message. A failed batch is retried, together with what came after it, until the disk
+ * takes it. While too much waits to be written, loads from disk wait for it (MAX_PENDING_OPS).
  */
 export class LevelStore {
   readonly durable: boolean
@@ -162,6 +225,9 @@ export class LevelStore {
   private failing: Error | undefined
   private injectedFault: Error | undefined
   private opsSinceSync = 0
+  /** Operations and records queued and not yet written, and the queues whose loads wait for them (mustWait). */
+  private pending = 0
+  private readonly waiting = new Set<LevelQueue>()
   private syncTimer: NodeJS.Timeout | undefined
   /** Called after every step, successful or not: what close() waits on. */
   private stepWaiters: Array<() => void> = []
@@ -313,34 +379,54 @@ export class LevelStore {
     return undefined
   }
 
-  /** @internal */
-  op (op: Op, mustSync: boolean): Write {
-    if (this.open === undefined || this.open.ops.length >= MAX_WRITE_OPS) {
+  /** @internal `records`: how many records the operation writes or removes, for --sync-every. */
+  op (op: Op, mustSync: boolean, records = 1): Write {
+    if (this.open === undefined || this.open.ops.length >= MAX_WRITE_OPS || this.open.bytes >= MAX_WRITE_BYTES) {
       this.open = new Write()
       this.steps.push(this.open)
     }
     const w = this.open
     w.ops.push(op)
+    w.records += records
+    w.pending++
+    this.pending++
     if (mustSync) w.sync = true
     this.opCount++
     this.schedule()
     return w
   }
 
-  /** @internal a queued record: readable from disk once its write lands. Returns the write it goes in. */
-  putRecord (q: LevelQueue, op: Op, seq: number): Write {
-    const w = this.op(op, this.durable)
-    w.puts.set(q, seq + 1)
-    return w
+  /**
+   * @internal A new chunk of queue `q` starting with the record of `seq`, in the open write; the caller adds the
+   * record. It is readable from disk once its write landed.
+   */
+  openChunk (q: LevelQueue, seq: number, ahead: boolean): { chunk: Chunk, serial: number } {
+    const chunk = new Chunk(q, seq, 0, ahead, this.durable)
+    chunk.records = []
+    const write = this.op({ type: 'chunk', chunk }, this.durable, 0)
+    write.chunks.push(chunk)
+    return { chunk, serial: write.serial }
   }
 
-  /**
-   * @internal A record put in `w` was read (default mode) before `w` was written: neither its put nor its removal
-   * need reach the disk. False when `w` already started: the caller removes the record instead.
-   */
-  cancelPut (w: Write, op: Op): boolean {
-    if (w.started || op.type !== 'put') return false
-    op.cancelled = true
+  /** @internal Whether a chunk of write `serial` may take another record: only while that write is open and has room. */
+  canExtend (serial: number): boolean {
+    return this.open !== undefined && this.open.serial === serial && this.open.bytes < MAX_WRITE_BYTES
+  }
+
+  /** @internal a record of `bytes` joined a chunk of the open write (just opened, or canExtend said so). */
+  added (bytes: number): void {
+    const w = this.open as Write
+    w.records++
+    w.bytes += bytes
+    w.pending++
+    this.pending++
+    this.opCount++
+  }
+
+  /** @internal Whether a load must wait for the writes to catch up; if so, `q` is told when to try again. */
+  mustWait (q: LevelQueue): boolean {
+    if (this.pending <= MAX_PENDING_OPS) return false
+    this.waiting.add(q)
     return true
   }
 
@@ -383,9 +469,9 @@ export class LevelStore {
   }
 
   private async write (w: Write): Promise<void> {
-    w.started = true
-    const ops = prepare(w.ops)
-    const sync = w.sync || this.opsSinceSync + ops.length >= this.syncEvery || this.closed
+    // Sealed once: a retry writes the same values.
+    const ops = w.ops = prepare(w.ops)
+    const sync = w.sync || this.opsSinceSync + w.records >= this.syncEvery || this.closed
     try {
       if (this.injectedFault !== undefined) throw this.injectedFault
       if (this.failing !== undefined) await this.reopen()
@@ -398,7 +484,7 @@ export class LevelStore {
     if (ops.length > 0) {
       this.counters.writes++
       if (sync) this.counters.syncs++
-      this.opsSinceSync = sync ? 0 : this.opsSinceSync + ops.length
+      this.opsSinceSync = sync ? 0 : this.opsSinceSync + w.records
       if (!sync) this.armSyncTimer()
     }
     if (this.failing !== undefined) {
@@ -407,11 +493,17 @@ export class LevelStore {
       this.logger.info(`store: writes to ${this.location} succeed again`)
       this.onHealth(undefined)
     }
-    for (const [q, upto] of w.puts) q.written(upto)
+    for (const c of w.chunks) c.queue.written(c.first + c.size)
+    this.pending -= w.pending
+    if (this.waiting.size > 0 && this.pending <= MAX_PENDING_OPS) {
+      const waiting = [...this.waiting]
+      this.waiting.clear()
+      for (const q of waiting) q.written(0)
+    }
     w.settle(null, this.logger)
   }
 
-  private async writeBatch (ops: Op[], sync: boolean): Promise<void> {
+  private async writeBatch (ops: LevelOp[], sync: boolean): Promise<void> {
     const batch = this.nativeBatch ??= (this.db as unknown as { _chainedBatch (): RawChainedBatch })._chainedBatch()
     try {
       for (const op of ops) {
@@ -500,7 +592,7 @@ export class LevelStore {
     if (this.closed) return
     this.closed = true
     clearTimeout(this.syncTimer)
-    for (const q of this.live.values()) q.stopLoading()
+    for (const q of this.live.values()) q.finish()
     if (this.opsSinceSync > 0 || this.steps.length > 0) {
       this.op({ type: 'put', key: kindStart(KIND_SYNC), value: Buffer.from(String(Date.now())) }, true)
     }
@@ -548,7 +640,9 @@ async function checkFormat (db: Db, location: string): Promise<void> {
     await db.put(key, Buffer.from(FORMAT), { sync: true })
     return
   }
-  if (value.toString() !== FORMAT) throw new Error(`${location} holds format "${value.toString()}", this nsqd reads "${FORMAT}"`)
+  if (value.toString() !== FORMAT) {
+    throw new Error(`${location} holds format "${value.toString()}", this nsqd reads "${FORMAT}" - drain it with the nsqd that wrote it, or move it away`)
+  }
 }
 
 /** Reads every entry, counts every queue's records and loads kept ones; whatever cannot be read is set aside. */
@@ -557,12 +651,12 @@ async function scanDb (db: Db, logger: Logger): Promise<{ found: Map<number, Fou
   const get = (id: number): FoundQueue => {
     let q = found.get(id)
     if (q === undefined) {
-      q = { name: undefined, paused: false, count: 0, firstSeq: -1, lastSeq: -1, kept: [], lastKeptSeq: -1 }
+      q = { name: undefined, paused: false, count: 0, chunks: 0, firstSeq: -1, endSeq: 0, kept: [], lastKeptSeq: -1 }
       found.set(id, q)
     }
     return q
   }
-  const aside: Op[] = []
+  const aside: LevelOp[] = []
   const setAside = (key: Buffer, value: Buffer, what: string): void => {
     logger.error(`store: ${what} - set aside as x${key.toString('hex')}`)
     aside.push({ type: 'put', key: asideKey(key), value }, { type: 'del', key })
@@ -582,18 +676,19 @@ async function scanDb (db: Db, logger: Logger): Promise<{ found: Map<number, Fou
     q.paused = entry.paused
   }
 
-  // Keys only: a backlog of millions is counted without reading its bodies.
+  // Keys only (a chunk's key holds its count): a backlog of millions is counted without reading its bodies.
   for await (const key of db.keys({ gte: kindStart(KIND_QUEUED), lt: kindEnd(KIND_QUEUED) })) {
-    if (key.length !== RECORD_KEY_LENGTH) {
+    if (key.length !== CHUNK_KEY_LENGTH || countOfKey(key) === 0) {
       const value = await db.get(key)
-      setAside(key, value ?? Buffer.alloc(0), `malformed record key ${key.toString('hex')}`)
+      setAside(key, value ?? Buffer.alloc(0), `malformed chunk key ${key.toString('hex')}`)
       continue
     }
     const q = get(idOfKey(key))
     const seq = seqOfKey(key)
     if (q.firstSeq < 0) q.firstSeq = seq
-    q.lastSeq = seq
-    q.count++
+    q.endSeq = seq + countOfKey(key)
+    q.count += countOfKey(key)
+    q.chunks++
   }
 
   for await (const [key, value] of db.iterator({ gte: kindStart(KIND_KEPT), lt: kindEnd(KIND_KEPT) })) {
@@ -611,12 +706,15 @@ async function scanDb (db: Db, logger: Logger): Promise<{ found: Map<number, Fou
 }
 
 /**
- * One topic's or channel's queue in the store. Records are keyed by a per-queue sequence number; the newest ones stay
- * in memory as a read-ahead while the reader keeps up (then a record is written and read back without touching the
- * disk for the read), otherwise reads stream from LevelDB in order, a chunk at a time, as the read-ahead drains.
+ * One topic's or channel's queue in the store. Records are numbered by a per-queue seq and stored in chunks (see
+ * Chunk). The newest ones stay in memory as a read-ahead while the reader keeps up (then a record is written and read
+ * back without touching the disk for the read); otherwise reads stream from LevelDB in order, some chunks at a time,
+ * as the read-ahead drains.
  *
- * Default mode: reading a record removes it. Durable mode: a read record stays until ack(), so messages in flight
- * survive a crash; the queue remembers which record holds each such message, to drop it or to replace it on requeue.
+ * Default mode: the records a queue puts in one write form one chunk; reading a record consumes it, and the chunk is
+ * removed with its last record. A clean close stores again what is left of a chunk partly read. Durable mode: every
+ * record is a chunk of its own and stays until ack(), so messages in flight survive a crash; the queue remembers
+ * which key holds each such message, to drop it or to replace it on requeue.
  */
 export class LevelQueue implements BackendQueue {
   onReadable: (() => void) | undefined
@@ -624,26 +722,28 @@ export class LevelQueue implements BackendQueue {
   paused: boolean
   readonly durable: boolean
 
-  /** Next seq for a queued record, and for a kept one (a key space of its own, so queued seqs have no gaps). */
+  /** Next seq for a queued record, and for a kept one (a key space of its own). */
   private writeSeq: number
   private keepSeq: number
-  /** Every queued record below this seq is in the read-ahead or was read. */
+  /** Every queued record below this seq is in the read-ahead or was read; always a chunk's first seq. */
   private loadedSeq: number
-  /** Every queued record below this seq is on disk, so a read from LevelDB may go that far. */
+  /** Every queued record below this seq is on disk (or was read before it had to be), so a load may go that far. */
   private writtenSeq: number
-  private readonly aheadSeqs = new Deque<number>()
+  /** The read-ahead: records in order, and the chunk of each. */
   private readonly aheadRecords = new Deque<Buffer>()
-  /** For records put while the read-ahead reached them: their put and its write, to cancel both if read in time. */
-  private readonly aheadOps = new Deque<Op | undefined>()
-  private readonly aheadWrites = new Deque<Write | undefined>()
+  private readonly aheadChunks = new Deque<Chunk>()
   private aheadBytes = 0
+  /** Default mode: the chunk that takes the next record while its write is still open. */
+  private filling: Chunk | undefined
+  private fillingSerial = 0
   private loading = false
   private waitingForWrite = false
   private loadFailures = 0
   private loadRetry: NodeJS.Timeout | undefined
   /** Bumped by empty(): a load that started before it must not add what it read. */
   private generation = 0
-  private recordSize = 256
+  /** Records per chunk lately, to ask LevelDB for about as many chunks as the read-ahead has room for. */
+  private chunkRecords: number
   /** Durable: message id -> key of its record, for records read or kept (and so held by the owner). */
   private readonly held = new Map<string, Buffer>()
   private kept: Array<{ key: Buffer, record: Buffer, dueAt: number }>
@@ -654,27 +754,40 @@ export class LevelQueue implements BackendQueue {
     this.paused = found?.paused ?? false
     this.depth = found?.count ?? 0
     this.loadedSeq = found !== undefined && found.count > 0 ? found.firstSeq : 0
-    this.writeSeq = found !== undefined && found.count > 0 ? found.lastSeq + 1 : 0
+    this.writeSeq = found?.endSeq ?? 0
     this.writtenSeq = this.writeSeq
     this.keepSeq = (found?.lastKeptSeq ?? -1) + 1
     this.kept = found?.kept ?? []
+    this.chunkRecords = found !== undefined && found.chunks > 0 ? found.count / found.chunks : 1
   }
 
   put (record: Buffer): void {
     if (this.closed) return
     if (this.held.size > 0) this.release(messageIdOf(record))
     const seq = this.writeSeq++
-    const op: Op = { type: 'put', key: recordKey(KIND_QUEUED, this.id, seq), value: undefined, record }
-    const w = this.store.putRecord(this, op, seq)
     this.depth++
     // While the read-ahead reaches the newest record and has room, it takes the new one too: a reader that keeps up
     // never reads from disk.
-    if (seq === this.loadedSeq && this.aheadRecords.length < this.store.cacheRecords &&
-        this.aheadBytes + record.length <= this.store.cacheBytes) {
-      this.aheadSeqs.push(seq)
+    const ahead = seq === this.loadedSeq && this.aheadRecords.length < this.store.cacheRecords &&
+      this.aheadBytes + record.length <= this.store.cacheBytes
+    let c = this.filling
+    if (c === undefined || c.ahead !== ahead || c.size >= MAX_CHUNK_RECORDS || c.bytes + record.length > MAX_CHUNK_BYTES ||
+        !this.store.canExtend(this.fillingSerial)) {
+      const opened = this.store.openChunk(this, seq, ahead)
+      c = opened.chunk
+      // A durable queue removes records one by one, so it stores them one by one.
+      if (!this.durable) {
+        this.filling = c
+        this.fillingSerial = opened.serial
+      }
+    }
+    this.store.added(record.length)
+    c.records?.push(record)
+    c.size++
+    c.bytes += record.length
+    if (ahead) {
       this.aheadRecords.push(record)
-      this.aheadOps.push(op)
-      this.aheadWrites.push(w)
+      this.aheadChunks.push(c)
       this.aheadBytes += record.length
       this.loadedSeq = seq + 1
     }
@@ -686,15 +799,14 @@ export class LevelQueue implements BackendQueue {
       if (this.depth > 0) this.requestLoad()
       return undefined
     }
-    const seq = this.aheadSeqs.shift() as number
-    const op = this.aheadOps.shift()
-    const w = this.aheadWrites.shift()
+    const c = this.aheadChunks.shift() as Chunk
+    const seq = c.first + c.handed++
     this.aheadBytes -= record.length
     this.depth--
-    // Default mode: a record read before its batch was written never needs to reach the disk (a crash would lose it
-    // in flight either way, as NSQ loses in-flight messages).
-    if (this.durable) this.held.set(messageIdOf(record), recordKey(KIND_QUEUED, this.id, seq))
-    else if (op === undefined || w === undefined || !this.store.cancelPut(w, op)) this.store.op({ type: 'del', key: recordKey(KIND_QUEUED, this.id, seq) }, false)
+    // Default mode: a chunk whose write has not started is stored without what was read by then (a crash would lose
+    // those in flight either way, as NSQ loses in-flight messages); a stored one goes once its last record was read.
+    if (this.durable) this.held.set(messageIdOf(record), chunkKey(this.id, seq, 1))
+    else if (c.handed === c.size && c.key !== undefined) this.store.op({ type: 'del', key: c.key }, false, c.size - c.storedFrom)
     if (this.loadedSeq < this.writeSeq && this.aheadRecords.length <= this.store.cacheRecords >> 1) this.requestLoad()
     return record
   }
@@ -740,7 +852,7 @@ export class LevelQueue implements BackendQueue {
 
   // ---- reading from disk ----
 
-  /** @internal its records below `upto` are on disk. */
+  /** @internal its records below `upto` are on disk, or (upto 0) the writes caught up. */
   written (upto: number): void {
     if (upto > this.writtenSeq) this.writtenSeq = upto
     if (this.waitingForWrite) {
@@ -759,7 +871,7 @@ export class LevelQueue implements BackendQueue {
       }
       return
     }
-    if (this.loadedSeq >= this.writtenSeq) {
+    if (this.loadedSeq >= this.writtenSeq || this.store.mustWait(this)) {
       this.waitingForWrite = true
       return
     }
@@ -768,42 +880,68 @@ export class LevelQueue implements BackendQueue {
   }
 
   private async load (from: number, upto: number, generation: number): Promise<void> {
-    const room = Math.max(1, Math.min(this.store.cacheRecords - this.aheadRecords.length,
-      Math.floor((this.store.cacheBytes - this.aheadBytes) / this.recordSize), 4096))
+    const roomRecords = Math.max(1, this.store.cacheRecords - this.aheadRecords.length)
+    const roomBytes = Math.max(1, this.store.cacheBytes - this.aheadBytes)
+    const limit = Math.max(1, Math.min(4096, Math.ceil(roomRecords / this.chunkRecords)))
+    // One nextv, its byte limit the room left, 1 MiB at most (highWaterMarkBytes, classic-level's own option, unknown
+    // to abstract-level's typings): the read-ahead overshoots its bound by one chunk at most, however big the chunks.
+    const options = { gte: recordKey(KIND_QUEUED, this.id, from), lt: recordKey(KIND_QUEUED, this.id, upto), limit, fillCache: false, highWaterMarkBytes: Math.min(roomBytes, MAX_LOAD_BYTES) }
+    const it = this.store.db.iterator(options)
     let entries: Array<[Buffer, Buffer]>
     try {
-      entries = await this.store.db.iterator({ gte: recordKey(KIND_QUEUED, this.id, from), lt: recordKey(KIND_QUEUED, this.id, upto), limit: room, fillCache: false }).all()
+      entries = await it.nextv(limit)
     } catch (err) {
       this.loading = false
-      this.loadFailed(err as Error, from, Math.min(upto, from + room))
+      this.loadFailed(err as Error, from, Math.min(upto, from + roomRecords))
       return
+    } finally {
+      await it.close().catch(() => {})
     }
     this.loading = false
     this.loadFailures = 0
     if (this.closed || generation !== this.generation) return
     let added = 0
-    let bytes = 0
+    let counted = 0
     for (const [key, value] of entries) {
-      const seq = seqOfKey(key)
-      const record = decodeQueued(value)
-      if (record === undefined) {
-        this.store.setAside(key, value, `record ${seq} of queue ${this.name} is damaged (${value.length} bytes)`)
-        this.depth--
+      const first = seqOfKey(key)
+      const count = countOfKey(key)
+      counted += count
+      const records = decodeChunk(value, count)
+      if (records === undefined) {
+        this.store.setAside(key, value, `chunk of records ${first}..${first + count - 1} of queue ${this.name} is damaged (${value.length} bytes)`)
+        this.depth -= count
         continue
       }
-      this.aheadSeqs.push(seq)
-      this.aheadRecords.push(record)
-      this.aheadOps.push(undefined)
-      this.aheadWrites.push(undefined)
-      this.aheadBytes += record.length
-      bytes += record.length
-      added++
+      if (this.durable && count > 1) this.split(key, first, records)
+      const c = new Chunk(this, first, count, false, this.durable)
+      c.key = key
+      for (const view of records) {
+        // A copy of its own (from Node's pool): a message held long, deferred say, must not keep its whole chunk.
+        const record = count > 1 ? Buffer.from(view) : view
+        this.aheadRecords.push(record)
+        this.aheadChunks.push(c)
+        this.aheadBytes += record.length
+      }
+      added += count
     }
-    if (added > 0) this.recordSize = Math.max(64, Math.ceil(bytes / added))
+    if (entries.length > 0) this.chunkRecords = counted / entries.length
+    // nextv may stop short of `limit` on bytes: only an empty answer says nothing more is written.
     const last = entries.at(-1)
-    this.loadedSeq = entries.length < room || last === undefined ? upto : seqOfKey(last[0]) + 1
+    this.loadedSeq = last === undefined ? upto : seqOfKey(last[0]) + countOfKey(last[0])
     if (added > 0) this.onReadable?.()
     else this.requestLoad()
+  }
+
+  /**
+   * Durable mode found a chunk of several records (written in default mode): it stores them one per key, as it
+   * removes them one by one. The chunk goes after its records are stored again (the two may fall in different
+   * writes): a crash in between delivers them twice, never loses them.
+   */
+  private split (key: Buffer, first: number, records: Buffer[]): void {
+    records.forEach((record, i) => {
+      this.store.op({ type: 'put', key: chunkKey(this.id, first + i, 1), value: encodeChunk([record], 0) }, false, 0)
+    })
+    this.store.op({ type: 'del', key }, false, 0)
   }
 
   /**
@@ -825,21 +963,46 @@ export class LevelQueue implements BackendQueue {
     }, 100 * (this.loadFailures + 1))
   }
 
-  /** @internal the store is closing: no more reads. */
-  stopLoading (): void {
+  /**
+   * @internal No more reads: the queue or the store closes. Default mode: a stored chunk partly read is stored again
+   * as its unread rest, in the store's final write, so that a clean restart delivers each record once.
+   */
+  finish (): void {
+    if (this.closed) return
     this.closed = true
     clearTimeout(this.loadRetry)
+    if (this.durable) return
+    let chunk: Chunk | undefined
+    let rest: Buffer[] = []
+    for (let record = this.aheadRecords.shift(); record !== undefined; record = this.aheadRecords.shift()) {
+      const c = this.aheadChunks.shift()
+      if (c !== chunk) {
+        this.storeRest(chunk, rest)
+        chunk = c
+        rest = []
+      }
+      rest.push(record)
+    }
+    this.storeRest(chunk, rest)
+    this.aheadBytes = 0
+  }
+
+  private storeRest (c: Chunk | undefined, rest: Buffer[]): void {
+    // A chunk not stored yet is sealed without its read records anyway; one nobody read from is right as it is. The
+    // rest is stored before the chunk goes, as in split().
+    if (c === undefined || c.key === undefined || c.handed === c.storedFrom) return
+    this.store.op({ type: 'put', key: chunkKey(this.id, c.first + c.handed, rest.length), value: encodeChunk(rest, 0) }, false, rest.length)
+    this.store.op({ type: 'del', key: c.key }, false, 0)
   }
 
   // ---- lifecycle ----
 
   async empty (): Promise<void> {
     this.generation++
-    this.aheadSeqs.clear()
     this.aheadRecords.clear()
-    this.aheadOps.clear()
-    this.aheadWrites.clear()
+    this.aheadChunks.clear()
     this.aheadBytes = 0
+    this.filling = undefined
     this.depth = 0
     this.held.clear()
     this.kept = []
@@ -853,18 +1016,16 @@ export class LevelQueue implements BackendQueue {
   }
 
   async close (): Promise<void> {
-    this.closed = true
-    clearTimeout(this.loadRetry)
+    this.finish()
   }
 
   async delete (): Promise<void> {
     this.generation++
     this.closed = true
     clearTimeout(this.loadRetry)
-    this.aheadSeqs.clear()
     this.aheadRecords.clear()
-    this.aheadOps.clear()
-    this.aheadWrites.clear()
+    this.aheadChunks.clear()
+    this.filling = undefined
     this.depth = 0
     this.held.clear()
     await this.store.deleteQueue(this)
