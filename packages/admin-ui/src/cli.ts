@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
-import { parseConfigFile, parseDuration, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
+import { flagKey, goStyleFlags, parseConfigFile, parseDuration, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
 import { NSQAdmin } from './server/nsqadmin.js'
 import type { AdminOptions } from './server/options.js'
 import { VERSION } from './server/version.js'
@@ -59,15 +59,6 @@ function convert (spec: FlagSpec, value: ConfigValue): unknown {
   }
 }
 
-/** Go's flag package takes -name as well as --name; commander only knows --name. */
-function normaliseArgs (args: string[]): string[] {
-  return args.map((a) => (/^-[a-z][a-z0-9-]+(=|$)/.test(a) ? '-' + a : a))
-}
-
-function camel (flag: string): string {
-  return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())
-}
-
 export type CliRequest =
   | { readonly action: 'run', readonly options: Partial<AdminOptions>, readonly ignored: string[] }
   | { readonly action: 'exit', readonly code: number, readonly output: string }
@@ -89,7 +80,7 @@ export function parseCommandLine (args: string[], readFile: (path: string) => st
   }
   for (const flag of GRAPHITE_FLAGS) program.option(`--${flag} [value]`, 'ignored: nsqts draws its own charts without Graphite')
   try {
-    program.parse(normaliseArgs(args), { from: 'user' })
+    program.parse(goStyleFlags(args), { from: 'user' })
   } catch (err) {
     if (err instanceof CommanderError) return { action: 'exit', code: err.exitCode, output }
     throw err
@@ -99,10 +90,10 @@ export function parseCommandLine (args: string[], readFile: (path: string) => st
   const fromFile = typeof given.config === 'string' ? parseConfigFile(readFile(given.config)) : {}
   const options: Record<string, unknown> = {}
   for (const spec of FLAGS) {
-    const value = given[camel(spec.flag)] ?? fromFile[spec.cfg]
+    const value = given[flagKey(spec.flag)] ?? fromFile[spec.cfg]
     if (value !== undefined) options[spec.key] = convert(spec, value as ConfigValue)
   }
-  const ignored = GRAPHITE_FLAGS.filter((f) => given[camel(f)] !== undefined)
+  const ignored = GRAPHITE_FLAGS.filter((f) => given[flagKey(f)] !== undefined)
   return { action: 'run', options: options as Partial<AdminOptions>, ignored }
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
-import { formatGoDuration, parseConfigFile, parseDuration, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
+import { flagKey, formatGoDuration, goStyleFlags, parseConfigFile, parseDuration, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
 import { NSQLookupd } from './nsqlookupd.js'
 import { defaultLookupdOptions, type LookupdOptions } from './options.js'
 import { VERSION } from './version.js'
@@ -55,15 +55,6 @@ function convert (spec: FlagSpec, value: ConfigValue): unknown {
   }
 }
 
-/** Go's flag package takes -name as well as --name; commander only knows --name. */
-function normaliseArgs (args: string[]): string[] {
-  return args.map((a) => (/^-[a-z][a-z0-9-]+(=|$)/.test(a) ? '-' + a : a))
-}
-
-function camel (flag: string): string {
-  return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())
-}
-
 /**
  * Reads the command line (without the node and script paths). Precedence is NSQ's: a flag given on the command line,
  * else the --config file's key, else the default.
@@ -87,7 +78,7 @@ export function parseCommandLine (args: string[], readFile: (path: string) => st
   }
 
   try {
-    program.parse(normaliseArgs(args), { from: 'user' })
+    program.parse(goStyleFlags(args), { from: 'user' })
   } catch (err) {
     if (err instanceof CommanderError) return { action: 'exit', code: err.exitCode === 0 ? 0 : 1, output }
     throw err
@@ -109,7 +100,7 @@ export function parseCommandLine (args: string[], readFile: (path: string) => st
     }
   }
   for (const spec of LOOKUPD_FLAGS) {
-    const value = parsed[camel(spec.flag)]
+    const value = parsed[flagKey(spec.flag)]
     if (typeof value === 'string') options[spec.key] = convert(spec, value)
   }
   return { action: 'run', options: options as Partial<LookupdOptions> }

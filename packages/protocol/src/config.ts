@@ -97,3 +97,16 @@ function splitTopLevel (text: string): string[] {
   if (last.trim() !== '') parts.push(last)
   return parts
 }
+
+/**
+ * Go's flag package takes `-name` as well as `--name`; commander only knows `--name`. Rewrites one-dash long flags
+ * (user arguments only, without node and script paths) so NSQ command lines work unchanged.
+ */
+export function goStyleFlags (args: readonly string[]): string[] {
+  return args.map((a) => (/^-[a-z][a-z0-9-]+(=|$)/.test(a) ? '-' + a : a))
+}
+
+/** A flag name as commander keys its value: `max-in-flight` → `maxInFlight`. */
+export function flagKey (flag: string): string {
+  return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())
+}

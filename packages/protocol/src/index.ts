@@ -21,7 +21,7 @@ export type { IdentifyRequest, IdentifyResponse, AuthResponse } from './identify
 export { goQuote } from './quote.js'
 export { LOG_LEVELS, parseLogLevel, formatLogTime, createLogger, silentLogger } from './logger.js'
 export type { Logger, LogLevelName } from './logger.js'
-export { parseDuration, parseConfigFile } from './config.js'
+export { parseDuration, parseConfigFile, goStyleFlags, flagKey } from './config.js'
 export type { ConfigValue } from './config.js'
 export { crc32c, maskedCrc32c } from './crc32c.js'
 export { SnappyFrameDecoder, SnappyFrameEncoder, STREAM_IDENTIFIER, MAX_SNAPPY_CHUNK_DATA } from './snappy-frame.js'

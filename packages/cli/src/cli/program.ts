@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
-import { parseDuration } from '@nsqts/protocol'
+import { goStyleFlags, parseDuration } from '@nsqts/protocol'
 import { VERSION } from '../version.js'
 
 /** A bad command line: the tool prints `<tool>: <message>` and exits 1, without a stack trace. */
@@ -78,7 +78,7 @@ export function goStyleArgs (program: Command, args: readonly string[]): string[
       if (short[2] !== undefined) out.push(short[2])
       continue
     }
-    if (/^-[a-z][a-z0-9-]+(=|$)/.test(arg)) arg = '-' + arg
+    arg = goStyleFlags([arg])[0] as string
     const eq = arg.indexOf('=')
     if (arg.startsWith('--') && eq > 0 && booleans.has(arg.slice(0, eq))) {
       const value = parseGoBool(arg.slice(eq + 1))

@@ -1,15 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
-import { createLogger, parseConfigFile, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
+import { createLogger, flagKey, goStyleFlags, parseConfigFile, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
 import { NSQD, VERSION } from '../nsqd.js'
 import { NSQD_FLAGS, configKeyIndex, convertValue } from '../flags.js'
 import { defaultOptions, type NsqdOptions } from '../options.js'
-
-/** Go's flag package takes -name as well as --name; commander only knows --name. */
-function normaliseArgs (argv: string[]): string[] {
-  return argv.map((a, i) => (i >= 2 && /^-[a-z][a-z0-9-]+(=|$)/.test(a) ? '-' + a : a))
-}
 
 function fail (message: string): never {
   process.stderr.write(`nsqd: ${message}\n`)
@@ -40,7 +35,7 @@ for (const spec of NSQD_FLAGS) {
 }
 
 try {
-  program.parse(normaliseArgs(process.argv))
+  program.parse(goStyleFlags(process.argv.slice(2)), { from: 'user' })
 } catch (err) {
   const code = (err as { exitCode?: number }).exitCode
   process.exit(code === 0 ? 0 : 1)
@@ -67,7 +62,7 @@ try {
     }
   }
   for (const spec of NSQD_FLAGS) {
-    const raw = parsed[camel(spec.flag)]
+    const raw = parsed[flagKey(spec.flag)]
     if (raw === undefined) continue
     if (spec.kind === 'strings' || spec.kind === 'floats') set(spec.key, raw)
     else set(spec.key, convertValue(spec, raw === true ? 'true' : raw as string))
@@ -76,10 +71,6 @@ try {
   if (options.logLevel !== undefined) options.logLevel = parseLogLevel(options.logLevel)
 } catch (err) {
   fail((err as Error).message)
-}
-
-function camel (flag: string): string {
-  return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())
 }
 
 let nsqd: NSQD
