@@ -250,7 +250,7 @@ describe('level store', () => {
     await b.close()
   })
 
-  it('durable mode: read records stay until acked; a requeue replaces the record; kept ones stay until acked', async () => {
+  it('durable mode: read records stay until acked or stored again; a clean close after the owner stored what it holds keeps exactly that', async () => {
     const b = await levelBackend({ durable: true, cacheRecords: 8 })
     const q = b.make('t')
     for (let i = 0; i < 5; i++) q.put(rec(i))
@@ -258,11 +258,16 @@ describe('level store', () => {
     q.ack(got[0]!.toString('latin1', 10, 26)) // 0 finished
     q.put(got[1]!) // 1 requeued: one record, not two
     q.keep(got[2]!, 4_000_000_000_000) // 2 deferred
-    // 3 and 4 stay in flight
+    // 3 and 4 are in flight; at shutdown nsqd stores them again (with their attempts), as here.
+    q.put(got[3]!)
+    q.put(got[4]!)
+    await b.close()
+    // Every record of the first chunk was done: it is gone, and the three requeued ones sit in a chunk of their own.
+    expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual([[5, 3]])
     await b.restart?.()
     const q2 = b.make('t')
     expect(q2.depth).toBe(3)
-    expect((await readN(q2, 3)).map(numOf).sort()).toEqual([1, 3, 4])
+    expect((await readN(q2, 3)).map(numOf)).toEqual([1, 3, 4])
     const kept = q2.takeKept()
     expect(kept.map((k) => numOf(k.record))).toEqual([2])
     await b.restart?.()
@@ -270,6 +275,78 @@ describe('level store', () => {
     const q3 = b.make('t')
     expect(q3.depth).toBe(3)
     expect(q3.takeKept()).toHaveLength(1)
+    await b.close()
+  })
+
+  it('durable mode: a chunk partly finished when nsqd dies comes back whole; it goes once every record is done', async () => {
+    const b = await levelBackend({ durable: true })
+    const q = b.make('t')
+    const mark = b.store().mark()
+    for (let i = 0; i < 10; i++) q.put(rec(i))
+    await b.store().writeSince(mark)?.settled()
+    const got = await readN(q, 10)
+    for (const r of got.slice(0, 7)) q.ack(r.toString('latin1', 10, 26))
+    // kill -9: nothing more reaches the disk (no final write).
+    await new Promise((resolve) => setImmediate(resolve))
+    await b.store().db.close()
+    const crashed = await LevelStore.open(b.dir, { durable: true })
+    const q2 = crashed.queue('t')
+    expect(q2.depth).toBe(10)
+    const again = await readN(q2, 10)
+    expect(again.map(numOf)).toEqual(Array.from({ length: 10 }, (_, i) => i))
+    // Finished but for one, then that one too: the chunk goes with the last.
+    for (const r of again.slice(0, 9)) q2.ack(r.toString('latin1', 10, 26))
+    await crashed.close()
+    expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual([[0, 10]])
+    const last = await LevelStore.open(b.dir, { durable: true })
+    const q3 = last.queue('t')
+    const all = await readN(q3, 10)
+    for (const r of all) q3.ack(r.toString('latin1', 10, 26))
+    await last.close()
+    expect(await withDb(b.dir, chunkKeys)).toHaveLength(0)
+  })
+
+  it('durable mode: a requeue stores the record again before its old chunk goes; a kill in between duplicates it', async () => {
+    const b = await levelBackend({ durable: true })
+    const q = b.make('t')
+    let mark = b.store().mark()
+    for (let i = 0; i < 5; i++) q.put(rec(i))
+    await b.store().writeSince(mark)?.settled()
+    const got = await readN(q, 5)
+    const requeued = Buffer.from(got[1]!)
+    requeued.writeUInt16BE(1, 8) // delivered once
+    mark = b.store().mark()
+    q.put(requeued)
+    await b.store().writeSince(mark)?.settled()
+    // Killed now: the old chunk (none of its records finished) and the requeued record both come back.
+    await new Promise((resolve) => setImmediate(resolve))
+    await b.store().db.close()
+    expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual([[0, 5], [5, 1]])
+    const store = await LevelStore.open(b.dir, { durable: true })
+    const q2 = store.queue('t')
+    const again = await readN(q2, 6)
+    expect(again.map(numOf)).toEqual([0, 1, 2, 3, 4, 1])
+    expect(again[5]!.readUInt16BE(8)).toBe(1)
+    // Requeued once more, the rest finished: only the latest copy stays, in a chunk of its own (the second copy read
+    // stood in for the first, so the old chunk is done too).
+    q2.put(again[5]!)
+    for (const r of again.slice(0, 5)) q2.ack(r.toString('latin1', 10, 26))
+    await new Promise((resolve) => setImmediate(resolve))
+    await store.db.close()
+    expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual([[6, 1]])
+  })
+
+  it('durable mode: a clean close stores exactly the unread rest of a chunk whose read records are all finished', async () => {
+    const b = await levelBackend({ durable: true })
+    const q = b.make('t')
+    const mark = b.store().mark()
+    for (let i = 0; i < 10; i++) q.put(rec(i))
+    await b.store().writeSince(mark)?.settled()
+    for (const r of await readN(q, 4)) q.ack(r.toString('latin1', 10, 26))
+    await b.close()
+    expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual([[4, 6]])
+    await b.restart?.()
+    expect((await readN(b.make('t'), 6)).map(numOf)).toEqual([4, 5, 6, 7, 8, 9])
     await b.close()
   })
 
@@ -369,7 +446,7 @@ describe('level store', () => {
     expect(await withDb(b.dir, chunkKeys)).toHaveLength(0)
   })
 
-  it('durable mode takes over chunks written in default mode, one record per key, acks and all', async () => {
+  it('durable mode takes over chunks written in default mode, acks and all', async () => {
     const b = await levelBackend()
     const q = b.make('t')
     for (let i = 0; i < 10; i++) q.put(rec(i))
@@ -378,8 +455,10 @@ describe('level store', () => {
     const q2 = durable.queue('t')
     const got = await readN(q2, 10)
     for (const r of got.slice(0, 3)) q2.ack(r.toString('latin1', 10, 26))
+    // The rest in flight: the chunk stays whole until they are done, here stored again as a shutdown does.
+    for (const r of got.slice(3)) q2.put(r)
     await durable.close()
-    expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual(Array.from({ length: 7 }, (_, i) => [i + 3, 1]))
+    expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual([[10, 7]])
     const again = await LevelStore.open(b.dir, { durable: true })
     expect((await readN(again.queue('t'), 7)).map(numOf)).toEqual([3, 4, 5, 6, 7, 8, 9])
     await again.close()

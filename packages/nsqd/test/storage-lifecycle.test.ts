@@ -64,9 +64,11 @@ async function publish (h: NsqdHandle, topic: string, bodies: string[]): Promise
 const range = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`)
 
 describe('nsqd storage: restart', () => {
-  it('keeps topics, channels, paused flags and every message, deferred ones with their delay; drops ephemeral and deleted ones', async () => {
+  // Durable mode stores in-flight messages in the chunks they were read from: a clean exit stores them again with
+  // their attempts, and only the unread rest of those chunks, so that each message comes back exactly once.
+  it.each([{ mode: 'default', durable: false }, { mode: 'durable', durable: true }])('$mode mode: keeps topics, channels, paused flags and every message once, in-flight ones with their attempts, deferred ones with their delay; drops ephemeral and deleted ones', async ({ durable }) => {
     const dir = await dataDir()
-    const a = await start({ dataPath: dir, memQueueSize: 10 })
+    const a = await start({ dataPath: dir, memQueueSize: 10, durable })
     const keep = a.nsqd.getTopic('keep')
     keep.getChannel('a')
     keep.getChannel('b').pause()
@@ -95,7 +97,7 @@ describe('nsqd storage: restart', () => {
     await stop(a)
 
     const log = capture()
-    const b = await start({ dataPath: dir, memQueueSize: 10, logger: log })
+    const b = await start({ dataPath: dir, memQueueSize: 10, durable, logger: log })
     expect([...b.nsqd.topics.keys()].sort()).toEqual(['held', 'keep', 'paused_t'])
     const keep2 = b.nsqd.getTopic('keep')
     expect([...keep2.channels.keys()].sort()).toEqual(['a', 'b'])

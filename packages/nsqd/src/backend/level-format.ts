@@ -20,7 +20,7 @@ import { MESSAGE_HEADER_SIZE } from '@nsqts/protocol'
  * Queued records travel in chunks: what one queue stores in one write is one value, so a message costs a share of
  * one put, one read and one removal rather than one of each. The count sits in the key so that a start counts a
  * backlog from its keys alone (and a damaged value still says how many records it held); the first seq keeps chunks
- * in order. A durable queue stores one record per chunk, as it removes records one by one (at FIN). Format 1 stored
+ * in order. A chunk is removed whole, once none of its records is needed any more. Format 1 stored
  * one record per key ('q' <u32 id> <u64 seq>, value [u32 crc32][record]); this format refuses such a database
  * rather than guess at it: drain it with the nsqd that wrote it, or move it away.
  */

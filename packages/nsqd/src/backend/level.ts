@@ -55,14 +55,19 @@ const MAX_LOAD_BYTES = 1024 * 1024
 
 /**
  * Consecutive records of one queue stored as one value (level-format.ts). The read-ahead hands its records out in
- * order, so what was read is always a prefix; the chunk's key is removed once the last one was read.
+ * order, so what was read is always a prefix. A record is done once nothing needs it stored any more: at its read in
+ * the default mode; in durable mode once its message is finished, or stored again elsewhere (requeued, deferred).
+ * The chunk's key is removed once every record is done, so a chunk partly done when nsqd dies comes back whole.
  */
 class Chunk {
-  /** Records handed out by read(). */
+  /** Records handed out by read(), and records done (never more than handed). */
   handed = 0
+  done = 0
   /** Set once stored (or being stored): the value holds records[storedFrom..size). */
   key: Buffer | undefined
   storedFrom = 0
+  /** Durable: every record was done before the chunk was stored, so its removal waits for its write to land. */
+  removeOnceWritten = false
   /** While it still takes records (its write has not started): them, and their bytes. */
   records: Buffer[] | undefined
   bytes = 0
@@ -70,29 +75,36 @@ class Chunk {
   /**
    * @param ahead the read-ahead holds its records: a chunk never mixes such records with others, so that a load from
    *   disk always starts at a chunk's first record.
-   * @param whole stored with every record, read or not (durable mode, where a read record stays until acked).
    */
-  constructor (readonly queue: LevelQueue, readonly first: number, public size: number, readonly ahead: boolean,
-    readonly whole: boolean) {}
+  constructor (readonly queue: LevelQueue, readonly first: number, public size: number, readonly ahead: boolean) {}
 
-  /** Its put, now that its write starts: the records not read yet, or nothing when all were. */
-  seal (): LevelOp | undefined {
+  /**
+   * Its put, now that its write starts: the records not read yet, or nothing when all were. A durable chunk leaves
+   * out its read records only when all are done and `last` says that no write follows this one: a record done because
+   * its message was stored again (handed from a topic to its channels, requeued) may otherwise have that copy in a
+   * later write, and this one's publishers would be answered before it is stored. Else it stores every record.
+   */
+  seal (last: boolean): LevelOp | undefined {
     const records = this.records as Buffer[]
     this.records = undefined
-    this.storedFrom = this.whole ? 0 : this.handed
+    this.storedFrom = !this.queue.durable || (last && this.done === this.handed) ? this.handed : 0
+    this.removeOnceWritten = this.queue.durable && this.done === this.size && this.storedFrom < this.size
     if (this.storedFrom === records.length) return undefined
     this.key = chunkKey(this.queue.id, this.first + this.storedFrom, records.length - this.storedFrom)
     return { type: 'put', key: this.key, value: encodeChunk(records, this.storedFrom) }
   }
 }
 
-/** The operations to hand to LevelDB: chunks sealed into puts, those read entirely left out. */
-function prepare (ops: Op[]): LevelOp[] {
+/**
+ * The operations to hand to LevelDB: chunks sealed into puts, those read entirely left out. `last`: no write is
+ * queued after this one (see Chunk.seal).
+ */
+function prepare (ops: Op[], last: boolean): LevelOp[] {
   const out: LevelOp[] = []
   for (const op of ops) {
     if (op.type !== 'chunk') out.push(op)
     else {
-      const put = op.chunk.seal()
+      const put = op.chunk.seal(last)
       if (put !== undefined) out.push(put)
     }
   }
@@ -180,7 +192,7 @@ class Write implements PendingWrite {
   /** The same operations, for another attempt, with nobody waiting yet. */
   retry (): Write {
     const w = new Write()
-    w.ops = prepare(this.ops)
+    w.ops = prepare(this.ops, false)
     w.sync = this.sync
     w.chunks = this.chunks
     w.records = this.records
@@ -401,7 +413,7 @@ export class LevelStore {
    * record. It is readable from disk once its write landed.
    */
   openChunk (q: LevelQueue, seq: number, ahead: boolean): { chunk: Chunk, serial: number } {
-    const chunk = new Chunk(q, seq, 0, ahead, this.durable)
+    const chunk = new Chunk(q, seq, 0, ahead)
     chunk.records = []
     const write = this.op({ type: 'chunk', chunk }, this.durable, 0)
     write.chunks.push(chunk)
@@ -470,7 +482,7 @@ export class LevelStore {
 
   private async write (w: Write): Promise<void> {
     // Sealed once: a retry writes the same values.
-    const ops = w.ops = prepare(w.ops)
+    const ops = w.ops = prepare(w.ops, this.steps.length === 1)
     const sync = w.sync || this.opsSinceSync + w.records >= this.syncEvery || this.closed
     try {
       if (this.injectedFault !== undefined) throw this.injectedFault
@@ -493,7 +505,10 @@ export class LevelStore {
       this.logger.info(`store: writes to ${this.location} succeed again`)
       this.onHealth(undefined)
     }
-    for (const c of w.chunks) c.queue.written(c.first + c.size)
+    for (const c of w.chunks) {
+      if (c.removeOnceWritten) this.op({ type: 'del', key: c.key as Buffer }, false, 0)
+      c.queue.written(c.first + c.size)
+    }
     this.pending -= w.pending
     if (this.waiting.size > 0 && this.pending <= MAX_PENDING_OPS) {
       const waiting = [...this.waiting]
@@ -711,10 +726,11 @@ async function scanDb (db: Db, logger: Logger): Promise<{ found: Map<number, Fou
  * back without touching the disk for the read); otherwise reads stream from LevelDB in order, some chunks at a time,
  * as the read-ahead drains.
  *
- * Default mode: the records a queue puts in one write form one chunk; reading a record consumes it, and the chunk is
- * removed with its last record. A clean close stores again what is left of a chunk partly read. Durable mode: every
- * record is a chunk of its own and stays until ack(), so messages in flight survive a crash; the queue remembers
- * which key holds each such message, to drop it or to replace it on requeue.
+ * The records a queue puts in one write form one chunk, removed once all its records are done (see Chunk). Default
+ * mode: reading a record consumes it. Durable mode: a read record stays stored until ack() or until the owner stores
+ * it again (put, keep), so messages in flight survive a crash; the queue remembers which chunk (or kept key) holds
+ * each such message, to count it done there. A clean close stores again what is left of a chunk whose read records
+ * are all done.
  */
 export class LevelQueue implements BackendQueue {
   onReadable: (() => void) | undefined
@@ -733,7 +749,7 @@ export class LevelQueue implements BackendQueue {
   private readonly aheadRecords = new Deque<Buffer>()
   private readonly aheadChunks = new Deque<Chunk>()
   private aheadBytes = 0
-  /** Default mode: the chunk that takes the next record while its write is still open. */
+  /** The chunk that takes the next record while its write is still open. */
   private filling: Chunk | undefined
   private fillingSerial = 0
   private loading = false
@@ -744,8 +760,11 @@ export class LevelQueue implements BackendQueue {
   private generation = 0
   /** Records per chunk lately, to ask LevelDB for about as many chunks as the read-ahead has room for. */
   private chunkRecords: number
-  /** Durable: message id -> key of its record, for records read or kept (and so held by the owner). */
-  private readonly held = new Map<string, Buffer>()
+  /**
+   * Durable: message id -> the chunk of its record (read, so held by the owner) or the key of its kept record. No
+   * record bytes: a chunk kept alive by one message in flight costs its small object only.
+   */
+  private readonly held = new Map<string, Chunk | Buffer>()
   private kept: Array<{ key: Buffer, record: Buffer, dueAt: number }>
   private closed = false
 
@@ -763,7 +782,6 @@ export class LevelQueue implements BackendQueue {
 
   put (record: Buffer): void {
     if (this.closed) return
-    if (this.held.size > 0) this.release(messageIdOf(record))
     const seq = this.writeSeq++
     this.depth++
     // While the read-ahead reaches the newest record and has room, it takes the new one too: a reader that keeps up
@@ -775,11 +793,8 @@ export class LevelQueue implements BackendQueue {
         !this.store.canExtend(this.fillingSerial)) {
       const opened = this.store.openChunk(this, seq, ahead)
       c = opened.chunk
-      // A durable queue removes records one by one, so it stores them one by one.
-      if (!this.durable) {
-        this.filling = c
-        this.fillingSerial = opened.serial
-      }
+      this.filling = c
+      this.fillingSerial = opened.serial
     }
     this.store.added(record.length)
     c.records?.push(record)
@@ -791,6 +806,8 @@ export class LevelQueue implements BackendQueue {
       this.aheadBytes += record.length
       this.loadedSeq = seq + 1
     }
+    // A requeue: the earlier record goes only now, in this write or a later one, so no crash finds neither stored.
+    if (this.held.size > 0) this.release(messageIdOf(record))
   }
 
   read (): Buffer | undefined {
@@ -800,13 +817,13 @@ export class LevelQueue implements BackendQueue {
       return undefined
     }
     const c = this.aheadChunks.shift() as Chunk
-    const seq = c.first + c.handed++
+    c.handed++
     this.aheadBytes -= record.length
     this.depth--
     // Default mode: a chunk whose write has not started is stored without what was read by then (a crash would lose
     // those in flight either way, as NSQ loses in-flight messages); a stored one goes once its last record was read.
-    if (this.durable) this.held.set(messageIdOf(record), chunkKey(this.id, seq, 1))
-    else if (c.handed === c.size && c.key !== undefined) this.store.op({ type: 'del', key: c.key }, false, c.size - c.storedFrom)
+    if (this.durable) this.hold(messageIdOf(record), c)
+    else this.isDone(c)
     if (this.loadedSeq < this.writeSeq && this.aheadRecords.length <= this.store.cacheRecords >> 1) this.requestLoad()
     return record
   }
@@ -814,22 +831,43 @@ export class LevelQueue implements BackendQueue {
   keep (record: Buffer, dueAt: number): void {
     if (this.closed) return
     const id = messageIdOf(record)
-    if (this.held.size > 0) this.release(id)
     const key = recordKey(KIND_KEPT, this.id, this.keepSeq++)
     this.store.op({ type: 'put', key, value: encodeKept(record, dueAt) }, this.durable)
+    // As in put: the earlier record goes after the new one.
+    if (this.held.size > 0) this.release(id)
     if (this.durable) this.held.set(id, key)
+  }
+
+  /**
+   * The owner now holds a message stored in `where`. A crash may bring back two copies of one message (a requeued
+   * one and its old chunk): the newer one then stands for both, which are one message to the owner.
+   */
+  private hold (id: string, where: Chunk | Buffer): void {
+    const earlier = this.held.get(id)
+    if (earlier !== undefined) this.drop(earlier)
+    this.held.set(id, where)
   }
 
   ack (id: string): void {
     if (this.durable) this.release(id)
   }
 
-  /** Drops the stored record of a message the owner held, if there is one. */
+  /** The owner no longer needs the stored record of a message it held, if there is one. */
   private release (id: string): void {
-    const key = this.held.get(id)
-    if (key === undefined) return
+    const held = this.held.get(id)
+    if (held === undefined) return
     this.held.delete(id)
-    this.store.op({ type: 'del', key }, false)
+    this.drop(held)
+  }
+
+  private drop (held: Chunk | Buffer): void {
+    if (held instanceof Chunk) this.isDone(held)
+    else this.store.op({ type: 'del', key: held }, false)
+  }
+
+  /** One more record of `c` is done; a stored chunk goes with its last one. */
+  private isDone (c: Chunk): void {
+    if (++c.done === c.size && c.key !== undefined) this.store.op({ type: 'del', key: c.key }, false, c.size - c.storedFrom)
   }
 
   takeKept (): KeptRecord[] {
@@ -838,7 +876,7 @@ export class LevelQueue implements BackendQueue {
     return kept.map(({ key, record, dueAt }) => {
       // Durable: the record stays until the message is finished. Default: the owner holds it in memory from now on,
       // as it holds every deferred message.
-      if (this.durable) this.held.set(messageIdOf(record), key)
+      if (this.durable) this.hold(messageIdOf(record), key)
       else this.store.op({ type: 'del', key }, false)
       return { record, dueAt }
     })
@@ -912,8 +950,7 @@ export class LevelQueue implements BackendQueue {
         this.depth -= count
         continue
       }
-      if (this.durable && count > 1) this.split(key, first, records)
-      const c = new Chunk(this, first, count, false, this.durable)
+      const c = new Chunk(this, first, count, false)
       c.key = key
       for (const view of records) {
         // A copy of its own (from Node's pool): a message held long, deferred say, must not keep its whole chunk.
@@ -930,18 +967,6 @@ export class LevelQueue implements BackendQueue {
     this.loadedSeq = last === undefined ? upto : seqOfKey(last[0]) + countOfKey(last[0])
     if (added > 0) this.onReadable?.()
     else this.requestLoad()
-  }
-
-  /**
-   * Durable mode found a chunk of several records (written in default mode): it stores them one per key, as it
-   * removes them one by one. The chunk goes after its records are stored again (the two may fall in different
-   * writes): a crash in between delivers them twice, never loses them.
-   */
-  private split (key: Buffer, first: number, records: Buffer[]): void {
-    records.forEach((record, i) => {
-      this.store.op({ type: 'put', key: chunkKey(this.id, first + i, 1), value: encodeChunk([record], 0) }, false, 0)
-    })
-    this.store.op({ type: 'del', key }, false, 0)
   }
 
   /**
@@ -964,14 +989,15 @@ export class LevelQueue implements BackendQueue {
   }
 
   /**
-   * @internal No more reads: the queue or the store closes. Default mode: a stored chunk partly read is stored again
-   * as its unread rest, in the store's final write, so that a clean restart delivers each record once.
+   * @internal No more reads: the queue or the store closes. A stored chunk partly read whose read records are all
+   * done is stored again as its unread rest, in the store's final write, so that a clean restart delivers each record
+   * once. nsqd's shutdown stores again every message its channels hold before this, which makes every read record of
+   * a durable queue done; one still held keeps its chunk whole (delivered again rather than lost).
    */
   finish (): void {
     if (this.closed) return
     this.closed = true
     clearTimeout(this.loadRetry)
-    if (this.durable) return
     let chunk: Chunk | undefined
     let rest: Buffer[] = []
     for (let record = this.aheadRecords.shift(); record !== undefined; record = this.aheadRecords.shift()) {
@@ -989,8 +1015,9 @@ export class LevelQueue implements BackendQueue {
 
   private storeRest (c: Chunk | undefined, rest: Buffer[]): void {
     // A chunk not stored yet is sealed without its read records anyway; one nobody read from is right as it is. The
-    // rest is stored before the chunk goes, as in split().
-    if (c === undefined || c.key === undefined || c.handed === c.storedFrom) return
+    // rest is stored before the chunk goes (the two may fall in different writes): a crash in between delivers it
+    // twice, never loses it.
+    if (c === undefined || c.key === undefined || c.handed === c.storedFrom || c.done !== c.handed) return
     this.store.op({ type: 'put', key: chunkKey(this.id, c.first + c.handed, rest.length), value: encodeChunk(rest, 0) }, false, rest.length)
     this.store.op({ type: 'del', key: c.key }, false, 0)
   }

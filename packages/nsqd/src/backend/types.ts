@@ -18,7 +18,7 @@ export interface BackendQueue {
   readonly paused: boolean
   /**
    * Queues a record. In a durable queue this replaces the stored record of the same message id that was read or kept
-   * before (a requeue), in the same write.
+   * before (a requeue): that one goes in the same write or a later one, never before the new one is stored.
    */
   put (record: Buffer): void
   /** The next record when one is ready now; undefined when the queue is empty or a read is still loading. */
