@@ -1,5 +1,8 @@
 import type { Socket } from 'node:net'
-import { encodeSizePrefixed, formatGoDuration, isValidChannelName, isValidTopicName, type Logger } from '@nsqts/protocol'
+import {
+  CommandParser, NsqError, encodeSizePrefixed, formatGoDuration, isValidChannelName, isValidTopicName,
+  type BodySpec, type CommandSink, type Logger,
+} from '@nsqts/protocol'
 import { nowMs } from './clock.js'
 import { goTrimSpace } from './go-text.js'
 import { decodeIdentifyBody } from './peer-info.js'
@@ -27,31 +30,25 @@ export interface TcpContext {
 
 const MAGIC_V1 = '  V1'
 const OK_RESPONSE = encodeSizePrefixed('OK')
-const NEWLINE = 0x0a
 
-const enum ReadState {
-  Magic,
-  Line,
-  IdentifySize,
-  IdentifyBody,
-  Closed,
-}
-
-/** One peer connection: a push parser fed socket chunks, and the peer's registrations. */
-export class LookupClient {
-  private state = ReadState.Magic
-  /** Gathers the magic, then each IDENTIFY body size, when they are split across chunks. */
-  private readonly word = Buffer.alloc(4)
-  private wordFill = 0
-  private lineParts: Buffer[] = []
-  private lineLength = 0
-  private body: Buffer | null = null
-  private bodyFill = 0
+/** One peer connection: the magic, then the shared V2-style command parser, and the peer's registrations. */
+export class LookupClient implements CommandSink {
+  private magic = ''
+  private readonly parser: CommandParser
+  private isClosed = false
   private peer: PeerInfo | null = null
   readonly id: string
+  private readonly identifyBody: BodySpec
 
   constructor (private readonly socket: Socket, private readonly ctx: TcpContext) {
     this.id = formatRemoteAddress(socket.remoteAddress, socket.remotePort)
+    // nsqlookupd buffers a line without limit; past maxBodySize bytes the peer is dropped unanswered.
+    this.parser = new CommandParser(this, ctx.maxBodySize + 1)
+    this.identifyBody = {
+      kind: 'sized',
+      // NSQ allocates whatever is announced (and panics on a negative size); the bound is refused before buffering.
+      checkSize: (size) => (size < 0 || size > ctx.maxBodySize ? new NsqError('E_BAD_BODY', `IDENTIFY invalid body size ${size}`) : null),
+    }
     ctx.logger.info(`TCP: new client(${this.id})`)
   }
 
@@ -62,7 +59,8 @@ export class LookupClient {
     } catch (err) {
       // A bug must cost this connection only, never the daemon.
       this.ctx.logger.error(`client(${this.id}) - internal error: ${(err as Error).stack ?? String(err)}`)
-      this.state = ReadState.Closed
+      this.isClosed = true
+      this.parser.stop()
       this.socket.destroy()
     } finally {
       this.socket.uncork()
@@ -71,16 +69,16 @@ export class LookupClient {
 
   /** The peer closed its side. Like nsqlookupd, answer an IDENTIFY cut short, then close. */
   end (): void {
-    if (this.state === ReadState.IdentifySize) this.fail('E_BAD_BODY IDENTIFY failed to read body size')
-    else if (this.state === ReadState.IdentifyBody) this.fail('E_BAD_BODY IDENTIFY failed to read body')
+    const awaiting = this.parser.awaiting
+    if (awaiting === 'size') this.fail('E_BAD_BODY IDENTIFY failed to read body size')
+    else if (awaiting === 'body') this.fail('E_BAD_BODY IDENTIFY failed to read body')
     else this.close()
   }
 
   /** The connection is gone: the peer stops producing everything it registered; the keys stay. */
   closed (): void {
-    this.state = ReadState.Closed
-    this.lineParts = []
-    this.body = null
+    this.isClosed = true
+    this.parser.stop()
     const peer = this.peer
     if (peer === null) return
     this.peer = null
@@ -93,106 +91,68 @@ export class LookupClient {
   }
 
   private consume (chunk: Buffer): void {
-    let pos = 0
-    const len = chunk.length
-    while (pos < len) {
-      switch (this.state) {
-        case ReadState.Closed:
-          return
-        case ReadState.Magic:
-        case ReadState.IdentifySize: {
-          const take = Math.min(4 - this.wordFill, len - pos)
-          chunk.copy(this.word, this.wordFill, pos, pos + take)
-          this.wordFill += take
-          pos += take
-          if (this.wordFill < 4) return
-          this.wordFill = 0
-          if (this.state === ReadState.Magic) this.onMagic(this.word.toString('latin1'))
-          else this.onIdentifySize(this.word.readInt32BE(0))
-          break
-        }
-        case ReadState.Line: {
-          const nl = chunk.indexOf(NEWLINE, pos)
-          const end = nl === -1 ? len : nl
-          this.lineLength += end - pos
-          if (this.lineLength > this.ctx.maxBodySize) {
-            // nsqlookupd buffers a line without limit; past the bound the peer is dropped unanswered.
-            this.ctx.logger.error(`client(${this.id}) - command line longer than ${this.ctx.maxBodySize} bytes`)
-            this.close()
-            return
-          }
-          if (nl === -1) {
-            this.lineParts.push(chunk.subarray(pos))
-            return
-          }
-          let line = chunk.subarray(pos, nl)
-          if (this.lineParts.length > 0) {
-            this.lineParts.push(line)
-            line = Buffer.concat(this.lineParts)
-            this.lineParts = []
-          }
-          this.lineLength = 0
-          pos = nl + 1
-          this.onLine(line.toString('latin1'))
-          break
-        }
-        case ReadState.IdentifyBody: {
-          const body = this.body as Buffer
-          if (this.bodyFill === 0 && len - pos >= body.length) {
-            // The whole body is in this chunk: decode it in place.
-            const view = chunk.subarray(pos, pos + body.length)
-            pos += body.length
-            this.body = null
-            this.onIdentifyBody(view)
-            break
-          }
-          const take = Math.min(body.length - this.bodyFill, len - pos)
-          chunk.copy(body, this.bodyFill, pos, pos + take)
-          this.bodyFill += take
-          pos += take
-          if (this.bodyFill === body.length) {
-            this.body = null
-            this.onIdentifyBody(body)
-          }
-          break
-        }
-      }
+    if (this.isClosed) return
+    if (this.magic.length < 4) {
+      const need = 4 - this.magic.length
+      this.magic += chunk.toString('latin1', 0, need)
+      if (this.magic.length < 4) return
+      this.onMagic(this.magic)
+      chunk = chunk.subarray(need)
     }
+    this.parser.push(chunk)
+  }
+
+  // ---- CommandSink ----
+
+  line (params: string[]): BodySpec | NsqError | null {
+    // nsqlookupd trims the whole line (TrimSpace) before splitting it; the parser split it on single spaces already.
+    return this.onLine(goTrimSpace(params.join(' ')).split(' '))
+  }
+
+  body (_params: string[], body: Buffer): void {
+    this.onIdentifyBody(body)
+  }
+
+  bodies (): void {}
+
+  error (err: NsqError): void {
+    this.fail(err.message)
+  }
+
+  overflow (): void {
+    this.ctx.logger.error(`client(${this.id}) - command line longer than ${this.ctx.maxBodySize} bytes`)
+    this.close()
   }
 
   private onMagic (magic: string): void {
     this.ctx.logger.info(`CLIENT(${this.id}): desired protocol magic '${magic}'`)
-    if (magic === MAGIC_V1) {
-      this.state = ReadState.Line
-      return
-    }
+    if (magic === MAGIC_V1) return
     this.ctx.logger.error(`client(${this.id}) bad protocol magic '${magic}'`)
     this.respond('E_BAD_PROTOCOL')
     this.close()
   }
 
-  private onLine (line: string): void {
-    const params = goTrimSpace(line).split(' ')
+  private onLine (params: string[]): BodySpec | null {
     const command = params[0] as string
     switch (command) {
       case 'PING':
         this.ping()
-        return
+        return null
       case 'IDENTIFY':
         if (this.peer !== null) {
           this.fail('E_INVALID cannot IDENTIFY again')
-          return
+          return null
         }
-        this.state = ReadState.IdentifySize
-        return
+        return this.identifyBody
       case 'REGISTER':
         this.register(params)
-        return
+        return null
       case 'UNREGISTER':
         this.unregister(params)
-        return
+        return null
       default:
         this.fail(`E_INVALID invalid command ${command}`)
+        return null
     }
   }
 
@@ -206,23 +166,7 @@ export class LookupClient {
     this.socket.write(OK_RESPONSE)
   }
 
-  private onIdentifySize (size: number): void {
-    // NSQ allocates whatever is announced (and panics on a negative size); the bound is refused before buffering.
-    if (size < 0 || size > this.ctx.maxBodySize) {
-      this.fail(`E_BAD_BODY IDENTIFY invalid body size ${size}`)
-      return
-    }
-    this.state = ReadState.IdentifyBody
-    if (size === 0) {
-      this.onIdentifyBody(Buffer.alloc(0))
-      return
-    }
-    this.body = Buffer.allocUnsafe(size)
-    this.bodyFill = 0
-  }
-
   private onIdentifyBody (body: Buffer): void {
-    this.state = ReadState.Line
     const fields = decodeIdentifyBody(body)
     if (fields === undefined) {
       this.fail('E_BAD_BODY IDENTIFY failed to decode JSON body')
@@ -316,10 +260,9 @@ export class LookupClient {
 
   /** Flushes what was written, then closes both directions (Go's conn.Close). */
   private close (): void {
-    if (this.state === ReadState.Closed) return
-    this.state = ReadState.Closed
-    this.lineParts = []
-    this.body = null
+    if (this.isClosed) return
+    this.isClosed = true
+    this.parser.stop()
     const socket = this.socket
     socket.end(() => socket.destroy())
   }

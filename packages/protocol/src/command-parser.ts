@@ -100,6 +100,22 @@ export class CommandParser {
     return this.state === State.Stopped
   }
 
+  /** What a stream that ends now was cut short in: a body's size word, a body, or nothing (between commands). */
+  get awaiting (): 'size' | 'body' | undefined {
+    switch (this.state) {
+      case State.Size:
+      case State.MultiBodySize:
+      case State.MultiCount:
+      case State.MultiMessageSize:
+        return 'size'
+      case State.Body:
+      case State.MultiMessage:
+        return 'body'
+      default:
+        return undefined
+    }
+  }
+
   push (chunk: Buffer): void {
     let pos = 0
     const len = chunk.length
