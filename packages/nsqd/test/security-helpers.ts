@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -70,10 +71,11 @@ export interface AuthServer {
   close (): Promise<void>
 }
 
-export async function startAuthServer (answer: AuthServer['answer']): Promise<AuthServer> {
+/** With `tls` (a certificate and its key) the server speaks https. */
+export async function startAuthServer (answer: AuthServer['answer'], tls?: { cert: Buffer, key: Buffer }): Promise<AuthServer> {
   const requests: AuthRequest[] = []
   const state = { answer }
-  const server: Server = createServer((req: IncomingMessage, res) => {
+  const listener: RequestListener = (req: IncomingMessage, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
@@ -91,7 +93,8 @@ export async function startAuthServer (answer: AuthServer['answer']): Promise<Au
       res.writeHead(status, { 'content-type': 'application/json' })
       res.end(typeof body === 'string' ? body : JSON.stringify(body))
     })
-  })
+  }
+  const server: Server = tls === undefined ? createServer(listener) : createHttpsServer(tls, listener)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const a = server.address()
   if (a === null || typeof a === 'string') throw new Error('auth server is not listening')

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest, type RequestOptions } from 'node:https'
 import { NsqError, goHtmlSafe } from '@nsqts/protocol'
 import type { NsqdOptions } from '../options.js'
 
@@ -91,6 +94,45 @@ export function isAllowed (state: AuthState, topic: string, channel: string): bo
     a.topic.test(topic) && a.channels.some((c) => c.test(channel)))
 }
 
+/** --tls-root-ca-file, read once per options: NSQ loads it at start-up, not per query. */
+const rootCas = new WeakMap<NsqdOptions, Buffer>()
+function rootCa (o: NsqdOptions): Buffer | undefined {
+  if (o.tlsRootCaFile === '') return undefined
+  let ca = rootCas.get(o)
+  if (ca === undefined) rootCas.set(o, ca = readFileSync(o.tlsRootCaFile))
+  return ca
+}
+
+interface Reply { status: number, body: string }
+
+/**
+ * One exchange under NSQ's HTTP client limits: the TCP connect within --http-client-connect-timeout, the whole
+ * exchange within --http-client-request-timeout. An https server must chain to --tls-root-ca-file when it is set,
+ * in place of the system roots (NSQ 1.3.0, #1473).
+ */
+function send (url: URL, options: RequestOptions, body: string | undefined, o: NsqdOptions): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const init: RequestOptions = { ...options, ca: rootCa(o), signal: AbortSignal.timeout(o.httpClientRequestTimeout) }
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, init, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('error', reject)
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: text }) })
+    })
+    req.on('error', reject)
+    req.on('socket', (socket) => {
+      // A kept-alive socket is already connected: only a fresh one is timed.
+      if (!socket.connecting) return
+      const timer = setTimeout(() => req.destroy(new Error(`connect timeout after ${o.httpClientConnectTimeout}ms`)), o.httpClientConnectTimeout)
+      const clear = (): void => { clearTimeout(timer) }
+      socket.once('connect', clear)
+      socket.once('close', clear)
+    })
+    req.end(body)
+  })
+}
+
 async function queryOne (endpoint: string, q: AuthQuery, o: NsqdOptions): Promise<AuthState> {
   // Go encodes url.Values with sorted keys; both methods send the same four.
   const values: Array<[string, string]> = [
@@ -103,18 +145,24 @@ async function queryOne (endpoint: string, q: AuthQuery, o: NsqdOptions): Promis
     // Go's json.Marshal escapes <, > and & in strings: the same bytes go out.
     body = goHtmlSafe(JSON.stringify(Object.fromEntries(values.map(([k, v]) => [k, [v]]))))
     headers['content-type'] = 'application/json'
+    headers['content-length'] = String(Buffer.byteLength(body))
   } else {
     url = `${endpoint}?${values.map(([k, v]) => `${k}=${queryEscape(v)}`).join('&')}`
   }
-  const res = await fetch(url, {
-    method: o.authHttpRequestMethod === 'post' ? 'POST' : 'GET',
-    headers,
-    body,
-    signal: AbortSignal.timeout(o.httpClientConnectTimeout + o.httpClientRequestTimeout),
-  })
-  const text = await res.text()
-  if (res.status !== 200) throw new Error(`got response ${res.status} ${text}`)
-  return parseState(JSON.parse(text))
+  const target = new URL(url)
+  const options: RequestOptions = { method: o.authHttpRequestMethod === 'post' ? 'POST' : 'GET', headers }
+  let reply = await send(target, options, body, o)
+  if (reply.status === 403 && target.protocol === 'http:') {
+    // NSQ's TLS_REQUIRED answer, {"message":"TLS_REQUIRED","https_port":N}: its HTTP client asks again, once, over
+    // https on that port of the same host.
+    const port = (JSON.parse(reply.body) as { https_port?: unknown } | null)?.https_port
+    if (typeof port !== 'number') throw new Error(`got response 403 ${reply.body}`)
+    target.protocol = 'https:'
+    target.port = String(port)
+    reply = await send(target, options, body, o)
+  }
+  if (reply.status !== 200) throw new Error(`got response ${reply.status} ${reply.body}`)
+  return parseState(JSON.parse(reply.body))
 }
 
 /** Asks the auth servers, in a random order, until one answers; the error of the last one otherwise. */
