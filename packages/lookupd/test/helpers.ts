@@ -2,8 +2,10 @@ import { connect, type Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { silentLogger } from '@nsqts/protocol'
 import { NSQLookupd, type LookupdOptions } from '../src/index.js'
+import { CAPTURES_DIR } from '@nsqts/testkit'
 
-export const CAPTURES = '/work/shared/reference/captures/'
+// ../shared/reference/captures beside the project root, wherever the checkout is.
+export const CAPTURES = CAPTURES_DIR
 
 /** Daemons started by a test file; stopAll() in afterEach/afterAll closes whatever a test left running. */
 const running = new Set<NSQLookupd>()

@@ -3,9 +3,10 @@ import { Agent, request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { expect } from 'vitest'
 import { commands, decodeMessage, FrameType } from '@nsqts/protocol'
-import { RawConn, waitFor, type NsqdHandle } from '@nsqts/testkit'
+import { CAPTURES_DIR, RawConn, waitFor, type NsqdHandle } from '@nsqts/testkit'
 
-export const CAPTURES = '/work/shared/reference/captures/'
+// ../shared/reference/captures beside the project root, wherever the checkout is.
+export const CAPTURES = CAPTURES_DIR
 
 /** An HTTP response as it went over the wire: header names in their case and order. */
 export interface WireResponse {
