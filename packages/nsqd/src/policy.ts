@@ -145,7 +145,7 @@ export type QueryGetter = (key: string) => string | undefined
  * A change: for each field, undefined leaves it as it is, null clears it (back to the flag default), a value sets
  * it. A parameter given as `0` or empty clears.
  */
-export type Patch<T> = { [K in keyof T]-?: T[K] | null | undefined }
+export type Patch<T> = { [K in keyof Required<T>]: Required<T>[K] | null | undefined }
 
 function count (text: string, max: number, error: PolicyErrorText): number | null {
   if (text === '') return null
@@ -206,7 +206,7 @@ export function parseTopicPolicyQuery (get: QueryGetter): Patch<TopicPolicySetti
 
 /** The settings after a change; the input is not modified. */
 export function applyPatch<T extends object> (own: T, patch: Patch<T>): T {
-  const out: Record<string, unknown> = { ...own }
+  const out = { ...own } as Record<string, unknown>
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key]
     else if (value !== undefined) out[key] = value
