@@ -3,7 +3,7 @@ import { encodeMessage } from '@nsqts/protocol'
 import {
   PolicyError, activeChannelPolicy, activeTopicPolicy, applyPatch, channelPolicyJson, channelSettingsFromStored,
   deadLetterTopicUsable, defaultDeadLetterTopic, parseChannelPolicyQuery, parseTopicPolicyQuery, peekedMessage,
-  settingsToStored, topicPolicyJson, topicSettingsFromStored, type ChannelPolicyDefaults,
+  settingsToStored, topicPolicyJson, topicSettingsFromStored, type ChannelPolicyDefaults, type ChannelPolicySettings,
 } from '../src/policy.js'
 
 const OFF: ChannelPolicyDefaults = { maxAttempts: 0, ttlMs: 0, maxDepth: 0, overflow: 'drop-oldest' }
@@ -65,7 +65,7 @@ describe('channel policy parameters', () => {
   })
 
   it('a patch sets, clears and keeps fields', () => {
-    const own = { maxAttempts: 3, ttlMs: 1000 }
+    const own: ChannelPolicySettings = { maxAttempts: 3, ttlMs: 1000 }
     expect(applyPatch(own, { maxAttempts: null, deadLetterTopic: 'd', ttlMs: undefined, ttlAction: undefined, maxDepth: 7, overflow: undefined }))
       .toEqual({ deadLetterTopic: 'd', ttlMs: 1000, maxDepth: 7 })
     expect(own).toEqual({ maxAttempts: 3, ttlMs: 1000 })
