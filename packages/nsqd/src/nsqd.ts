@@ -16,8 +16,7 @@ import type { TlsOptions } from 'node:tls'
 import { TlsRequired, TlsUpgrader, tlsServerOptions } from './tcp/tls.js'
 import { loadSnappy } from './tcp/compression.js'
 import { StatsdPusher } from './statsd.js'
-
-export const VERSION = '1.3.0'
+import { VERSION } from './version.js'
 
 export interface Address {
   host: string

@@ -12,10 +12,7 @@ import { dispatch } from './commands.js'
 import { deflateLayer, snappyLayer, EMPTY_STORED_BLOCK, type CompressionLayer, type CompressionSink } from './compression.js'
 import type { TlsState } from './tls.js'
 import type { AuthQuery, AuthState } from './auth.js'
-
-/** Client states as /stats shows them; V2 clients only ever show 0, 3 or 4. */
-export const ClientState = { Init: 0, Subscribed: 3, Closing: 4 } as const
-export type ClientState = (typeof ClientState)[keyof typeof ClientState]
+import { ClientState } from './client-state.js'
 
 const MAGIC = '  V2'
 

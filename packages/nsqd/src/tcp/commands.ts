@@ -1,6 +1,6 @@
 import { NsqError, OK, CLOSE_WAIT, goQuote, isValidChannelName, isValidTopicName, parseBase10, toInt64, MESSAGE_ID_LENGTH, type BodySpec } from '@nsqts/protocol'
 import type { Client } from './client.js'
-import { ClientState } from './client.js'
+import { ClientState } from './client-state.js'
 import { Message } from '../message.js'
 import { identify } from './identify.js'
 import { authFailed, authFirst, authResponse, isAllowed, queryAuthd } from './auth.js'
