@@ -5,6 +5,7 @@ import type { NSQD } from './nsqd.js'
 import type { Topic } from './topic.js'
 import type { Channel } from './channel.js'
 import type { Client } from './tcp/client.js'
+import { statsOfClient } from './tcp/client-stats.js'
 import { LatencyStats } from './latency.js'
 
 /**
@@ -27,7 +28,7 @@ const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.n
 
 /** A client's stats as seen under a topic filter: pub_counts then only lists that topic. */
 function clientStats (client: Client, topic: string): ClientStats {
-  const stats = client.stats()
+  const stats = statsOfClient(client)
   if (topic !== '' && stats.pub_counts !== undefined) {
     const count = client.pubCounts.get(topic)
     // Replacing the key keeps its place in the JSON.

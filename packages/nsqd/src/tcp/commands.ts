@@ -3,7 +3,7 @@ import type { Client } from './client.js'
 import { ClientState } from './client-state.js'
 import { Message } from '../message.js'
 import { identify } from './identify.js'
-import { authFailed, authFirst, authResponse, isAllowed, queryAuthd } from './auth.js'
+import { authFailed, authFirst, authQueryOf, authResponse, isAllowed, queryAuthd } from './auth.js'
 import { TlsRequired } from './tls.js'
 
 /**
@@ -68,7 +68,7 @@ function authorize (client: Client, cmd: string, topic: string, channel: string)
   if (Date.now() < state.expires) return isAllowed(state, topic, channel) ? null : unauthorized()
   const wait: AuthWait = { onAllowed: () => {} }
   client.suspendParsing()
-  queryAuthd(client.authQuery(), nsqd.options).then((fresh) => {
+  queryAuthd(authQueryOf(client), nsqd.options).then((fresh) => {
     if (client.isClosed) return
     client.auth = fresh
     if (!isAllowed(fresh, topic, channel)) return client.sendError(unauthorized())
@@ -164,7 +164,7 @@ const table: Record<string, Handler> = {
       if (nsqd.options.authHttpAddresses.length === 0) return client.sendError(new NsqError('E_AUTH_DISABLED', 'AUTH disabled'))
       client.authSecret = body.toString('utf8')
       client.suspendParsing()
-      queryAuthd(client.authQuery(), nsqd.options).then((state) => {
+      queryAuthd(authQueryOf(client), nsqd.options).then((state) => {
         if (client.isClosed) return
         client.auth = state
         if (state.authorizations.length === 0) return client.sendError(new NsqError('E_UNAUTHORIZED', 'AUTH no authorizations found'))
