@@ -296,6 +296,8 @@ export class NSQD {
         this.emit('channelDeleted', topic, channel)
       },
       ephemeralTopicIdle: (topic) => { void this.deleteExistingTopic(topic.name) },
+      writeMark: () => this.store?.mark() ?? 0,
+      writeSince: (mark) => this.store?.writeSince(mark),
     }
   }
 
