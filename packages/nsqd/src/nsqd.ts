@@ -7,6 +7,7 @@ import { DiscardBackend } from './backend/memory.js'
 import { LevelStore } from './backend/level/store.js'
 import { TcpServer } from './tcp/server.js'
 import type { Client } from './tcp/client.js'
+import type { TcpBroker } from './tcp/broker.js'
 import { HttpServer } from './http/server.js'
 import { bodySpecs } from './tcp/commands.js'
 import { LookupPeers } from './lookup/peers.js'
@@ -53,7 +54,7 @@ function splitHostPort (address: string): Address {
  * The broker: its topics, the TCP and HTTP listeners, and their lifecycle. Construct, `await start()`, and read the
  * bound addresses from tcpAddress / httpAddress (port 0 binds a free port).
  */
-export class NSQD {
+export class NSQD implements TcpBroker {
   readonly options: NsqdOptions
   readonly logger: Logger
   readonly topics = new Map<string, Topic>()

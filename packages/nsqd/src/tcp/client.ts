@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import { FrameType, HEARTBEAT, NsqError, OK, type BodySpec, type CommandSink } from '@nsqts/protocol'
-import type { NSQD } from '../nsqd.js'
+import type { TcpBroker } from './broker.js'
 import type { Channel, ChannelConsumer } from '../channel.js'
 import type { Message } from '../message.js'
 import type { PendingWrite } from '../backend/types.js'
@@ -63,7 +63,7 @@ export class Client implements ChannelConsumer, CommandSink, InputOwner, OutputO
   stream: Socket
   compression: CompressionLayer | undefined
 
-  constructor (readonly nsqd: NSQD, readonly socket: Socket) {
+  constructor (readonly nsqd: TcpBroker, readonly socket: Socket) {
     this.id = nsqd.newClientId()
     this.remoteIp = socket.remoteAddress ?? ''
     this.remoteAddress = `${this.remoteIp.includes(':') ? `[${this.remoteIp}]` : this.remoteIp}:${socket.remotePort ?? 0}`
