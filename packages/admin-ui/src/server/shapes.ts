@@ -64,11 +64,6 @@ export interface AdminProducer extends LookupdProducer {
   out_of_date: boolean
 }
 
-/** `host:port`, bracketing IPv6 hosts as Go's net.JoinHostPort does. */
-export function joinHostPort (host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
-}
-
 function nodeE2e (e2e: E2eProcessingLatency): E2eAggregate {
   const percentiles = e2e.percentiles === null
     ? null
