@@ -193,5 +193,5 @@ export class RawConn {
     this.socket.destroy()
   }
 }
-export { CAPTURES_DIR, loadTcpCaptures, loadHttpCapture } from './captures.js'
+export { CAPTURES_DIR, CAPTURES_AVAILABLE, loadTcpCaptures, loadHttpCapture } from './captures.js'
 export type { TcpCapture, CaptureConnection, CaptureStep, HttpCapture } from './captures.js'
