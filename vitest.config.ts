@@ -1,7 +1,7 @@
 import { readdirSync, existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { configDefaults, defineConfig } from 'vitest/config'
-import { CAPTURES_AVAILABLE, CAPTURES_DIR } from './packages/testkit/src/captures.ts'
+import { CAPTURES_AVAILABLE, CAPTURES_DIR } from './packages/testkit/src/captures.js'
 
 const root = fileURLToPath(new URL('.', import.meta.url))
 const packages = readdirSync(new URL('packages/', import.meta.url)).filter((name) =>

@@ -27,12 +27,10 @@ const nsqdBin = new URL('../packages/nsqd/dist/bin/nsqd.js', import.meta.url).pa
 const benchScript = new URL('./bench.mjs', import.meta.url).pathname
 
 if (parts.includes('modes')) {
-  for (const [label, flags] of [['default', ''], ['--mem-queue-size=0', '--mem-queue-size=0'], ['--durable', '--durable']]) {
-    console.log(`\n== ${label}`)
-    const run = spawnSync(process.execPath, [benchScript, '--scenarios=batch200', `--runfor=${args.runfor}`, `--size=${size}`,
-      `--nsqd-args=${flags}`], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
-    process.stdout.write(run.stdout.split('\n').filter((l) => l.startsWith('writer') || l.startsWith('reader')).join('\n') + '\n')
-  }
+  const run = spawnSync(process.execPath, [benchScript, '--scenarios=batch200', '--modes=default,memq0,durable',
+    `--runfor=${args.runfor}`, `--size=${size}`, `--nsqd-args=${args['nsqd-args']}`],
+  { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
+  process.stdout.write(run.stdout.split('\n').filter((l) => l.includes('client cpu')).join('\n') + '\n')
 }
 
 async function startNsqd (extra) {

@@ -1,43 +1,128 @@
 #!/usr/bin/env node
-// End-to-end benchmark: nsqd as its own process, then nsq_bench (packages/cli) as the writer and the reader.
-// Prints msgs/s, MB/s and nsqd's peak RSS for each scenario. Usage: npm run bench [-- --runfor 5 --size 200 ...]
+// End-to-end benchmark in NSQ's own scenario (see ../shared/bench/NSQ_FIGURES.md): for each storage mode a fresh nsqd
+// with a new data path, topic sub_bench and channel ch created over HTTP first, then nsq_bench (packages/cli, over
+// @nsqts/client) with one connection per CPU: the writer for --runfor (batch 200: MPUB, batch 1: PUB, one command in
+// flight per connection), and after batch 200 the reader (RDY 2500, FIN each) for --readfor on the backlog it left.
+// Prints msgs/s, MB/s, p50/p99, nsqd's peak RSS (VmHWM) and the client's CPU per run, then compares with NSQ 1.3.0's
+// figures and, with --floor, with node_floor.mjs driven by the same client in the same minute.
+// Usage: npm run bench [-- --runfor 5 --modes default,memq0 --floor --cpu-prof DIR ...]
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 
 const { values: args } = parseArgs({
   options: {
-    runfor: { type: 'string', default: '5' },
+    runfor: { type: 'string', default: '10' },
+    readfor: { type: 'string' },
     size: { type: 'string', default: '200' },
     scenarios: { type: 'string', default: 'batch200,batch1' },
+    modes: { type: 'string', default: 'default,durable,memq0' },
     'nsqd-args': { type: 'string', default: '' },
-    concurrency: { type: 'string', default: '4' },
-    // Writes a V8 CPU profile of nsqd per scenario into this directory (open it in Chrome DevTools).
+    concurrency: { type: 'string', default: String(availableParallelism()) },
+    rdy: { type: 'string', default: '2500' },
+    floor: { type: 'boolean', default: false },
+    // Writes a V8 CPU profile of nsqd per run into this directory (open it in Chrome DevTools).
     'cpu-prof': { type: 'string' },
+    // The same for the nsq_bench processes, to see whether the client is the limit.
+    'client-cpu-prof': { type: 'string' },
+    json: { type: 'boolean', default: false },
   },
 })
 const size = Number(args.size)
+const runfor = Number(args.runfor)
+const readfor = args.readfor === undefined ? Math.min(5, runfor) : Number(args.readfor)
+const concurrency = Number(args.concurrency)
 const nsqdBin = new URL('../packages/nsqd/dist/bin/nsqd.js', import.meta.url).pathname
 const benchBin = new URL('../packages/cli/dist/bin/nsq_bench.js', import.meta.url).pathname
+const sharedBench = new URL('../../shared/bench/', import.meta.url).pathname
+const floorScript = join(sharedBench, 'node_floor.mjs')
+const haveShared = existsSync(join(sharedBench, 'NSQ_FIGURES.md')) && existsSync(floorScript)
 
-async function startNsqd (extra) {
+/** nsqd flags of each mode; --nsqd-args is added to all of them. */
+const MODES = {
+  default: [],
+  durable: ['--durable'],
+  memq0: ['--mem-queue-size=0'],
+}
+
+/**
+ * NSQ 1.3.0 on this machine kind, from ../shared/bench/NSQ_FIGURES.md (NSQ's bench_writer / bench_reader, 2 vCPU,
+ * 200-byte messages, the scenario above): [low, high] over runs and days, msgs/s; RSS in MB.
+ */
+const NSQ = {
+  default: {
+    'writer batch 200': [252_000, 425_000],
+    reader: [266_000, 444_000],
+    'writer batch 1': [24_600, 34_500],
+  },
+  memq0: {
+    'writer batch 200': [222_000, 222_000],
+    reader: [209_000, 209_000],
+  },
+  // NSQ has no durable mode; its only setting that lost no acknowledged PUB under kill -9 was
+  // --mem-queue-size=0 --sync-every=1, at about 900 PUB/s.
+  durable: {
+    'writer batch 1': [900, 900],
+  },
+  rssMb: { batch200: [24, 26], batch1: [16.6, 16.6] },
+}
+/** node_floor.mjs with NSQ's tools, same file: writer batch 200 about 4.0M, reader about 833k, batch 1 about 42k. */
+const FLOOR_WITH_NSQ_TOOLS = { 'writer batch 200': 4_000_000, reader: 833_000, 'writer batch 1': 42_000 }
+
+function freePort () {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitForPort (port, child) {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`node_floor.mjs exited (${child.exitCode})`)
+    const ok = await new Promise((resolve) => {
+      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) })
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`node_floor.mjs did not listen on ${port}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** The server a run talks to: nsqd in one of the modes, or the floor. */
+async function startServer (mode) {
+  if (mode === 'floor') return startFloor()
+  const extra = [...MODES[mode], ...(args['nsqd-args'] === '' ? [] : args['nsqd-args'].split(' '))]
   const dataPath = mkdtempSync(join(tmpdir(), 'nsqts-bench-'))
   const prof = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`]
   const child = spawn(process.execPath, [...prof, nsqdBin, '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0',
     `--data-path=${dataPath}`, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
-  const port = await new Promise((resolve, reject) => {
+  const [tcpPort, httpPort] = await new Promise((resolve, reject) => {
     child.stderr.on('data', (chunk) => {
       log += chunk
-      const m = /TCP: listening on [^\s]+:(\d+)/.exec(log)
-      if (m) resolve(Number(m[1]))
+      const tcp = /TCP: listening on [^\s]+:(\d+)/.exec(log)
+      const http = /HTTP: listening on [^\s]+:(\d+)/.exec(log)
+      if (tcp && http) resolve([Number(tcp[1]), Number(http[1])])
     })
     child.once('exit', (code) => reject(new Error(`nsqd exited (${code}): ${log}`)))
   })
+  // As NSQ's bench.sh: the channel exists before the writer starts, so every message is queued for it.
+  for (const path of ['/topic/create?topic=sub_bench', '/channel/create?topic=sub_bench&channel=ch']) {
+    const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, { method: 'POST' })
+    if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`)
+  }
   return {
-    port,
+    port: tcpPort,
+    flags: extra.join(' ') || '(defaults)',
     peakRssMb () {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
       return Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024
@@ -51,43 +136,106 @@ async function startNsqd (extra) {
   }
 }
 
+async function startFloor () {
+  const port = await freePort()
+  const child = spawn(process.execPath, [floorScript, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
+  await waitForPort(port, child)
+  return {
+    port,
+    flags: 'node_floor.mjs',
+    peakRssMb: () => undefined,
+    async stop () {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
 /**
- * Runs nsq_bench (the CLI's benchmark client, over @nsqts/client) as its own process and returns its JSON result.
- * Its clientCpuPercent shows whether the client kept up: well below 100, the numbers are nsqd's.
+ * Runs nsq_bench as its own process and returns its JSON result. Its clientCpuPercent shows whether the client kept
+ * up: well below 100, the figures are the server's.
  */
-function nsqBench (args) {
+function nsqBench (benchArgs, profileName) {
+  const prof = args['client-cpu-prof'] === undefined
+    ? []
+    : ['--cpu-prof', `--cpu-prof-dir=${args['client-cpu-prof']}`, `--cpu-prof-name=${profileName}.cpuprofile`]
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [benchBin, ...args, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [...prof, benchBin, ...benchArgs, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (chunk) => { out += chunk })
-    child.once('exit', (code) => code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`nsq_bench ${args[0]} exited with ${code}`)))
+    child.once('exit', (code) => code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`nsq_bench ${benchArgs[0]} exited with ${code}`)))
   })
 }
 
-/** Writers report publish-to-OK latency; readers the age of each message when handled (a backlog is read). */
-function report (label, { mode, msgs, ms, msgsPerSec, mbPerSec, latencyMs, clientCpuPercent }, rssMb) {
-  console.log(`${label.padEnd(34)} ${String(Math.round(msgsPerSec)).padStart(9)} msgs/s  ${mbPerSec.toFixed(2).padStart(7)} MB/s  ` +
-    `(${msgs} msgs in ${(ms / 1000).toFixed(2)} s)  nsqd peak RSS ${rssMb.toFixed(0)} MB  ` +
-    `p99 ${mode === 'writer' ? 'latency' : 'age'} ${latencyMs.p99.toFixed(2)} ms  client cpu ${Math.round(clientCpuPercent)}%`)
+const k = (n) => n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n))
+const results = []
+
+/** Writers report publish-to-OK latency per command; readers the age of each message when handled. */
+function report (scenario, mode, r, rssMb) {
+  const row = { scenario, mode, msgsPerSec: r.msgsPerSec, mbPerSec: r.mbPerSec, p50: r.latencyMs.p50, p99: r.latencyMs.p99, rssMb, clientCpuPercent: r.clientCpuPercent }
+  results.push(row)
+  const rss = rssMb === undefined ? '' : `  nsqd peak RSS ${rssMb.toFixed(0)} MB`
+  console.log(`${scenario.padEnd(17)} ${mode.padEnd(8)} ${k(r.msgsPerSec).padStart(7)} msgs/s ${r.mbPerSec.toFixed(1).padStart(7)} MB/s  ` +
+    `${r.mode === 'writer' ? 'latency' : 'age'} p50 ${r.latencyMs.p50.toFixed(2)} p99 ${r.latencyMs.p99.toFixed(2)} ms${rss}  ` +
+    `client cpu ${Math.round(r.clientCpuPercent)}%`)
 }
 
-const extra = args['nsqd-args'] === '' ? [] : args['nsqd-args'].split(' ')
-const concurrency = Number(args.concurrency)
-console.log(`nsqts bench: ${size}-byte messages, ${args.runfor}s per writer run, ${concurrency} connections, nsqd ${extra.join(' ') || '(defaults)'}`)
+const modes = args.modes.split(',').filter((m) => m !== '')
+for (const m of modes) if (m !== 'floor' && MODES[m] === undefined) throw new Error(`unknown mode ${m}: use ${Object.keys(MODES).join(', ')}, floor`)
+if (args.floor && !modes.includes('floor')) modes.unshift('floor')
+if (!haveShared && modes.includes('floor')) modes.splice(modes.indexOf('floor'), 1)
+
+console.log(`nsqts bench: ${size}-byte messages, writer ${runfor} s then reader ${readfor} s, ${concurrency} connections, ` +
+  `RDY ${args.rdy}, modes ${modes.join(', ')}${args['nsqd-args'] ? `, nsqd ${args['nsqd-args']}` : ''}`)
+if (!haveShared) console.log(`${sharedBench} not found: no comparison with NSQ's figures or the Node floor`)
+
 for (const scenario of args.scenarios.split(',')) {
-  const batch = scenario === 'batch1' ? 1 : Number(scenario.replace('batch', ''))
-  const nsqd = await startNsqd(extra)
-  try {
-    const common = ['--nsqd-tcp-address', `127.0.0.1:${nsqd.port}`, '--topic', `bench_${batch}`, '--size', String(size),
-      '--concurrency', String(concurrency)]
-    // Synchronous publishing, as go-nsq's Publish does: one command in flight per connection.
-    const w = await nsqBench(['writer', ...common, '--batch-size', String(batch), '--window', '1', '--runfor', `${args.runfor}s`])
-    report(`writer (batch ${batch}, ${concurrency} conns)`, w, nsqd.peakRssMb())
-    if (batch > 1) {
-      const r = await nsqBench(['reader', ...common, '--rdy', '2500', '--count', String(w.msgs), '--runfor', '10m'])
-      report(`reader (RDY 2500, ${concurrency} conns)`, r, nsqd.peakRssMb())
+  const batch = Number(scenario.replace('batch', ''))
+  // The floor first, then each mode: the shares compare runs made within a minute or two.
+  for (const mode of modes) {
+    const server = await startServer(mode)
+    try {
+      const common = ['--nsqd-tcp-address', `127.0.0.1:${server.port}`, '--topic', 'sub_bench', '--channel', 'ch',
+        '--size', String(size), '--concurrency', String(concurrency)]
+      const w = await nsqBench(['writer', ...common, '--batch-size', String(batch), '--window', '1', '--runfor', `${runfor}s`],
+        `writer-b${batch}-${mode}`)
+      report(`writer batch ${batch}`, mode, w, server.peakRssMb())
+      if (batch > 1) {
+        // Against nsqd the reader reads the backlog the writer left; the floor has no backlog and sends for ever.
+        const count = mode === 'floor' ? 0 : w.msgs
+        const r = await nsqBench(['reader', ...common, '--rdy', args.rdy, '--count', String(count), '--runfor', `${readfor}s`],
+          `reader-${mode}`)
+        report('reader', mode, r, server.peakRssMb())
+      }
+    } finally {
+      await server.stop()
     }
-  } finally {
-    await nsqd.stop()
   }
 }
+
+if (haveShared) {
+  console.log('\nCompared with NSQ 1.3.0 on this machine kind (../shared/bench/NSQ_FIGURES.md: NSQ\'s bench tools, range over runs and days)')
+  const floorOf = (scenario) => results.find((r) => r.mode === 'floor' && r.scenario === scenario)
+  for (const r of results) {
+    if (r.mode === 'floor') {
+      const nsqTools = FLOOR_WITH_NSQ_TOOLS[r.scenario]
+      console.log(`${r.scenario.padEnd(17)} floor    ${k(r.msgsPerSec).padStart(7)} msgs/s` +
+        (nsqTools === undefined ? '' : `  (NSQ's tools against the floor: ~${k(nsqTools)}, nsq_bench ${(r.msgsPerSec / nsqTools).toFixed(2)}x that)`))
+      continue
+    }
+    const parts = []
+    const nsq = NSQ[r.mode]?.[r.scenario]
+    if (nsq !== undefined) {
+      parts.push(nsq[0] === nsq[1]
+        ? `${(r.msgsPerSec / nsq[0]).toFixed(2)}x NSQ's ${k(nsq[0])}`
+        : `${(r.msgsPerSec / nsq[1]).toFixed(2)}x-${(r.msgsPerSec / nsq[0]).toFixed(2)}x NSQ's ${k(nsq[0])}-${k(nsq[1])}`)
+    }
+    const floor = floorOf(r.scenario)
+    if (floor !== undefined) parts.push(`${(100 * r.msgsPerSec / floor.msgsPerSec).toFixed(0)}% of the floor`)
+    const rss = NSQ.rssMb[r.scenario === 'writer batch 1' ? 'batch1' : 'batch200']
+    if (r.mode === 'default' && r.scenario !== 'writer batch 200') parts.push(`RSS ${r.rssMb.toFixed(0)} MB vs NSQ's ${rss[1]} MB`)
+    console.log(`${r.scenario.padEnd(17)} ${r.mode.padEnd(8)} ${k(r.msgsPerSec).padStart(7)} msgs/s  ${parts.join(', ')}`)
+  }
+}
+if (args.json) console.log(JSON.stringify(results))

@@ -206,7 +206,7 @@ describe('actions, against the captured cluster', () => {
       ['DELETE', `/api/nodes/${cluster.node}`, '{"topic":"orders"}'],
     ]
     for (const [method, url, body] of attempts) {
-      for (const headers of [{}, { 'x-auth-user': 'mallory' }]) {
+      for (const headers of [{}, { 'x-auth-user': 'mallory' }] as Array<Record<string, string>>) {
         const res = await req(method, url, body, headers)
         expect(res.statusCode, `${method} ${url}`).toBe(403)
         expect(JSON.parse(res.body)).toEqual({ message: 'FORBIDDEN' })

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest'
 import { startNsqd } from '@nsqts/testkit'
 import type { NsqdHandle } from '@nsqts/testkit'
+import type { BenchResult } from '@nsqts/cli'
 import { addr, killAll, runTool } from './helpers.js'
 
 let nsqd: NsqdHandle
@@ -13,7 +14,7 @@ test('nsq_bench writer then reader: msgs/s, MB/s and latency percentiles; the re
   const writer = runTool('nsq_bench', ['writer', '--nsqd-tcp-address', addr(nsqd.tcp), '--topic', 'bench', '--runfor', '300ms',
     '--size', '100', '--batch-size', '50', '--concurrency', '2', '--json'])
   expect(await writer.exit()).toEqual({ code: 0, signal: null })
-  const w = JSON.parse(writer.stdout) as { mode: string, msgs: number, msgsPerSec: number, mbPerSec: number, latencyMs: Record<string, number> }
+  const w = JSON.parse(writer.stdout) as BenchResult
   expect(w.mode).toBe('writer')
   expect(w.msgs % 50).toBe(0)
   expect(w.msgs).toBeGreaterThan(0)

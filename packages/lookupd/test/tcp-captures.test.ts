@@ -56,8 +56,11 @@ async function replay (lookupd: NSQLookupd, capture: CaptureCase, mode: Mode): P
   }
   const expectedFrames = splitFrames(Buffer.from(connection.received_all_hex, 'hex')).length
   await conn.waitForFrames(expectedFrames)
-  const closed = await conn.closedWithin(connection.server_closed_connection ? 2000 : 300)
   const received = conn.received
+  // A connection the real nsqlookupd kept open must still answer here; one it closed must be closed by the server.
+  const closed = connection.server_closed_connection
+    ? await conn.closedWithin(2000)
+    : (await conn.request('PING\n')) !== 'OK'
   conn.destroy()
   return { received, closed }
 }

@@ -85,6 +85,14 @@ export interface ChannelStats {
   zone_local_msg_count?: number
   region_local_msg_count?: number
   global_msg_count?: number
+  /**
+   * nsqts delivery policies (docs/policies.md): the four fields below are sent only for a channel with a policy in
+   * force (its own or nsqd's flags) or with a non-zero count, so an nsqd without policies answers as NSQ 1.3.0.
+   */
+  policy?: ChannelPolicy
+  dead_lettered_count?: number
+  expired_count?: number
+  dropped_count?: number
 }
 
 export interface TopicStats {
@@ -97,6 +105,11 @@ export interface TopicStats {
   message_bytes: number
   paused: boolean
   e2e_processing_latency: E2eProcessingLatency
+  /** nsqts: sent only for a topic with a policy set or a non-zero count, as on channels. */
+  policy?: TopicPolicy
+  rejected_count?: number
+  expired_count?: number
+  dropped_count?: number
 }
 
 /** /stats "memory": Go's runtime.MemStats, under NSQ's names. */
@@ -148,4 +161,56 @@ export interface LookupResponse {
 export interface LookupdNode extends LookupdProducer {
   tombstones: boolean[]
   topics: string[]
+}
+
+/**
+ * nsqts delivery policies (docs/policies.md). What to do with a message that would push a queue past `max_depth`:
+ * `reject` is for topics only (the publish fails), `dead-letter` for channels only (the oldest goes to the channel's
+ * dead-letter topic).
+ */
+export type OverflowAction = 'drop-oldest' | 'dead-letter' | 'reject'
+
+/** GET/POST /channel/policy: the policy in force on a channel (its own settings, else nsqd's flags). */
+export interface ChannelPolicy {
+  /** 0 = off: a message is redelivered for ever, as in NSQ. */
+  max_attempts: number
+  /** The effective name: `<topic>.dead` unless set. */
+  dead_letter_topic: string
+  /** A Go duration ("30s", "1m0s"); '' = off. */
+  ttl: string
+  ttl_action: 'drop' | 'dead-letter'
+  /** 0 = unbounded. */
+  max_depth: number
+  /** Meaningful only when max_depth > 0; 'drop-oldest' unless set. */
+  overflow: OverflowAction
+}
+
+/** GET/POST /topic/policy: a topic's own queue. */
+export interface TopicPolicy {
+  ttl: string
+  max_depth: number
+  /** 'reject' unless set (a full topic refuses publishes rather than losing messages silently), or 'drop-oldest'. */
+  overflow: OverflowAction
+}
+
+/** One message of GET /channel/peek. */
+export interface PeekedMessage {
+  /** The 16-character message id as sent on the wire. */
+  id: string
+  /** Nanoseconds since the epoch, as the wire and /stats use. */
+  timestamp: number
+  attempts: number
+  /** The body as text when it is valid UTF-8, else base64. */
+  body: string
+  body_encoding: 'utf8' | 'base64'
+}
+
+/** GET /channel/peek?topic=&channel=&n= (n 10 by default, at most 1000). */
+export interface PeekResponse {
+  messages: PeekedMessage[]
+}
+
+/** POST /channel/redrive?topic=&channel=&to=&n= */
+export interface RedriveResponse {
+  moved: number
 }

@@ -29,6 +29,7 @@ export type { SnappyBlockCodec } from './snappy-frame.js'
 export type {
   NsqdInfo, NsqdStats, TopicStats, ChannelStats, ClientStats, MemoryStats, E2eProcessingLatency, LatencyPercentile,
   LookupResponse, LookupdProducer, LookupdNode,
+  OverflowAction, ChannelPolicy, TopicPolicy, PeekedMessage, PeekResponse, RedriveResponse,
 } from './http-types.js'
 export {
   goUnescape, goParseQuery, goCleanPath, goRouterRedirect, goRedirectStatus, goRedirectBody, goAllow,
