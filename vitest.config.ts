@@ -20,7 +20,9 @@ const internalAlias = packages.map((name) => ({
 // The files that replay NSQ's captures are named *captures.test.ts; a clone without the reference folder beside it
 // runs everything else (the few capture cases in other files skip through CAPTURES_AVAILABLE).
 const exclude = CAPTURES_AVAILABLE ? configDefaults.exclude : [...configDefaults.exclude, '**/*captures.test.ts']
-if (!CAPTURES_AVAILABLE) {
+// Vitest reads this file more than once per run; the notice is for the person reading the run, once.
+if (!CAPTURES_AVAILABLE && process.env.NSQTS_CAPTURES_NOTICE === undefined) {
+  process.env.NSQTS_CAPTURES_NOTICE = 'shown'
   console.log(`Skipping the capture-replaying tests (*captures.test.ts and a few cases elsewhere): they need NSQ 1.3.0's captures at ${CAPTURES_DIR}, the reference folder ../shared beside this clone.`)
 }
 
