@@ -93,9 +93,9 @@ async function nsqjsRoundTrip (h: NsqdHandle, options: Record<string, unknown>):
   }
 }
 
-describe.skipIf(!CAPTURES_AVAILABLE)('upgrades against the NSQ 1.3.0 captures', () => {
-  const captures = loadTcpCaptures()
-  it.each(['nsqd_identify_snappy', 'nsqd_identify_deflate'])('%s: the same bytes, byte for byte', async (name) => {
+describe('upgrades against the NSQ 1.3.0 captures', () => {
+  const captures = CAPTURES_AVAILABLE ? loadTcpCaptures() : {}
+  it.skipIf(!CAPTURES_AVAILABLE).each(['nsqd_identify_snappy', 'nsqd_identify_deflate'])('%s: the same bytes, byte for byte', async (name) => {
     const conn = captures[name]!.connections[0]!
     const raw = await RawConn.open(d.tcp, { magic: null })
     for (const step of conn.sent_and_received) if (step.dir === 'send') raw.write(Buffer.from(step.hex, 'hex'))
