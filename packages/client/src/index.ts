@@ -21,4 +21,5 @@ export type { HttpClientOptions } from './http/request.js'
 export type {
   NsqdInfo, NsqdStats, TopicStats, ChannelStats, ClientStats, MemoryStats, E2eProcessingLatency,
   LookupResponse, LookupdProducer, LookupdNode,
+  ChannelPolicy, TopicPolicy, OverflowAction, PeekedMessage, PeekResponse, RedriveResponse,
 } from '@nsqts/protocol'

@@ -4,8 +4,9 @@
  * which the API shows as a WARNING; one that reaches none throws the 502 nsqadmin answers.
  */
 import { LookupdHttpClient, NsqdHttpClient, type LookupdProducer, type NsqdStats } from '@nsqts/client'
+import { joinHostPort } from '@nsqts/protocol'
 import { allFailed, describeUpstreamError } from './errors.js'
-import { compareVersions, joinHostPort, toAdminTopic, type AdminProducer, type AdminTopic } from './shapes.js'
+import { compareVersions, toAdminTopic, type AdminProducer, type AdminTopic } from './shapes.js'
 
 /** A value gathered from several upstreams, with the failures of the ones that did not answer. */
 export interface Gathered<T> {

@@ -1,5 +1,6 @@
 import { Option } from 'commander'
 import { HttpError, LookupdHttpClient, NsqdHttpClient } from '@nsqts/client'
+import { joinHostPort } from '@nsqts/protocol'
 import { check, createProgram, durationOption, parse, parseIntArg, repeatable } from '../cli/program.js'
 import type { Tool, ToolContext } from '../cli/run.js'
 import { bearerTokenOption, checkHttpAddress } from '../cli/sources.js'
@@ -121,7 +122,7 @@ async function lookupProducers (lookupds: readonly LookupdHttpClient[], topic: s
       continue
     }
     for (const p of r.value.producers ?? []) {
-      found.add(p.broadcast_address.includes(':') ? `[${p.broadcast_address}]:${p.http_port}` : `${p.broadcast_address}:${p.http_port}`)
+      found.add(joinHostPort(p.broadcast_address, p.http_port))
     }
   }
   if (found.size === 0 && lastError !== undefined) {
