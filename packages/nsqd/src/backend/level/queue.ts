@@ -215,16 +215,19 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     // One nextv, its byte limit the room left, 1 MiB at most (highWaterMarkBytes, classic-level's own option, unknown
     // to abstract-level's typings): the read-ahead overshoots its bound by one chunk at most, however big the chunks.
     const options = { gte: recordKey(KIND_QUEUED, this.id, from), lt: recordKey(KIND_QUEUED, this.id, upto), limit, fillCache: false, highWaterMarkBytes: Math.min(roomBytes, MAX_LOAD_BYTES) }
-    const it = this.store.db.iterator(options)
     let entries: Array<[Buffer, Buffer]>
     try {
-      entries = await it.nextv(limit)
+      // Throws at once, not through a rejection, while the database is closed (reopened after a failed write).
+      const it = this.store.db.iterator(options)
+      try {
+        entries = await it.nextv(limit)
+      } finally {
+        await it.close().catch(() => {})
+      }
     } catch (err) {
       this.loading = false
       this.loadFailed(err as Error, from, Math.min(upto, from + roomRecords))
       return
-    } finally {
-      await it.close().catch(() => {})
     }
     this.loading = false
     this.loadFailures = 0
