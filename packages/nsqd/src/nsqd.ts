@@ -4,9 +4,10 @@ import { Topic, type TopicContext } from './topic.js'
 import type { Channel } from './channel.js'
 import type { BackendFactory, BackendQueue, PendingWrite } from './backend/types.js'
 import { DiscardBackend } from './backend/memory.js'
-import { LevelStore } from './backend/level.js'
+import { LevelStore } from './backend/level/store.js'
 import { TcpServer } from './tcp/server.js'
 import type { Client } from './tcp/client.js'
+import type { TcpBroker } from './tcp/broker.js'
 import { HttpServer } from './http/server.js'
 import { bodySpecs } from './tcp/commands.js'
 import { LookupPeers } from './lookup/peers.js'
@@ -16,8 +17,7 @@ import type { TlsOptions } from 'node:tls'
 import { TlsRequired, TlsUpgrader, tlsServerOptions } from './tcp/tls.js'
 import { loadSnappy } from './tcp/compression.js'
 import { StatsdPusher } from './statsd.js'
-
-export const VERSION = '1.3.0'
+import { VERSION } from './version.js'
 
 export interface Address {
   host: string
@@ -54,7 +54,7 @@ function splitHostPort (address: string): Address {
  * The broker: its topics, the TCP and HTTP listeners, and their lifecycle. Construct, `await start()`, and read the
  * bound addresses from tcpAddress / httpAddress (port 0 binds a free port).
  */
-export class NSQD {
+export class NSQD implements TcpBroker {
   readonly options: NsqdOptions
   readonly logger: Logger
   readonly topics = new Map<string, Topic>()
@@ -297,6 +297,8 @@ export class NSQD {
         this.emit('channelDeleted', topic, channel)
       },
       ephemeralTopicIdle: (topic) => { void this.deleteExistingTopic(topic.name) },
+      writeMark: () => this.store?.mark() ?? 0,
+      writeSince: (mark) => this.store?.writeSince(mark),
     }
   }
 
