@@ -118,13 +118,3 @@ export function convertValue (spec: FlagSpec, raw: ConfigValue, previous?: unkno
     }
   }
 }
-
-/** Config-file key → flag spec: the flag name with - as _, or NSQ's cfg name. */
-export function configKeyIndex (): Map<string, FlagSpec> {
-  const index = new Map<string, FlagSpec>()
-  for (const spec of NSQD_FLAGS) {
-    index.set(spec.flag.replace(/-/g, '_'), spec)
-    if (spec.cfg !== undefined) index.set(spec.cfg, spec)
-  }
-  return index
-}
