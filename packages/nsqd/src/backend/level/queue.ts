@@ -237,9 +237,12 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
   private async load (from: number, upto: number, generation: number): Promise<void> {
     const roomRecords = Math.max(1, this.store.cacheRecords - this.aheadRecords.length)
     const limit = Math.max(1, Math.min(4096, Math.ceil(roomRecords / this.chunkRecords)))
-    const reader = this.readerFrom(from, upto, generation)
     let entries: Array<[Buffer, Buffer]>
+    let reader: DiskReader
     try {
+      // A new iterator throws at once, not through a rejection, while the database is closed (reopened after a
+      // failed write).
+      reader = this.readerFrom(from, upto, generation)
       entries = await reader.it.nextv(limit)
     } catch (err) {
       this.loading = false
