@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
-import { createLogger, flagKey, goStyleFlags, parseConfigFile, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
+import { createLogger, goStyleFlags, parseConfigFile, parseLogLevel, resolveFlagValues, type ConfigValue } from '@nsqts/protocol'
 import { NSQD } from './nsqd.js'
 import { VERSION } from './version.js'
-import { NSQD_FLAGS, configKeyIndex, convertValue } from './flags.js'
+import { NSQD_FLAGS, convertValue } from './flags.js'
 import { defaultOptions, type NsqdOptions } from './options.js'
 
 /** What the command line asks for. */
@@ -55,19 +55,11 @@ export function parseCommandLine (args: readonly string[], readFile: (path: stri
   const options: Partial<NsqdOptions> = {}
   const set = (key: keyof NsqdOptions, value: unknown): void => { (options as Record<string, unknown>)[key] = value }
   try {
-    if (typeof parsed.config === 'string') {
-      const file = parseConfigFile(readFile(parsed.config))
-      const index = configKeyIndex()
-      for (const [key, value] of Object.entries(file)) {
-        const spec = index.get(key)
-        if (spec !== undefined) set(spec.key, convertValue(spec, value as ConfigValue))
-      }
-    }
-    for (const spec of NSQD_FLAGS) {
-      const raw = parsed[flagKey(spec.flag)]
-      if (raw === undefined) continue
-      if (spec.kind === 'strings' || spec.kind === 'floats') set(spec.key, raw)
-      else set(spec.key, convertValue(spec, raw === true ? 'true' : raw as string))
+    const file = typeof parsed.config === 'string' ? parseConfigFile(readFile(parsed.config)) : {}
+    for (const { spec, value, from } of resolveFlagValues(NSQD_FLAGS, parsed, file)) {
+      // Lists given on the command line were gathered (and converted) flag by flag as commander read them.
+      if (from === 'command line' && (spec.kind === 'strings' || spec.kind === 'floats')) set(spec.key, value)
+      else set(spec.key, convertValue(spec, value === true ? 'true' : value as ConfigValue))
     }
   } catch (err) {
     throw new CliError((err as Error).message)

@@ -38,7 +38,10 @@ describe('nsqd command line', () => {
     expect(options(['-http-address=', '-snappy=false', '-deflate', 'true', '-lookupd-tcp-address', 'a:4160',
       '--lookupd-tcp-address=b:4160', '-e2e-processing-latency-percentile', '0.99,0.5', '--e2e-processing-latency-percentile=1',
     ])).toEqual({
-      httpAddress: '', snappy: false, deflate: true, nsqlookupdTcpAddresses: ['a:4160', 'b:4160'],
+      httpAddress: '',
+      snappy: false,
+      deflate: true,
+      nsqlookupdTcpAddresses: ['a:4160', 'b:4160'],
       e2eProcessingLatencyPercentiles: [0.99, 0.5, 1],
     })
     expect(options(['--tls-required', 'tcp-https', '--tls-min-version=tls1.3', '--log-level', 'WARN'])).toMatchObject({
