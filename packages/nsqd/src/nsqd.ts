@@ -18,6 +18,7 @@ import { TlsRequired, TlsUpgrader, tlsServerOptions } from './tcp/tls.js'
 import { loadSnappy } from './tcp/compression.js'
 import { StatsdPusher } from './statsd.js'
 import { VERSION } from './version.js'
+import type { ChannelPolicyDefaults } from './policy.js'
 
 export interface Address {
   host: string
@@ -292,7 +293,15 @@ export class NSQD implements TcpBroker {
       ephemeralTopicIdle: (topic) => { void this.deleteExistingTopic(topic.name) },
       writeMark: () => this.store?.mark() ?? 0,
       writeSince: (mark) => this.store?.writeSince(mark),
+      channelPolicyDefaults: this.channelPolicyDefaults,
+      topic: (name) => this.getTopic(name),
     }
+  }
+
+  /** nsqd's policy flags (--max-attempts, --msg-ttl, --max-channel-depth, --channel-overflow), as channels read them. */
+  get channelPolicyDefaults (): ChannelPolicyDefaults {
+    const o = this.options
+    return { maxAttempts: o.maxAttempts, ttlMs: o.msgTtl, maxDepth: o.maxChannelDepth, overflow: o.channelOverflow }
   }
 
   /** The topic, created when missing. */

@@ -132,7 +132,8 @@ export class WritePipeline {
     return this.open ?? this.lastWrite()
   }
 
-  private lastWrite (): Write | undefined {
+  /** The last write queued (all earlier ones land before it), or undefined when none is under way. */
+  lastWrite (): Write | undefined {
     for (let i = this.steps.length - 1; i >= 0; i--) {
       const step = this.steps[i]
       if (step instanceof Write) return step
