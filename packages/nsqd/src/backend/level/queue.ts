@@ -228,6 +228,8 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     }
     if (this.loadedSeq >= this.writtenSeq || this.pipeline.mustWait(this)) {
       this.waitingForWrite = true
+      // The records to read are still in the pipeline: their write must not be put off.
+      if (this.loadedSeq >= this.writtenSeq) this.pipeline.hurry()
       return
     }
     this.loading = true
