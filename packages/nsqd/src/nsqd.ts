@@ -1,5 +1,5 @@
-import { isEphemeral, silentLogger, type Logger } from '@nsqts/protocol'
-import { resolveOptions, type NsqdOptions } from './options.js'
+import { isEphemeral, joinHostPort, silentLogger, type Logger } from '@nsqts/protocol'
+import { listenAddress, resolveOptions, type NsqdOptions } from './options.js'
 import { Topic, type TopicContext } from './topic.js'
 import type { Channel } from './channel.js'
 import type { BackendFactory, BackendQueue, PendingWrite } from './backend/types.js'
@@ -18,6 +18,7 @@ import { TlsRequired, TlsUpgrader, tlsServerOptions } from './tcp/tls.js'
 import { loadSnappy } from './tcp/compression.js'
 import { StatsdPusher } from './statsd.js'
 import { VERSION } from './version.js'
+import type { ChannelPolicyDefaults } from './policy.js'
 
 export interface Address {
   host: string
@@ -41,13 +42,6 @@ export interface NsqdInit extends Partial<NsqdOptions> {
    * memoryBackendFactory keeps everything in memory instead, for tests that want no disk.
    */
   backendFactory?: BackendFactory
-}
-
-function splitHostPort (address: string): Address {
-  const i = address.lastIndexOf(':')
-  if (i === -1) throw new Error(`address ${address} has no port`)
-  const host = address.slice(0, i).replace(/^\[(.*)\]$/, '$1')
-  return { host: host === '' ? '0.0.0.0' : host, port: Number(address.slice(i + 1)) }
 }
 
 /**
@@ -136,15 +130,15 @@ export class NSQD implements TcpBroker {
   }
 
   private async listen (): Promise<void> {
-    await this.tcp.listen(splitHostPort(this.options.tcpAddress))
+    await this.tcp.listen(listenAddress(this.options.tcpAddress))
     this.logger.info(`TCP: listening on ${this.formatAddress(this.tcpAddress)}`)
     // HTTPS first: the plain listener's TLS_REQUIRED answers name its port.
     if (this.https !== undefined && this.options.httpsAddress !== '') {
-      await this.https.listen(splitHostPort(this.options.httpsAddress))
+      await this.https.listen(listenAddress(this.options.httpsAddress))
       this.logger.info(`HTTPS: listening on ${this.formatAddress(this.https.address())}`)
     }
     if (this.options.httpAddress !== '') {
-      await this.http.listen(splitHostPort(this.options.httpAddress))
+      await this.http.listen(listenAddress(this.options.httpAddress))
       this.logger.info(`HTTP: listening on ${this.formatAddress(this.httpAddress)}`)
     }
     this.lookupPeers.start()
@@ -198,7 +192,7 @@ export class NSQD implements TcpBroker {
   }
 
   private formatAddress (a: Address): string {
-    return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`
+    return joinHostPort(a.host, a.port)
   }
 
   get tcpAddress (): Address {
@@ -293,7 +287,15 @@ export class NSQD implements TcpBroker {
       ephemeralTopicIdle: (topic) => { void this.deleteExistingTopic(topic.name) },
       writeMark: () => this.store?.mark() ?? 0,
       publishWait: (mark) => this.store?.publishWait(mark),
+      channelPolicyDefaults: this.channelPolicyDefaults,
+      topic: (name) => this.getTopic(name),
     }
+  }
+
+  /** nsqd's policy flags (--max-attempts, --msg-ttl, --max-channel-depth, --channel-overflow), as channels read them. */
+  get channelPolicyDefaults (): ChannelPolicyDefaults {
+    const o = this.options
+    return { maxAttempts: o.maxAttempts, ttlMs: o.msgTtl, maxDepth: o.maxChannelDepth, overflow: o.channelOverflow }
   }
 
   /** The topic, created when missing. */

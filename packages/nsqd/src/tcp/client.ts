@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import { FrameType, HEARTBEAT, NsqError, OK, type BodySpec, type CommandSink } from '@nsqts/protocol'
+import { FrameType, HEARTBEAT, NsqError, OK, joinHostPort, type BodySpec, type CommandSink } from '@nsqts/protocol'
 import type { TcpBroker } from './broker.js'
 import type { Channel, ChannelConsumer } from '../channel.js'
 import type { Message } from '../message.js'
@@ -66,7 +66,7 @@ export class Client implements ChannelConsumer, CommandSink, InputOwner, OutputO
   constructor (readonly nsqd: TcpBroker, readonly socket: Socket) {
     this.id = nsqd.newClientId()
     this.remoteIp = socket.remoteAddress ?? ''
-    this.remoteAddress = `${this.remoteIp.includes(':') ? `[${this.remoteIp}]` : this.remoteIp}:${socket.remotePort ?? 0}`
+    this.remoteAddress = joinHostPort(this.remoteIp, socket.remotePort ?? 0)
     this.clientId = this.remoteIp
     this.hostname = this.remoteIp
     const o = nsqd.options

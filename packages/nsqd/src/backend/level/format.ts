@@ -1,5 +1,6 @@
 import { crc32 } from 'node:zlib'
 import { MESSAGE_HEADER_SIZE } from '@nsqts/protocol'
+import type { StoredPolicy } from '../types.js'
 
 /**
  * What the level store keeps, one key space per kind, each key starting with one byte that names it:
@@ -141,6 +142,8 @@ export function decodeKept (value: Buffer): { record: Buffer, dueAt: number } | 
 export interface EntryValue {
   id: number
   paused: boolean
+  /** nsqts delivery policy (policy.ts's stored form), only when one is set; older entries have none. */
+  policy?: StoredPolicy
 }
 
 export function encodeEntry (entry: EntryValue): Buffer {
@@ -151,7 +154,8 @@ export function decodeEntry (value: Buffer): EntryValue | undefined {
   try {
     const parsed = JSON.parse(value.toString('utf8')) as Partial<EntryValue>
     if (!Number.isInteger(parsed.id) || (parsed.id as number) < 0 || (parsed.id as number) > 0xffffffff) return undefined
-    return { id: parsed.id as number, paused: parsed.paused === true }
+    const policy = typeof parsed.policy === 'object' && parsed.policy !== null && !Array.isArray(parsed.policy) ? parsed.policy : undefined
+    return { id: parsed.id as number, paused: parsed.paused === true, ...(policy === undefined ? {} : { policy }) }
   } catch {
     return undefined
   }

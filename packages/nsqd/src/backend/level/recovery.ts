@@ -6,6 +6,7 @@ import {
 } from './format.js'
 import type { LevelOp } from './chunk.js'
 import type { Db } from './write-pipeline.js'
+import type { StoredPolicy } from '../types.js'
 
 /**
  * What a start finds on disk. Bad data never stops a start: a damaged database is repaired, and entries or records
@@ -16,6 +17,7 @@ import type { Db } from './write-pipeline.js'
 export interface FoundQueue {
   name: string | undefined
   paused: boolean
+  policy: StoredPolicy | undefined
   count: number
   chunks: number
   firstSeq: number
@@ -67,7 +69,7 @@ export async function scanDb (db: Db, logger: Logger): Promise<{ found: Map<numb
   const get = (id: number): FoundQueue => {
     let q = found.get(id)
     if (q === undefined) {
-      q = { name: undefined, paused: false, count: 0, chunks: 0, firstSeq: -1, endSeq: 0, kept: [], lastKeptSeq: -1 }
+      q = { name: undefined, paused: false, policy: undefined, count: 0, chunks: 0, firstSeq: -1, endSeq: 0, kept: [], lastKeptSeq: -1 }
       found.set(id, q)
     }
     return q
@@ -90,6 +92,7 @@ export async function scanDb (db: Db, logger: Logger): Promise<{ found: Map<numb
     const q = get(entry.id)
     q.name = name
     q.paused = entry.paused
+    q.policy = entry.policy
   }
 
   // Keys only (a chunk's key holds its count): a backlog of millions is counted without reading its bodies.

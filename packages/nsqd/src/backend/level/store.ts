@@ -135,10 +135,10 @@ export class LevelStore {
     }))
   }
 
-  /** @internal the entry of a queue changed (created, paused). */
+  /** @internal the entry of a queue changed (created, paused, its policy set). */
   putEntry (q: LevelQueue): void {
     if (this.live.get(q.name) !== q) return
-    this.pipeline.op({ type: 'put', key: entryKey(q.name), value: encodeEntry({ id: q.id, paused: q.paused }) }, this.durable)
+    this.pipeline.op({ type: 'put', key: entryKey(q.name), value: encodeEntry({ id: q.id, paused: q.paused, ...(q.policy === undefined ? {} : { policy: q.policy }) }) }, this.durable)
   }
 
   /** @internal a queue was deleted: its entry (unless a newer queue took the name) and every record go. */

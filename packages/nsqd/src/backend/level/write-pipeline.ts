@@ -1,3 +1,5 @@
+import { readdir, stat, statfs } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Level } from 'level'
 import type { Logger } from '@nsqts/protocol'
 import type { PendingWrite } from '../types.js'
@@ -6,6 +8,22 @@ import { Chunk, MAX_CHUNK_BYTES, prepare, type ChunkOwner, type Op, type WriteOp
 import { Write } from './write.js'
 
 export type Db = Level<Buffer, Buffer>
+
+/** Room for the new log, the new manifest and LevelDB's info log beyond the old logs' size. */
+const REOPEN_SLACK_BYTES = 1024 * 1024
+
+/** Whether the disk has room to reopen the database at `location`: as many bytes free as its logs hold, and some. */
+async function roomToReopen (location: string): Promise<boolean> {
+  try {
+    const [disk, names] = await Promise.all([statfs(location), readdir(location)])
+    let logs = 0
+    for (const name of names) if (name.endsWith('.log')) logs += (await stat(join(location, name))).size
+    return disk.bavail * disk.bsize >= logs + REOPEN_SLACK_BYTES
+  } catch {
+    // Cannot tell: try the reopen, as before.
+    return true
+  }
+}
 
 /**
  * classic-level's own chained batch, under abstract-level's public API. The public batch copies, validates and
@@ -167,7 +185,8 @@ export class WritePipeline {
     return write
   }
 
-  private lastWrite (): Write | undefined {
+  /** The last write queued (all earlier ones land before it), or undefined when none is under way. */
+  lastWrite (): Write | undefined {
     for (let i = this.steps.length - 1; i >= 0; i--) {
       const step = this.steps[i]
       if (step instanceof Write) return step
@@ -375,6 +394,10 @@ export class WritePipeline {
 
   private async reopen (): Promise<void> {
     if (this.injectedFault !== undefined) return
+    // Reopening writes a new log and manifest and turns the old log into a table: on a full disk the open fails and
+    // leaves the database closed, and every read with it (consumers could no longer drain what is stored). So, until
+    // there is room for that, the database stays open for reads and the write fails again as it did.
+    if (this.failing !== undefined && !(await roomToReopen(this.location))) throw this.failing
     this.nativeBatch = undefined
     await this.db.close()
     await this.db.open()
