@@ -105,7 +105,7 @@ async function main () {
       minutes: { type: 'string', default: '10' },
       seed: { type: 'string', default: '1' },
       rate: { type: 'string', default: '300' },
-      'drain-timeout': { type: 'string', default: '120' },
+      'drain-timeout': { type: 'string', default: '600' },
       keep: { type: 'boolean', default: false },
       'print-schedule': { type: 'boolean', default: false },
     },
@@ -115,7 +115,7 @@ async function main () {
   const rate = Number(opts.rate)
   const drainTimeoutMs = Number(opts['drain-timeout']) * 1000
   if (!(minutes > 0) || !Number.isInteger(seed) || !(rate > 0) || !(drainTimeoutMs > 0)) {
-    console.error('usage: chaos.mjs [--minutes 10] [--seed 1] [--rate 300] [--drain-timeout 120] [--keep] [--print-schedule]')
+    console.error('usage: chaos.mjs [--minutes 10] [--seed 1] [--rate 300] [--drain-timeout 600] [--keep] [--print-schedule]')
     process.exit(2)
   }
   if (opts['print-schedule']) {

@@ -378,6 +378,7 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     // Reads fail too while the database is being reopened after a failed write; only count the ones that are not.
     if (!this.pipeline.isFailing && ++this.loadFailures >= 3) {
       this.store.logger.error(`store: skipping unreadable records ${from}..${skipTo - 1} of queue ${this.name}`)
+      if (this.loadedSeq === from) this.store.damage.skippedRecords += skipTo - from
       this.loadFailures = 0
       if (this.loadedSeq === from) this.loadedSeq = skipTo
     }
