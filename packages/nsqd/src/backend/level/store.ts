@@ -208,9 +208,24 @@ export class LevelStore {
     return this.pipeline.writeSince(mark)
   }
 
-  /** Batches written, how many of them were synced, and failed attempts, since the store opened. */
-  get counters (): { readonly writes: number, readonly syncs: number, readonly failures: number } {
+  /** See WritePipeline.publishWait: what a publish waits for before it answers, if anything. */
+  publishWait (mark: number): PendingWrite | undefined {
+    return this.pipeline.publishWait(mark)
+  }
+
+  /** The write pipeline's counters (WritePipeline.counters), since the store opened. */
+  get counters (): WritePipeline['counters'] {
     return this.pipeline.counters
+  }
+
+  /** Bytes of records queued and not yet written. */
+  get unwrittenBytes (): number {
+    return this.pipeline.unwritten
+  }
+
+  /** Test and drill seam: while set, every write first waits for `delay()`, as a slow disk would make it. */
+  injectWriteDelay (delay: (() => Promise<void>) | undefined): void {
+    this.pipeline.injectWriteDelay(delay)
   }
 
   /** Test and drill seam: while set, every write fails with this error, as a full or broken disk would make it. */
