@@ -1,5 +1,6 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { describe, it, expect, afterEach } from 'vitest'
+import { runScript, stopScripts } from './run-script.js'
 
 // scripts/chaos.mjs runs the built daemons (packages/*/dist: `npm test` builds them first) as its own child processes.
 const SCRIPT = new URL('../scripts/chaos.mjs', import.meta.url).pathname
@@ -7,12 +8,7 @@ const SCRIPT = new URL('../scripts/chaos.mjs', import.meta.url).pathname
 interface ChannelResult { consumed: number, lost: number, duplicates: number }
 interface ChaosResult { faults: number, acknowledged: number, lost: number, drainSeconds: number | null, channels: Record<string, ChannelResult> }
 
-let running: ChildProcess | undefined
-afterEach(() => {
-  // SIGTERM lets the script end the cluster it started.
-  running?.kill('SIGTERM')
-  running = undefined
-})
+afterEach(stopScripts)
 
 describe('scripts/chaos.mjs', () => {
   it('replays the same fault sequence for a seed, another one for another seed', () => {
@@ -24,16 +20,10 @@ describe('scripts/chaos.mjs', () => {
   })
 
   it('one minute of faults on 3 nsqd --durable and 2 nsqlookupd: every acknowledged message consumed, then drained', async () => {
-    const child = spawn(process.execPath, [SCRIPT, '--minutes', '1', '--seed', '1', '--drain-timeout', '120'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    running = child
-    let out = ''
-    child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
-    child.stderr.on('data', (chunk: Buffer) => { out += chunk.toString() })
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-    running = undefined
-    const line = /^RESULT (.*)$/m.exec(out)
-    expect(line, out).not.toBeNull()
-    const result = JSON.parse((line as RegExpExecArray)[1] as string) as ChaosResult
+    const { code, out, result: parsed } = await runScript<ChaosResult>('chaos.mjs', ['--minutes', '1', '--seed', '1', '--drain-timeout', '120'])
+    expect(parsed, out).toBeDefined()
+    const result = parsed as ChaosResult
+    console.log(`chaos, 1 min, seed 1: ${JSON.stringify(result)}`)
     expect({ code, lost: result.lost }, out).toEqual({ code: 0, lost: 0 })
     expect(result.drainSeconds).not.toBeNull()
     expect(result.faults).toBeGreaterThan(10)
