@@ -62,7 +62,7 @@ test('messages stay in flight until synced; SIGTERM syncs what it holds and requ
   const tool = runTool('nsq_to_file', ['--topic', 'held', '--nsqd-tcp-address', addr(nsqd.tcp), '--output-dir', out,
     '--sync-interval', '1h', '--max-in-flight', '100', '--consumer-opt', 'output_buffer_timeout,25ms'])
   // The first message opens the file, and opening a file syncs (as in NSQ): it is finished at once.
-  await waitForChannel(nsqd.httpUrl, 'held', 'nsq_to_file', (c) => c.message_count === 1 && c.in_flight_count === 0, 'first finished')
+  await waitForChannel(nsqd.httpUrl, 'held', 'nsq_to_file', (c) => c.message_count === 1 && c.depth === 0 && c.in_flight_count === 0, 'first finished')
   const [file] = await readdir(out)
   expect(file).toMatch(/^held\.[^.]+\.\d{4}-\d\d-\d\d_\d\d\.log$/)
   await http.publishMany('held', ['one', 'two', 'three'])
