@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '@nsqts/protocol'
-import { loadHttpCapture, waitFor } from '@nsqts/testkit'
+import { header, loadHttpCapture, waitFor } from '@nsqts/testkit'
 import { NSQAdmin, type AdminInit } from '@nsqts/admin-ui'
 import { startReplayCluster, type ReplayCluster } from './replay.js'
 
@@ -16,8 +16,9 @@ function stable (body: string): unknown {
 function expectCapture (res: Injected, file: string, normalise: (s: string) => string): void {
   const cap = loadHttpCapture(file)
   expect(res.statusCode).toBe(cap.status)
-  expect(res.headers['content-type']).toBe(cap.headers['content-type'])
-  if (cap.headers['x-nsq-content-type'] !== undefined) expect(res.headers['x-nsq-content-type']).toBe(cap.headers['x-nsq-content-type'])
+  expect(res.headers['content-type']).toBe(header(cap, 'content-type'))
+  const nsqContentType = header(cap, 'x-nsq-content-type')
+  if (nsqContentType !== undefined) expect(res.headers['x-nsq-content-type']).toBe(nsqContentType)
   else expect(res.headers['x-nsq-content-type']).toBeUndefined()
   expect(stable(normalise(res.body))).toEqual(stable(cap.body.toString()))
 }
@@ -206,7 +207,7 @@ describe('actions, against the captured cluster', () => {
       ['DELETE', `/api/nodes/${cluster.node}`, '{"topic":"orders"}'],
     ]
     for (const [method, url, body] of attempts) {
-      for (const headers of [{}, { 'x-auth-user': 'mallory' }]) {
+      for (const headers of [{}, { 'x-auth-user': 'mallory' }] as Array<Record<string, string>>) {
         const res = await req(method, url, body, headers)
         expect(res.statusCode, `${method} ${url}`).toBe(403)
         expect(JSON.parse(res.body)).toEqual({ message: 'FORBIDDEN' })

@@ -15,6 +15,14 @@ import { startLookupd, startNsqd, waitFor, type LookupdHandle, type NsqdHandle }
 import { DEFAULT_WEB_DIR, NSQAdmin } from '@nsqts/admin-ui'
 
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
+// Functions given to page.evaluate / waitForFunction run in the page. The tests' type-check has no DOM lib (its fetch
+// types clash with Node's), so the few page globals those functions use are declared here.
+declare const document: {
+  querySelector (selector: string): { getAttribute (name: string): string | null } | null
+  documentElement: { scrollWidth: number }
+}
+declare const window: { innerWidth: number }
+
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
 

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { NsqdHttpClient } from '@nsqts/client'
 import type { ChannelStats } from '@nsqts/client'
+import { waitFor } from '@nsqts/testkit'
 
 const DIST = fileURLToPath(new URL('../dist/bin/', import.meta.url))
 
@@ -103,14 +104,8 @@ export async function killAll (): Promise<void> {
   }))
 }
 
-/** Polls `predicate` every 20 ms (stats over HTTP: gentler than a tight loop) until it holds or `timeoutMs` passes. */
-export async function poll (predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+/** How often a wait that asks over HTTP (stats) asks: gentler than testkit's default. */
+export const HTTP_POLL_MS = 20
 
 /** One channel's stats on an nsqd, or undefined while it does not exist. */
 export async function channelStats (nsqdHttpUrl: string, topic: string, channel: string): Promise<ChannelStats | undefined> {
@@ -122,13 +117,9 @@ export async function channelStats (nsqdHttpUrl: string, topic: string, channel:
 export async function waitForChannel (nsqdHttpUrl: string, topic: string, channel: string,
   predicate: (c: ChannelStats) => boolean, what: string, timeoutMs = 15_000): Promise<ChannelStats> {
   let last: ChannelStats | undefined
-  await poll(async () => {
+  await waitFor(async () => {
     last = await channelStats(nsqdHttpUrl, topic, channel)
     return last !== undefined && predicate(last)
-  }, timeoutMs, () => `${topic}/${channel}: ${what} (last: ${JSON.stringify(last && { depth: last.depth, in_flight: last.in_flight_count, messages: last.message_count, requeued: last.requeue_count, clients: last.client_count })})`)
+  }, timeoutMs, () => `${topic}/${channel}: ${what} (last: ${JSON.stringify(last && { depth: last.depth, in_flight: last.in_flight_count, messages: last.message_count, requeued: last.requeue_count, clients: last.client_count })})`, HTTP_POLL_MS)
   return last!
-}
-
-export function addr (a: { host: string, port: number }): string {
-  return `${a.host}:${a.port}`
 }

@@ -4,9 +4,9 @@ import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest'
 import { LookupdHttpClient, NsqdHttpClient } from '@nsqts/client'
-import { startLookupd, startNsqd } from '@nsqts/testkit'
+import { startLookupd, startNsqd, waitFor } from '@nsqts/testkit'
 import type { LookupdHandle, NsqdHandle } from '@nsqts/testkit'
-import { addr, channelStats, killAll, poll, runTool, waitForChannel } from './helpers.js'
+import { HTTP_POLL_MS, channelStats, killAll, runTool, waitForChannel } from './helpers.js'
 
 let lookupd: LookupdHandle
 let nsqd: NsqdHandle
@@ -14,7 +14,7 @@ let dir: string
 
 beforeAll(async () => {
   lookupd = await startLookupd()
-  nsqd = await startNsqd({ nsqlookupdTcpAddresses: [addr(lookupd.tcp)] })
+  nsqd = await startNsqd({ nsqlookupdTcpAddresses: [lookupd.tcpAddress] })
 })
 afterEach(async () => {
   await killAll()
@@ -34,7 +34,7 @@ test('gzip and size rotation: files move from work-dir to output-dir with <REV>,
   const { out, work } = await dirs()
   const bodies = Array.from({ length: 300 }, (_, i) => `message ${String(i).padStart(4, '0')} ${'z'.repeat(60)}`)
   await new NsqdHttpClient(nsqd.httpUrl).publishMany('archive', bodies)
-  const tool = runTool('nsq_to_file', ['--topic', 'archive', '--nsqd-tcp-address', addr(nsqd.tcp),
+  const tool = runTool('nsq_to_file', ['--topic', 'archive', '--nsqd-tcp-address', nsqd.tcpAddress,
     '--output-dir', out, '--work-dir', work, '--gzip', '--gzip-level', '1', '--rotate-size', '5000',
     '--sync-interval', '50ms', '--host-identifier', 'box', '--datetime-format', '%Y%m%d'])
 
@@ -59,9 +59,10 @@ test('messages stay in flight until synced; SIGTERM syncs what it holds and requ
   const { out } = await dirs()
   const http = new NsqdHttpClient(nsqd.httpUrl)
   await http.publish('held', 'zero')
-  const tool = runTool('nsq_to_file', ['--topic', 'held', '--nsqd-tcp-address', addr(nsqd.tcp), '--output-dir', out,
+  const tool = runTool('nsq_to_file', ['--topic', 'held', '--nsqd-tcp-address', nsqd.tcpAddress, '--output-dir', out,
     '--sync-interval', '1h', '--max-in-flight', '100', '--consumer-opt', 'output_buffer_timeout,25ms'])
-  // The first message opens the file, and opening a file syncs (as in NSQ): it is finished at once.
+  // The first message opens the file, and opening a file syncs (as in NSQ): it is finished at once. (Depth 0 too: the
+  // channel holds the message, not yet in flight, between the tool's SUB and its delivery.)
   await waitForChannel(nsqd.httpUrl, 'held', 'nsq_to_file', (c) => c.message_count === 1 && c.depth === 0 && c.in_flight_count === 0, 'first finished')
   const [file] = await readdir(out)
   expect(file).toMatch(/^held\.[^.]+\.\d{4}-\d\d-\d\d_\d\d\.log$/)
@@ -86,8 +87,8 @@ test('--topic-pattern discovers matching topics through lookupd', async () => {
   await http.publish('logs_a', 'from a')
   await http.publish('other', 'not archived')
   const lookupdHttp = new LookupdHttpClient(lookupd.httpUrl)
-  await poll(async () => (await lookupdHttp.topics()).includes('other'), 10_000, () => 'nsqd to register both topics with lookupd')
-  const tool = runTool('nsq_to_file', ['--topic-pattern', '^logs_', '--lookupd-http-address', addr(lookupd.http),
+  await waitFor(async () => (await lookupdHttp.topics()).includes('other'), 10_000, () => 'nsqd to register both topics with lookupd', HTTP_POLL_MS)
+  const tool = runTool('nsq_to_file', ['--topic-pattern', '^logs_', '--lookupd-http-address', lookupd.httpAddress,
     '--output-dir', out, '--sync-interval', '50ms', '--skip-empty-files'])
   await waitForChannel(nsqd.httpUrl, 'logs_a', 'nsq_to_file', (c) => c.message_count === 1 && c.in_flight_count === 0 && c.depth === 0, 'logs_a archived')
   expect(await tool.stop()).toEqual({ code: 0, signal: null })

@@ -3,9 +3,9 @@ import type { IncomingHttpHeaders, Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest'
 import { NsqdHttpClient } from '@nsqts/client'
-import { startNsqd } from '@nsqts/testkit'
+import { startNsqd, waitFor } from '@nsqts/testkit'
 import type { NsqdHandle } from '@nsqts/testkit'
-import { addr, killAll, poll, runTool, waitForChannel } from './helpers.js'
+import { killAll, runTool, waitForChannel } from './helpers.js'
 
 interface Received {
   method: string
@@ -52,11 +52,11 @@ const fast = ['--consumer-opt=backoff_multiplier,10ms', '--consumer-opt', 'defau
 test('POST round-robin over a healthy and a failing endpoint: failures are requeued until every message got through', async () => {
   const bodies = Array.from({ length: 20 }, (_, i) => `message ${i}`)
   await new NsqdHttpClient(nsqd.httpUrl).publishMany('http_post', bodies)
-  const tool = runTool('nsq_to_http', ['--topic', 'http_post', '--nsqd-tcp-address', addr(nsqd.tcp),
+  const tool = runTool('nsq_to_http', ['--topic', 'http_post', '--nsqd-tcp-address', nsqd.tcpAddress,
     '--post', `${base}/created`, '--post', `${base}/fail`, '--mode', 'round-robin', '-n', '4',
     '--header', 'X-Test: yes', '--content-type', 'text/plain', '--status-every', '5', ...fast])
 
-  await poll(() => new Set(received.filter((r) => r.url === '/created').map((r) => r.body)).size === 20, 15_000,
+  await waitFor(() => new Set(received.filter((r) => r.url === '/created').map((r) => r.body)).size === 20, 15_000,
     () => `all 20 bodies at /created; stderr:\n${tool.stderr}`)
   const channel = await waitForChannel(nsqd.httpUrl, 'http_post', 'nsq_to_http', (c) => c.in_flight_count === 0 && c.depth === 0, 'drained')
   const failed = received.filter((r) => r.url === '/fail').length
@@ -75,9 +75,9 @@ test('POST round-robin over a healthy and a failing endpoint: failures are reque
 
 test('GET with %s sends the url-escaped body; SIGTERM requeues what was taken but not sent, after the request under way', async () => {
   await new NsqdHttpClient(nsqd.httpUrl).publishMany('http_get', ['a b&c=d/é', 'second', 'third', 'fourth'])
-  const tool = runTool('nsq_to_http', ['--topic', 'http_get', '--nsqd-tcp-address', addr(nsqd.tcp),
+  const tool = runTool('nsq_to_http', ['--topic', 'http_get', '--nsqd-tcp-address', nsqd.tcpAddress,
     '--get', `${base}/slow?data=%s`, '-n', '1', '--max-in-flight', '4'])
-  await poll(() => held.length === 1, 10_000, () => `a held request; stderr:\n${tool.stderr}`)
+  await waitFor(() => held.length === 1, 10_000, () => `a held request; stderr:\n${tool.stderr}`)
   // One request under way, the other three messages taken by the consumer and waiting for the handler.
   await waitForChannel(nsqd.httpUrl, 'http_get', 'nsq_to_http', (c) => c.in_flight_count === 4, '4 in flight')
   expect(received[0]!.method).toBe('GET')

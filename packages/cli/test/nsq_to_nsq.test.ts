@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest'
 import { Consumer, NsqdHttpClient } from '@nsqts/client'
-import { startNsqd } from '@nsqts/testkit'
+import { startNsqd, waitFor } from '@nsqts/testkit'
 import type { NsqdHandle } from '@nsqts/testkit'
-import { addr, channelStats, killAll, poll, runTool, waitForChannel } from './helpers.js'
+import { channelStats, killAll, runTool, waitForChannel } from './helpers.js'
 
 let source: NsqdHandle
 let destination: NsqdHandle
@@ -17,9 +17,9 @@ afterAll(async () => {
 
 async function drain (topic: string, count: number): Promise<string[]> {
   const bodies: string[] = []
-  const consumer = new Consumer(topic, 'check', { nsqdTcpAddresses: addr(destination.tcp), maxInFlight: 100 })
+  const consumer = new Consumer(topic, 'check', { nsqdTcpAddresses: destination.tcpAddress, maxInFlight: 100 })
   await consumer.handle((m) => { bodies.push(m.text()) })
-  await poll(() => bodies.length >= count, 10_000, () => `${count} messages on ${topic}, got ${bodies.length}`)
+  await waitFor(() => bodies.length >= count, 10_000, () => `${count} messages on ${topic}, got ${bodies.length}`)
   await consumer.close()
   return bodies
 }
@@ -32,8 +32,8 @@ test('relays between two nsqd with the JSON filters: only matching messages, onl
     { keep: 'yes', n: 4.5, drop: 'x' },
   ].map((m) => JSON.stringify(m))
   await new NsqdHttpClient(source.httpUrl).publishMany('relay_src', [...messages, 'not json'])
-  const tool = runTool('nsq_to_nsq', ['--topic', 'relay_src', '--nsqd-tcp-address', addr(source.tcp),
-    '--destination-nsqd-tcp-address', addr(destination.tcp), '--destination-topic', 'relay_dst',
+  const tool = runTool('nsq_to_nsq', ['--topic', 'relay_src', '--nsqd-tcp-address', source.tcpAddress,
+    '--destination-nsqd-tcp-address', destination.tcpAddress, '--destination-topic', 'relay_dst',
     '--require-json-field', 'keep', '--require-json-value', 'yes',
     '--whitelist-json-field', 'z', '--whitelist-json-field', 'n', '--whitelist-json-field', 'keep'])
   // Finished on the source only once the destination answered; dropped ones are finished without a publish.
@@ -53,8 +53,8 @@ test('a destination that refuses a publish gets the message requeued on the sour
   const small = await startNsqd({ maxMsgSize: 10 })
   try {
     await new NsqdHttpClient(source.httpUrl).publishMany('relay_big', ['short', 'this body is too long'])
-    const tool = runTool('nsq_to_nsq', ['--topic', 'relay_big', '--nsqd-tcp-address', addr(source.tcp),
-      '--destination-nsqd-tcp-address', addr(small.tcp), '--consumer-opt=default_requeue_delay,60s'])
+    const tool = runTool('nsq_to_nsq', ['--topic', 'relay_big', '--nsqd-tcp-address', source.tcpAddress,
+      '--destination-nsqd-tcp-address', small.tcpAddress, '--consumer-opt=default_requeue_delay,60s'])
     const channel = await waitForChannel(source.httpUrl, 'relay_big', 'nsq_to_nsq', (c) => c.requeue_count >= 1 && c.deferred_count === 1, 'the long one requeued')
     expect(channel.message_count).toBe(2)
     expect(await tool.stop()).toEqual({ code: 0, signal: null })

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest'
 import { NsqdHttpClient } from '@nsqts/client'
-import { startNsqd } from '@nsqts/testkit'
+import { startNsqd, waitFor } from '@nsqts/testkit'
 import type { NsqdHandle } from '@nsqts/testkit'
-import { addr, killAll, poll, runTool, waitForChannel } from './helpers.js'
+import { HTTP_POLL_MS, killAll, runTool, waitForChannel } from './helpers.js'
 
 let a: NsqdHandle
 let b: NsqdHandle
@@ -17,15 +17,15 @@ afterAll(async () => {
 
 test('to_nsq | nsq_tail: 10,000 lines arrive once each, and to_nsq publishes every line to every nsqd', async () => {
   const lines = Array.from({ length: 10_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 50)}`)
-  const tail = runTool('nsq_tail', ['--topic', 'rt', '--nsqd-tcp-address', addr(a.tcp), '-n', '10000', '--print-topic'])
+  const tail = runTool('nsq_tail', ['--topic', 'rt', '--nsqd-tcp-address', a.tcpAddress, '-n', '10000', '--print-topic'])
   // The tail's ephemeral channel exists once it subscribed; publishing earlier would also work (a topic without
   // channels keeps its messages for the first one), but this checks the subscription itself.
-  await poll(async () => {
+  await waitFor(async () => {
     const stats = await new NsqdHttpClient(a.httpUrl).stats({ topic: 'rt' })
     return stats.topics?.[0]?.channels.some((c) => c.client_count === 1) === true
-  }, 10_000, () => `nsq_tail to subscribe; stderr: ${tail.stderr}`)
+  }, 10_000, () => `nsq_tail to subscribe; stderr: ${tail.stderr}`, HTTP_POLL_MS)
 
-  const pub = runTool('to_nsq', ['--topic', 'rt', '--nsqd-tcp-address', addr(a.tcp), '--nsqd-tcp-address', addr(b.tcp)], { stdin: true })
+  const pub = runTool('to_nsq', ['--topic', 'rt', '--nsqd-tcp-address', a.tcpAddress, '--nsqd-tcp-address', b.tcpAddress], { stdin: true })
   // Blank lines are skipped; the last line needs no delimiter.
   pub.child.stdin!.end(lines.join('\n\n') + '\n' + 'last line')
   expect(await pub.exit()).toEqual({ code: 0, signal: null })
@@ -48,7 +48,7 @@ test('to_nsq | nsq_tail: 10,000 lines arrive once each, and to_nsq publishes eve
 
 test('nsq_tail exits 0 on SIGINT with nothing left in flight (CLS, then every message answered)', async () => {
   await new NsqdHttpClient(a.httpUrl).publishMany('sig', Array.from({ length: 50 }, (_, i) => `m${i}`))
-  const tail = runTool('nsq_tail', ['--topic', 'sig', '--channel', 'keep', '--nsqd-tcp-address', addr(a.tcp), '--max-in-flight', '10'])
+  const tail = runTool('nsq_tail', ['--topic', 'sig', '--channel', 'keep', '--nsqd-tcp-address', a.tcpAddress, '--max-in-flight', '10'])
   await tail.waitForOutput(/m49\n/, 'stdout')
   expect(await tail.stop('SIGINT')).toEqual({ code: 0, signal: null })
   const channel = await waitForChannel(a.httpUrl, 'sig', 'keep', (c) => c.client_count === 0, 'the tail to disconnect')
@@ -58,12 +58,12 @@ test('nsq_tail exits 0 on SIGINT with nothing left in flight (CLS, then every me
 
 test('to_nsq --delimiter and --rate: one message per delimited record, no faster than the rate', async () => {
   const started = performance.now()
-  const pub = runTool('to_nsq', ['--topic', 'rated', '--nsqd-tcp-address', addr(a.tcp), '--delimiter', ',', '--rate', '20'], { stdin: true })
+  const pub = runTool('to_nsq', ['--topic', 'rated', '--nsqd-tcp-address', a.tcpAddress, '--delimiter', ',', '--rate', '20'], { stdin: true })
   pub.child.stdin!.end('r0,r1,r2,r3,r4,r5,r6,r7,r8,r9,')
   expect(await pub.exit()).toEqual({ code: 0, signal: null })
   // Ten messages at 20/s: nine gaps of 50 ms at least.
   expect(performance.now() - started).toBeGreaterThanOrEqual(450)
-  const tail = runTool('nsq_tail', ['--topic', 'rated', '--nsqd-tcp-address', addr(a.tcp), '-n', '10'])
+  const tail = runTool('nsq_tail', ['--topic', 'rated', '--nsqd-tcp-address', a.tcpAddress, '-n', '10'])
   expect(await tail.exit()).toEqual({ code: 0, signal: null })
   expect(tail.stdout).toBe('r0\nr1\nr2\nr3\nr4\nr5\nr6\nr7\nr8\nr9\n')
 })

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { Consumer, NsqdHttpClient, Producer } from '../src/index.js'
 import type { ConsumerOptions } from '../src/index.js'
-import { cleanup, lookupd, nsqd, topicName, waitFor } from './helpers.js'
+import { waitFor } from '@nsqts/testkit'
+import { cleanup, lookupd, nsqd, topicName } from './helpers.js'
 
 type Node = Awaited<ReturnType<typeof nsqd>>
 

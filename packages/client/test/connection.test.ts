@@ -3,7 +3,8 @@ import type { AddressInfo, Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { NsqError, commands } from '@nsqts/protocol'
 import { Connection, ConnectionError, resolveConnectionOptions } from '../src/internal.js'
-import { cleanup, deferred, nsqd, topicName, waitFor } from './helpers.js'
+import { waitFor } from '@nsqts/testkit'
+import { cleanup, deferred, nsqd, topicName } from './helpers.js'
 
 /** A TCP peer that is not nsqd (the cases nsqd cannot produce), closed after the test. */
 async function peer (onSocket: (socket: Socket) => void): Promise<number> {

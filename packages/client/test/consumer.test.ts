@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Consumer, Producer } from '../src/index.js'
 import type { ConsumerOptions, Message } from '../src/index.js'
-import { cleanup, deferred, nsqd, topicName, waitFor } from './helpers.js'
+import { waitFor } from '@nsqts/testkit'
+import { cleanup, deferred, nsqd, topicName } from './helpers.js'
 import { memoryBackendFactory } from '@nsqts/nsqd/internal'
 
 function consumer (topic: string, options: ConsumerOptions, channel = 'ch'): Consumer {

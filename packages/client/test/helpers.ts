@@ -1,8 +1,6 @@
 import { afterEach } from 'vitest'
-import { startLookupd, startNsqd, waitFor } from '@nsqts/testkit'
+import { startLookupd, startNsqd } from '@nsqts/testkit'
 import type { LookupdHandle, NsqdHandle } from '@nsqts/testkit'
-
-export { waitFor }
 
 type Closer = () => Promise<unknown> | unknown
 const closers: Closer[] = []
@@ -17,17 +15,17 @@ afterEach(async () => {
 })
 
 /** A real nsqd on 127.0.0.1 port 0, closed after the test. */
-export async function nsqd (init: Parameters<typeof startNsqd>[0] = {}): Promise<NsqdHandle & { tcpAddress: string, httpAddress: string }> {
+export async function nsqd (init: Parameters<typeof startNsqd>[0] = {}): Promise<NsqdHandle> {
   const handle = await startNsqd(init)
   cleanup(() => handle.close())
-  return { ...handle, tcpAddress: `127.0.0.1:${handle.tcp.port}`, httpAddress: `127.0.0.1:${handle.http.port}` }
+  return handle
 }
 
 /** A real nsqlookupd on 127.0.0.1 port 0, closed after the test. */
-export async function lookupd (options: Parameters<typeof startLookupd>[0] = {}): Promise<LookupdHandle & { tcpAddress: string, httpAddress: string }> {
+export async function lookupd (options: Parameters<typeof startLookupd>[0] = {}): Promise<LookupdHandle> {
   const handle = await startLookupd(options)
   cleanup(() => handle.close())
-  return { ...handle, tcpAddress: `127.0.0.1:${handle.tcp.port}`, httpAddress: `127.0.0.1:${handle.http.port}` }
+  return handle
 }
 
 /** A topic name unique to this run, so tests never see each other's messages. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { Consumer, HttpError, LookupdHttpClient, NsqdHttpClient, Producer } from '../src/index.js'
-import { cleanup, deferred, lookupd, nsqd, topicName, waitFor } from './helpers.js'
+import { waitFor } from '@nsqts/testkit'
+import { cleanup, deferred, lookupd, nsqd, topicName } from './helpers.js'
 
 describe('NsqdHttpClient', () => {
   it('publishes, reads /info and /stats with their NSQ shapes', async () => {

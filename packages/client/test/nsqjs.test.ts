@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 // nsqjs, the Node client users already know, is the yardstick for interoperability in both directions.
 import nsq from 'nsqjs'
 import { Consumer, Producer } from '../src/index.js'
-import { cleanup, lookupd, nsqd, topicName, waitFor } from './helpers.js'
+import { waitFor } from '@nsqts/testkit'
+import { cleanup, lookupd, nsqd, topicName } from './helpers.js'
 
 interface NsqjsMessage {
   attempts: number

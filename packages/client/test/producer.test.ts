@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { ClosedError, ConnectionError, Consumer, NsqError, Producer } from '../src/index.js'
 import type { Message } from '../src/index.js'
-import { cleanup, nsqd, topicName, waitFor } from './helpers.js'
+import { waitFor } from '@nsqts/testkit'
+import { cleanup, nsqd, topicName } from './helpers.js'
 
 function producer (addresses: string | string[], options = {}): Producer {
   const p = new Producer(addresses, options)

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
 // Timeouts are short but not so short that a busy machine could pass them between two steps of a test.
-import { api, eventually, fakeNsqd, lookupProducers, startLookupd, stopAll } from './helpers.js'
+import { eventually } from '@nsqts/testkit'
+import { api, fakeNsqd, lookupProducers, startLookupd, stopAll } from './helpers.js'
 
 afterEach(stopAll)
 

@@ -1,25 +1,13 @@
 import { connect, type Socket } from 'node:net'
-import { readFileSync } from 'node:fs'
-import { silentLogger } from '@nsqts/protocol'
-import { NSQLookupd, type LookupdOptions } from '../src/index.js'
-import { CAPTURES_DIR } from '@nsqts/testkit'
-
-// ../shared/reference/captures beside the project root, wherever the checkout is.
-export const CAPTURES = CAPTURES_DIR
+import { parseHttpResponse, startLookupd as startLookupdHandle, type HttpResponseBytes } from '@nsqts/testkit'
+import type { LookupdOptions, NSQLookupd } from '../src/index.js'
 
 /** Daemons started by a test file; stopAll() in afterEach/afterAll closes whatever a test left running. */
 const running = new Set<NSQLookupd>()
 
 export async function startLookupd (options: Partial<LookupdOptions> = {}): Promise<NSQLookupd> {
-  const lookupd = new NSQLookupd({
-    tcpAddress: '127.0.0.1:0',
-    httpAddress: '127.0.0.1:0',
-    broadcastAddress: '127.0.0.1',
-    logger: silentLogger,
-    ...options,
-  })
+  const { lookupd } = await startLookupdHandle(options)
   running.add(lookupd)
-  await lookupd.start()
   return lookupd
 }
 
@@ -27,19 +15,6 @@ export async function stopAll (): Promise<void> {
   const all = [...running]
   running.clear()
   await Promise.all(all.map(async (l) => { await l.close() }))
-}
-
-/** Polls until the check passes or the deadline expires (then the last failure is thrown). */
-export async function eventually<T> (check: () => T | Promise<T>, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await check()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-  }
 }
 
 /** IDENTIFY\n[size][json] */
@@ -177,43 +152,21 @@ export async function fakeNsqd (port: number, identity: object = NSQD_IDENTITY):
   return conn
 }
 
-export interface HttpExchange {
-  statusLine: string
-  /** Header lines in order, names as sent. */
-  headers: Array<[string, string]>
-  body: Buffer
-}
-
-/** Parses an HTTP/1.1 response (head with CRLF line ends, then the body). */
-export function parseHttp (raw: Buffer): HttpExchange {
-  const split = raw.indexOf('\r\n\r\n')
-  const head = raw.toString('latin1', 0, split).split('\r\n')
-  const headers = head.slice(1).map((line): [string, string] => {
-    const colon = line.indexOf(':')
-    return [line.slice(0, colon), line.slice(colon + 1).trim()]
-  })
-  return { statusLine: head[0] as string, headers, body: raw.subarray(split + 4) }
-}
-
-export function readCapture (file: string): HttpExchange {
-  return parseHttp(readFileSync(CAPTURES + file))
-}
-
 /**
  * One request over a fresh socket, the raw answer kept exactly (header names as sent, which fetch would lowercase).
  * The connection is closed by the client after the answer, so keep-alive never holds the server open.
  */
-export async function rawHttp (port: number, method: string, target: string, extraHead = '', timeoutMs = 3000): Promise<HttpExchange> {
+export async function rawHttp (port: number, method: string, target: string, extraHead = '', timeoutMs = 3000): Promise<HttpResponseBytes> {
   const socket = connect({ host: '127.0.0.1', port })
   const chunks: Buffer[] = []
   try {
-    return await new Promise<HttpExchange>((resolve, reject) => {
+    return await new Promise<HttpResponseBytes>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error(`no whole answer to ${method} ${target}`)) }, timeoutMs)
       // The answer is complete once its head is in and the body has Content-Length bytes.
       const check = (): void => {
         const raw = Buffer.concat(chunks)
         if (raw.indexOf('\r\n\r\n') === -1) return
-        const exchange = parseHttp(raw)
+        const exchange = parseHttpResponse(raw)
         const length = Number(exchange.headers.find(([n]) => n.toLowerCase() === 'content-length')?.[1] ?? 0)
         if (method !== 'HEAD' && exchange.body.length < length) return
         clearTimeout(timer)

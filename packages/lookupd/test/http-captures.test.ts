@@ -1,10 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { NSQLookupd } from '../src/index.js'
-import { CAPTURES, fakeNsqd, rawHttp, readCapture, significantHeaders, startLookupd, stopAll, type HttpExchange, type V1Conn } from './helpers.js'
+import { CAPTURES_DIR, header, loadHttpCapture, type HttpResponseBytes } from '@nsqts/testkit'
+import { fakeNsqd, rawHttp, significantHeaders, startLookupd, stopAll, type V1Conn } from './helpers.js'
 
 /** The nsqlookupd captures in the order they were taken (the state they saw builds up in this order). */
-const manifest = readFileSync(CAPTURES + 'manifest.tsv', 'utf8').split('\n').slice(1)
+const manifest = readFileSync(CAPTURES_DIR + 'manifest.tsv', 'utf8').split('\n').slice(1)
   .map((line) => line.split('\t'))
   .filter((cols) => cols[0]?.startsWith('nsqlookupd_') === true)
   .map(([file, method, url]) => ({ file: file as string, method: method as string, target: (url as string).replace(/^[^/]*/, '') }))
@@ -39,10 +40,6 @@ function sortMapOrder (value: unknown): unknown {
   return value
 }
 
-function header (exchange: HttpExchange, name: string): string | undefined {
-  return exchange.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1]
-}
-
 /**
  * A fresh lookupd in the state the capture saw: the captured nsqd's registrations, in its order (orders with two
  * channels, empty_topic, then scratch and its channel, which it deleted again: lookupd keeps the keys), then every
@@ -63,20 +60,20 @@ describe('HTTP API against the captures of nsqlookupd 1.3.0', () => {
   afterEach(stopAll)
 
   it('compares every nsqlookupd_*.http capture', () => {
-    const files = readdirSync(CAPTURES).filter((f) => f.startsWith('nsqlookupd_') && f.endsWith('.http')).sort()
+    const files = readdirSync(CAPTURES_DIR).filter((f) => f.startsWith('nsqlookupd_') && f.endsWith('.http')).sort()
     expect(manifest.map((m) => m.file).sort()).toEqual(files)
   })
 
   for (const [index, { file, method, target }] of manifest.entries()) {
     it(`${method} ${target} answers as ${file}`, async () => {
       const { lookupd, nsqd } = await stateBefore(index)
-      const expected = readCapture(file)
+      const expected = loadHttpCapture(file)
       const actual = await rawHttp(lookupd.httpAddress.port, method, target)
       nsqd.destroy()
 
       expect(actual.statusLine).toBe(expected.statusLine)
       // Header names compared as sent (Go's canonical case), values too; Content-Length must fit our own body.
-      const names = (e: HttpExchange): string[] => significantHeaders(e.headers).map(([n]) => n)
+      const names = (e: HttpResponseBytes): string[] => significantHeaders(e.headers).map(([n]) => n)
       expect(names(actual)).toEqual(names(expected))
       for (const [name, value] of significantHeaders(expected.headers)) {
         if (name === 'Content-Length') expect(header(actual, name)).toBe(String(actual.body.length))

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { api, eventually, fakeNsqd, lookupProducers, startLookupd, stopAll, NSQD_IDENTITY } from './helpers.js'
+import { eventually } from '@nsqts/testkit'
+import { api, fakeNsqd, lookupProducers, startLookupd, stopAll, NSQD_IDENTITY } from './helpers.js'
 
 afterEach(stopAll)
 

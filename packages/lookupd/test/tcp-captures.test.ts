@@ -1,16 +1,10 @@
 import { hostname } from 'node:os'
-import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NSQLookupd } from '../src/index.js'
-import { CAPTURES, V1Conn, splitFrames, startLookupd, stopAll } from './helpers.js'
+import { loadTcpCaptures, type TcpCapture } from '@nsqts/testkit'
+import { V1Conn, splitFrames, startLookupd, stopAll } from './helpers.js'
 
-interface Exchange { dir: 'send' | 'recv', hex: string }
-interface CaptureCase {
-  title: string
-  connections: Array<{ sent_and_received: Exchange[], received_all_hex: string, server_closed_connection: boolean }>
-}
-
-const allCases = JSON.parse(readFileSync(CAPTURES + 'tcp/all_cases.json', 'utf8')) as Record<string, CaptureCase>
+const allCases = loadTcpCaptures()
 const lookupdCases = Object.entries(allCases).filter(([name]) => name.startsWith('lookupd_'))
 
 /** The captured lookupd described itself with these values; ours reports its own ports and host name. */
@@ -27,7 +21,7 @@ function sizePrefixed (frames: string[]): Buffer {
 
 type Mode = 'as captured' | 'all at once' | 'byte by byte'
 
-async function replay (lookupd: NSQLookupd, capture: CaptureCase, mode: Mode): Promise<{ received: Buffer, closed: boolean }> {
+async function replay (lookupd: NSQLookupd, capture: TcpCapture, mode: Mode): Promise<{ received: Buffer, closed: boolean }> {
   const connection = capture.connections[0]
   if (connection === undefined) throw new Error('no connection in capture')
   const conn = await V1Conn.open(lookupd.tcpAddress.port, false)
@@ -56,8 +50,11 @@ async function replay (lookupd: NSQLookupd, capture: CaptureCase, mode: Mode): P
   }
   const expectedFrames = splitFrames(Buffer.from(connection.received_all_hex, 'hex')).length
   await conn.waitForFrames(expectedFrames)
-  const closed = await conn.closedWithin(connection.server_closed_connection ? 2000 : 300)
   const received = conn.received
+  // A connection the real nsqlookupd kept open must still answer here; one it closed must be closed by the server.
+  const closed = connection.server_closed_connection
+    ? await conn.closedWithin(2000)
+    : (await conn.request('PING\n')) !== 'OK'
   conn.destroy()
   return { received, closed }
 }

@@ -285,9 +285,10 @@ describe('level store', () => {
     for (let i = 0; i < 10; i++) q.put(rec(i))
     await b.store().writeSince(mark)?.settled()
     const got = await readN(q, 10)
+    const acked = b.store().mark()
     for (const r of got.slice(0, 7)) q.ack(r.toString('latin1', 10, 26))
-    // kill -9: nothing more reaches the disk (no final write).
-    await new Promise((resolve) => setImmediate(resolve))
+    // Whatever the acks wrote has landed; then kill -9: nothing more reaches the disk (no final write).
+    await b.store().writeSince(acked)?.settled()
     await b.store().db.close()
     const crashed = await LevelStore.open(b.dir, { durable: true })
     const q2 = crashed.queue('t')
@@ -319,7 +320,6 @@ describe('level store', () => {
     q.put(requeued)
     await b.store().writeSince(mark)?.settled()
     // Killed now: the old chunk (none of its records finished) and the requeued record both come back.
-    await new Promise((resolve) => setImmediate(resolve))
     await b.store().db.close()
     expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual([[0, 5], [5, 1]])
     const store = await LevelStore.open(b.dir, { durable: true })
@@ -329,9 +329,10 @@ describe('level store', () => {
     expect(again[5]!.readUInt16BE(8)).toBe(1)
     // Requeued once more, the rest finished: only the latest copy stays, in a chunk of its own (the second copy read
     // stood in for the first, so the old chunk is done too).
+    mark = store.mark()
     q2.put(again[5]!)
     for (const r of again.slice(0, 5)) q2.ack(r.toString('latin1', 10, 26))
-    await new Promise((resolve) => setImmediate(resolve))
+    await store.writeSince(mark)?.settled()
     await store.db.close()
     expect((await withDb(b.dir, chunkKeys)).map(chunkOf)).toEqual([[6, 1]])
   })

@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { startNsqd, waitFor, type NsqdHandle } from '@nsqts/testkit'
+import { CAPTURES_DIR, loadHttpCapture, startNsqd, waitFor, type NsqdHandle } from '@nsqts/testkit'
 import {
-  CAPTURES, binaryMpub, connectCaptureClients, expectLikeCapture, loadCapture, post, publishCaptureMessages, wireRequest,
+  binaryMpub, connectCaptureClients, expectLikeCapture, post, publishCaptureMessages, wireRequest,
   type CaptureClients, type RequestOptions, type WireResponse,
 } from './http-helpers.js'
 
@@ -52,12 +52,12 @@ function normalizeStatsText (text: string): string {
 
 function expectStatsJson (actual: WireResponse, captureName: string): void {
   expectLikeCapture(actual, captureName, { body: false })
-  expect(normalizeStatsJson(actual.body.toString())).toBe(normalizeStatsJson(loadCapture(captureName).body.toString()))
+  expect(normalizeStatsJson(actual.body.toString())).toBe(normalizeStatsJson(loadHttpCapture(captureName).body.toString()))
 }
 
 function expectStatsText (actual: WireResponse, captureName: string): void {
   expectLikeCapture(actual, captureName, { body: false })
-  expect(normalizeStatsText(actual.body.toString())).toBe(normalizeStatsText(loadCapture(captureName).body.toString()))
+  expect(normalizeStatsText(actual.body.toString())).toBe(normalizeStatsText(loadHttpCapture(captureName).body.toString()))
 }
 
 describe('a fresh nsqd', () => {
@@ -72,7 +72,7 @@ describe('a fresh nsqd', () => {
   it('/info has 1.3.0\'s fields, durations in nanoseconds and the bound ports', async () => {
     const r = await wireRequest(d, '/info')
     expectLikeCapture(r, 'nsqd_info.http', { body: false })
-    const expected = JSON.parse(loadCapture('nsqd_info.http').body.toString()) as Record<string, unknown>
+    const expected = JSON.parse(loadHttpCapture('nsqd_info.http').body.toString()) as Record<string, unknown>
     Object.assign(expected, { hostname: d.nsqd.hostname, http_port: d.http.port, tcp_port: d.tcp.port, start_time: d.nsqd.startTime })
     expect(r.body.toString()).toBe(JSON.stringify(expected))
   })
@@ -234,7 +234,7 @@ describe('error answers', () => {
   })
 
   it('covers every nsqd error capture but the Go runtime /debug routes, which are not served', async () => {
-    const errorCaptures = readdirSync(CAPTURES).filter((f) => /^nsqd_.*\.http$/.test(f) && loadCapture(f).status >= 400)
+    const errorCaptures = readdirSync(CAPTURES_DIR).filter((f) => /^nsqd_.*\.http$/.test(f) && loadHttpCapture(f).status >= 400)
     const covered = new Set(errorCases.map(([capture]) => capture))
     expect(errorCaptures.filter((f) => !covered.has(f)).sort())
       .toEqual(['nsqd_debug_freememory.http', 'nsqd_debug_setblockrate_invalid.http', 'nsqd_debug_setblockrate_ok.http'])
@@ -271,7 +271,7 @@ describe('GET /config/<option> for every option', () => {
   beforeAll(async () => { d = await startNsqd(captureOptions) })
   afterAll(async () => { await d.close() })
 
-  const options = readdirSync(`${CAPTURES}nsqd_config_all`).filter((f) => loadCapture(`nsqd_config_all/${f}`).status === 200)
+  const options = readdirSync(`${CAPTURES_DIR}nsqd_config_all`).filter((f) => loadHttpCapture(`nsqd_config_all/${f}`).status === 200)
 
   it.each(options)('%s', async (file) => {
     const name = file.replace(/\.http$/, '')
@@ -287,7 +287,7 @@ describe('GET /config/<option> for every option', () => {
       nsqlookupd_tcp_addresses: '[]',
       statsd_prefix: `nsq.127_0_0_1_${d.http.port}.`,
     }
-    const capture = loadCapture(`nsqd_config_all/${file}`)
+    const capture = loadHttpCapture(`nsqd_config_all/${file}`)
     expectLikeCapture(r, `nsqd_config_all/${file}`, { body: false })
     expect(r.body.toString()).toBe(ours[name] ?? capture.body.toString())
   })

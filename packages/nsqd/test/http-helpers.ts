@@ -1,37 +1,10 @@
-import { readFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { expect } from 'vitest'
 import { commands, decodeMessage, FrameType } from '@nsqts/protocol'
-import { CAPTURES_DIR, RawConn, waitFor, type NsqdHandle } from '@nsqts/testkit'
+import { RawConn, header, loadHttpCapture, waitFor, type HttpResponseBytes, type NsqdHandle } from '@nsqts/testkit'
 
-// ../shared/reference/captures beside the project root, wherever the checkout is.
-export const CAPTURES = CAPTURES_DIR
-
-/** An HTTP response as it went over the wire: header names in their case and order. */
-export interface WireResponse {
-  status: number
-  reason: string
-  headers: Array<[string, string]>
-  body: Buffer
-}
-
-/** A capture file (`curl -i` output): status line, CRLF headers, blank line, body. */
-export function loadCapture (name: string): WireResponse {
-  const raw = readFileSync(CAPTURES + name)
-  const split = raw.indexOf('\r\n\r\n')
-  const lines = raw.subarray(0, split).toString('latin1').split('\r\n')
-  const [, status, ...reason] = (lines[0] as string).split(' ')
-  const headers = lines.slice(1).map((line): [string, string] => {
-    const colon = line.indexOf(':')
-    return [line.slice(0, colon), line.slice(colon + 1).trim()]
-  })
-  return { status: Number(status), reason: reason.join(' '), headers, body: raw.subarray(split + 4) }
-}
-
-export function header (r: WireResponse, name: string): string | undefined {
-  return r.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1]
-}
+export type WireResponse = Omit<HttpResponseBytes, 'statusLine'>
 
 /**
  * Headers that vary per run or with how Go framed the body (Go chunks bodies over 2 KiB, we always send
@@ -45,7 +18,7 @@ export function significantHeaders (r: WireResponse): Array<[string, string]> {
 
 /** Status, reason phrase, significant headers in order, and body (unless `body: false`), as in the capture. */
 export function expectLikeCapture (actual: WireResponse, captureName: string, opts: { body?: boolean } = {}): void {
-  const capture = loadCapture(captureName)
+  const capture = loadHttpCapture(captureName)
   expect(`${actual.status} ${actual.reason}`).toBe(`${capture.status} ${capture.reason}`)
   expect(significantHeaders(actual)).toEqual(significantHeaders(capture))
   if (opts.body !== false) expect(actual.body.toString('latin1')).toBe(capture.body.toString('latin1'))

@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { commands, FrameDecoder, FrameType } from '@nsqts/protocol'
+import { commands, FrameDecoder, FrameType, type ChannelStats, type NsqdStats } from '@nsqts/protocol'
 import { waitFor } from '@nsqts/testkit'
 import { spawnNsqd, killLeftovers, open, publishNumbered, consumeUntil, numberOf, post, stats, type Received } from './storage-process.js'
 
@@ -18,6 +18,12 @@ async function dataDir (): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'nsqts-restart-'))
   dirs.push(dir)
   return dir
+}
+
+async function channelStats (base: string, topic: string, channel: string): Promise<ChannelStats | undefined> {
+  const res = await fetch(`${base}/stats?format=json&topic=${topic}&channel=${channel}`)
+  const body = await res.json() as NsqdStats
+  return body.topics?.[0]?.channels[0]
 }
 
 async function dpub (port: number, topic: string, deferMs: number, body: string): Promise<void> {
@@ -95,9 +101,13 @@ describe('nsqd process: SIGTERM and restart', () => {
     socket.on('data', (chunk) => decoder.push(chunk))
     socket.write(Buffer.concat([commands.sub('kill', 'ch'), commands.rdy(500)]))
     await waitFor(() => first.length >= 7_003, 30_000, '7,003 messages')
-    // Time for what is in flight to arrive and for nsqd to write what the reads did (a chunk removed too early would
-    // be gone), then a kill, no clean exit.
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // Every message nsqd handed out has reached this consumer: its RDY 0 is in force and nothing is in flight, so the
+    // kill (no clean exit) loses no message to the network. Whether nsqd has stored what the reads did by then or
+    // not, a chunk removed too early would show as a missing message below.
+    await waitFor(async () => {
+      const ch = await channelStats(a.httpUrl, 'kill', 'ch')
+      return ch?.in_flight_count === 0 && ch.clients?.length === 1 && ch.clients.every((c) => c.ready_count === 0)
+    }, 10_000, 'RDY 0 in force and nothing in flight')
     expect(await a.stop('SIGKILL')).toBeNull()
     socket.destroy()
 

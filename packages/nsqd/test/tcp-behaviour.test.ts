@@ -108,11 +108,14 @@ describe('message flow', () => {
     const c = await consumer('flow_touch', 'ch', 1)
     const m = await message(c)
     const ch = d.nsqd.topics.get('flow_touch')!.channels.get('ch')!
+    // TOUCH has no answer, but a FIN of an id not in flight has one (the non-fatal E_FIN_FAILED) and nsqd handles a
+    // connection's commands in order, so each answer says the TOUCH sent before it is done. Touching again as soon as
+    // it is, for 3 timeouts' worth: a redelivery would come in place of an answer.
+    const unknown = 'ffffffffffffffff'
     const started = Date.now()
-    // Touch every 100 ms for 3 timeouts' worth; the message must never come back.
     while (Date.now() - started < 900) {
-      c.write(commands.touch(m.id))
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      c.write(Buffer.concat([commands.touch(m.id), commands.fin(unknown)]))
+      expect(await c.expect(FrameType.Error)).toBe(`E_FIN_FAILED FIN ${unknown} failed ID not in flight`)
     }
     expect(ch.timeoutCount).toBe(0)
     expect(c.pending()).toEqual([])

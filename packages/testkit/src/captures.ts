@@ -28,29 +28,36 @@ export function loadTcpCaptures (): Record<string, TcpCapture> {
   return JSON.parse(readFileSync(`${CAPTURES_DIR}tcp/all_cases.json`, 'utf8')) as Record<string, TcpCapture>
 }
 
-export interface HttpCapture {
+/** An HTTP response as it went over the wire: header names in their case and order. */
+export interface HttpResponseBytes {
   status: number
+  /** e.g. `HTTP/1.1 200 OK` */
   statusLine: string
-  /** Header names lower-cased, values as sent. */
-  headers: Record<string, string>
-  /** Header names exactly as they were on the wire, in order. */
-  rawHeaderNames: string[]
+  reason: string
+  headers: Array<[string, string]>
   body: Buffer
 }
 
-/** Parses one `curl -i` capture file (CRLF header lines, blank line, body as received). */
-export function loadHttpCapture (file: string): HttpCapture {
-  const raw = readFileSync(`${CAPTURES_DIR}${file}`)
+/** Parses an HTTP/1.x response as received: status line, CRLF header lines, blank line, body (not de-chunked). */
+export function parseHttpResponse (raw: Buffer): HttpResponseBytes {
   const split = raw.indexOf('\r\n\r\n')
   const head = raw.subarray(0, split).toString('latin1').split('\r\n')
   const statusLine = head[0] as string
-  const headers: Record<string, string> = {}
-  const rawHeaderNames: string[] = []
-  for (const line of head.slice(1)) {
-    const i = line.indexOf(':')
-    const name = line.slice(0, i)
-    rawHeaderNames.push(name)
-    headers[name.toLowerCase()] = line.slice(i + 1).trim()
-  }
-  return { status: Number(statusLine.split(' ')[1]), statusLine, headers, rawHeaderNames, body: raw.subarray(split + 4) }
+  const [, status, ...reason] = statusLine.split(' ')
+  const headers = head.slice(1).map((line): [string, string] => {
+    const colon = line.indexOf(':')
+    return [line.slice(0, colon), line.slice(colon + 1).trim()]
+  })
+  return { status: Number(status), statusLine, reason: reason.join(' '), headers, body: raw.subarray(split + 4) }
+}
+
+/** A header's value (the first, by case-insensitive name), or undefined. */
+export function header (r: { headers: Array<[string, string]> }, name: string): string | undefined {
+  const lower = name.toLowerCase()
+  return r.headers.find(([n]) => n.toLowerCase() === lower)?.[1]
+}
+
+/** One `curl -i` capture file under CAPTURES_DIR. */
+export function loadHttpCapture (file: string): HttpResponseBytes {
+  return parseHttpResponse(readFileSync(`${CAPTURES_DIR}${file}`))
 }

@@ -12,6 +12,9 @@ export interface NsqdHandle {
   nsqd: NSQD
   tcp: Address
   http: Address
+  /** host:port, as flags and clients take it */
+  tcpAddress: string
+  httpAddress: string
   /** http://127.0.0.1:port */
   httpUrl: string
   dataPath: string
@@ -34,6 +37,8 @@ export async function startNsqd (init: NsqdInit = {}): Promise<NsqdHandle> {
     nsqd,
     tcp: nsqd.tcpAddress,
     http: nsqd.httpAddress,
+    tcpAddress: `127.0.0.1:${nsqd.tcpAddress.port}`,
+    httpAddress: `127.0.0.1:${nsqd.httpAddress.port}`,
     httpUrl: `http://127.0.0.1:${nsqd.httpAddress.port}`,
     dataPath,
     async close () {
@@ -47,6 +52,9 @@ export interface LookupdHandle {
   lookupd: NSQLookupd
   tcp: Address
   http: Address
+  /** host:port, as flags and clients take it */
+  tcpAddress: string
+  httpAddress: string
   /** http://127.0.0.1:port */
   httpUrl: string
   close (): Promise<void>
@@ -66,6 +74,8 @@ export async function startLookupd (options: Partial<LookupdOptions> = {}): Prom
     lookupd,
     tcp: lookupd.tcpAddress,
     http: lookupd.httpAddress,
+    tcpAddress: `127.0.0.1:${lookupd.tcpAddress.port}`,
+    httpAddress: `127.0.0.1:${lookupd.httpAddress.port}`,
     httpUrl: `http://127.0.0.1:${lookupd.httpAddress.port}`,
     close: () => lookupd.close(),
   }
@@ -77,15 +87,32 @@ export interface Frame {
 }
 
 /**
- * Waits for `predicate` to hold, checking every few ms, and fails after `timeoutMs`. For state that no event
- * announces (stats counters); never a fixed sleep.
+ * Waits for `predicate` to hold, checking every `intervalMs`, and fails after `timeoutMs`. For state that no event
+ * announces (stats counters); never a fixed sleep. `what` may be a function, to name the state as it was last seen;
+ * a predicate that asks over HTTP wants a longer interval than the default.
  */
-export async function waitFor (predicate: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function waitFor (predicate: () => boolean | Promise<boolean>, timeoutMs = 5000,
+  what: string | (() => string) = 'condition', intervalMs = 5): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (await predicate()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+}
+
+/** Runs `check` until it stops throwing and returns its result; after `timeoutMs` its last failure is thrown. */
+export async function eventually<T> (check: () => T | Promise<T>, timeoutMs = 3000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await check()
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
   }
 }
 
@@ -193,5 +220,5 @@ export class RawConn {
     this.socket.destroy()
   }
 }
-export { CAPTURES_DIR, loadTcpCaptures, loadHttpCapture } from './captures.js'
-export type { TcpCapture, CaptureConnection, CaptureStep, HttpCapture } from './captures.js'
+export { CAPTURES_DIR, loadTcpCaptures, loadHttpCapture, parseHttpResponse, header } from './captures.js'
+export type { TcpCapture, CaptureConnection, CaptureStep, HttpResponseBytes } from './captures.js'

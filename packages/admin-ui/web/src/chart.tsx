@@ -28,7 +28,13 @@ function niceMax (max: number): number {
 }
 
 /** A line chart of one metric summed over nodes, drawn as SVG; gaps where every node was down. */
-export function Chart ({ title, unit, points, metric, windowMs }: { title: string, unit: string, points: SeriesPoint[], metric: Metric, windowMs: number }) {
+export function Chart ({ title, unit, points, metric, windowMs }: {
+  title: string
+  unit: string
+  points: SeriesPoint[]
+  metric: Metric
+  windowMs: number
+}) {
   const values = points.map((p) => total(p, metric))
   const latest = values.at(-1) ?? null
   const now = points.at(-1)?.ts ?? 0
@@ -58,13 +64,17 @@ export function Chart ({ title, unit, points, metric, windowMs }: { title: strin
         <span>{title}</span>
         <strong>{latest === null ? '–' : fmt(latest, metric === 'rate' ? 1 : 0)} <small>{unit}</small></strong>
       </figcaption>
-      <svg viewBox={`0 0 ${W} ${H}`} preserveAspectRatio='none' role='img' aria-label={`${title} over the last ${ago}`}>
+      <svg
+        viewBox={`0 0 ${W} ${H}`} preserveAspectRatio='none' role='img' aria-label={`${title} over the last ${ago}`}
+      >
         <line x1={PAD_LEFT} x2={W} y1={y(max)} y2={y(max)} className='grid' />
         <line x1={PAD_LEFT} x2={W} y1={y(max / 2)} y2={y(max / 2)} className='grid' />
         <line x1={PAD_LEFT} x2={W} y1={y(0)} y2={y(0)} className='axis' />
         {segments.map((d, i) => <path key={i} d={d} className='line' vectorEffect='non-scaling-stroke' />)}
       </svg>
-      <div className='chart-scale'><span>−{ago}</span><span>max {fmt(max, max < 10 ? 1 : 0)}</span><span>now</span></div>
+      <div className='chart-scale'>
+        <span>−{ago}</span><span>max {fmt(max, max < 10 ? 1 : 0)}</span><span>now</span>
+      </div>
       {downNodes.length > 0 && <div className='down'>down: {downNodes.join(', ')}</div>}
       {points.length < 2 && <div className='muted'>collecting samples…</div>}
     </figure>

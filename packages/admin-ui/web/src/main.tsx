@@ -1,8 +1,15 @@
 import { StrictMode, useEffect, useState } from 'react'
 import { createRoot } from 'react-dom/client'
 import { config } from './api'
-import { ChannelPage, CounterPage, LookupPage, NodePage, NodesPage, TopicPage, TopicsPage } from './pages'
-import { ActionHost, Link } from './ui'
+import { ActionHost } from './components/action'
+import { Link } from './components/link'
+import { ChannelPage } from './pages/channel'
+import { CounterPage } from './pages/counter'
+import { LookupPage } from './pages/lookup'
+import { NodePage } from './pages/node'
+import { NodesPage } from './pages/nodes'
+import { TopicPage } from './pages/topic'
+import { TopicsPage } from './pages/topics'
 import './styles.css'
 
 /** The page path below the base path, e.g. /topics/orders. */
@@ -25,8 +32,12 @@ function route (path: string) {
   const parts = path.split('/').filter((s) => s !== '').map(decodeURIComponent)
   const [first, a, b] = parts
   if (parts.length === 0 || (first === 'topics' && a === undefined)) return { nav: 'topics', page: <TopicsPage /> }
-  if (first === 'topics' && a !== undefined && b === undefined) return { nav: 'topics', page: <TopicPage key={a} topic={a} /> }
-  if (first === 'topics' && a !== undefined && b !== undefined) return { nav: 'topics', page: <ChannelPage key={`${a}/${b}`} topic={a} channel={b} /> }
+  if (first === 'topics' && a !== undefined && b === undefined) {
+    return { nav: 'topics', page: <TopicPage key={a} topic={a} /> }
+  }
+  if (first === 'topics' && a !== undefined && b !== undefined) {
+    return { nav: 'topics', page: <ChannelPage key={`${a}/${b}`} topic={a} channel={b} /> }
+  }
   if (first === 'nodes' && a === undefined) return { nav: 'nodes', page: <NodesPage /> }
   if (first === 'nodes' && a !== undefined) return { nav: 'nodes', page: <NodePage key={a} node={a} /> }
   if (first === 'counter') return { nav: 'counter', page: <CounterPage /> }

@@ -1,33 +1,5 @@
-import { createContext, useContext, useState, type MouseEvent, type ReactNode } from 'react'
-import { api, config, type ApiFailure } from './api'
-
-/** Client-side navigation under the base path (the server answers every page route with index.html). */
-export function navigate (to: string): void {
-  window.history.pushState(null, '', `${config.basePath}${to.replace(/^\//, '')}`)
-  window.dispatchEvent(new PopStateEvent('popstate'))
-}
-
-export function Link ({ to, children, className }: { to: string, children: ReactNode, className?: string }) {
-  const onClick = (e: MouseEvent<HTMLAnchorElement>): void => {
-    if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return
-    e.preventDefault()
-    navigate(to)
-  }
-  return <a className={className} href={`${config.basePath}${to.replace(/^\//, '')}`} onClick={onClick}>{children}</a>
-}
-
-export function Banner ({ error, message }: { error?: ApiFailure, message?: string }) {
-  return (
-    <>
-      {error !== undefined && (
-        <div className='banner error' role='alert'>
-          {error.status === 502 ? 'Cannot reach the cluster: ' : ''}{error.message}
-        </div>
-      )}
-      {message !== undefined && message !== '' && <div className='banner warn' role='status'>{message}</div>}
-    </>
-  )
-}
+import { createContext, useContext, useState, type ReactNode } from 'react'
+import { api, config } from '../api'
 
 interface Pending {
   question: string
@@ -73,7 +45,12 @@ export function ActionHost ({ children }: { children: ReactNode }) {
             <p>{pending.question}</p>
             <div className='modal-buttons'>
               <button onClick={() => setPending(undefined)} disabled={busy}>Cancel</button>
-              <button className={pending.danger ? 'danger' : 'primary'} onClick={() => { go().catch(() => {}) }} disabled={busy} data-testid='confirm'>
+              <button
+                className={pending.danger ? 'danger' : 'primary'}
+                onClick={() => { go().catch(() => {}) }}
+                disabled={busy}
+                data-testid='confirm'
+              >
                 {pending.confirm}
               </button>
             </div>
@@ -101,14 +78,8 @@ export function ActionButton ({ label, question, request, success, danger = fals
     return res.message === '' ? success : `${success} (${res.message})`
   }
   return (
-    <button className={danger ? 'danger' : ''} onClick={() => ask({ question, confirm: label, danger, run })}>{label}</button>
+    <button className={danger ? 'danger' : ''} onClick={() => ask({ question, confirm: label, danger, run })}>
+      {label}
+    </button>
   )
-}
-
-export function Empty ({ children }: { children: ReactNode }) {
-  return <div className='empty'>{children}</div>
-}
-
-export function Loading () {
-  return <div className='muted'>Loading…</div>
 }
