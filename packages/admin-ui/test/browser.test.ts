@@ -71,7 +71,8 @@ describe('dashboard in a browser', () => {
     await nsqd?.close()
     await lookupd?.close()
     if (profile !== undefined) rmSync(profile, { recursive: true, force: true })
-  })
+    // Closing chromium has taken over 20 s (vitest's hook default here) while other agents' tests load both cores.
+  }, 60_000)
 
   const nsqdChannel = async (): Promise<{ paused: boolean, depth: number } | undefined> =>
     (await nsqdClient.stats({ topic: 'orders', channel: 'billing' })).topics?.[0]?.channels[0]

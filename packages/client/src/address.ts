@@ -1,3 +1,5 @@
+import { AddrError, joinHostPort, parsePort, splitHostPort } from '@nsqts/protocol'
+
 /** A TCP endpoint. `host` is a name or an IP literal without brackets. */
 export interface Address {
   host: string
@@ -12,13 +14,17 @@ export type AddressLike = string | Address
  * because the last colon separates the port.
  */
 export function parseAddress (input: AddressLike): Address {
-  if (typeof input !== 'string') return checkPort({ host: input.host, port: input.port }, `${input.host}:${input.port}`)
-  const colon = input.lastIndexOf(':')
-  if (colon <= 0) throw new TypeError(`invalid address "${input}": expected host:port`)
-  let host = input.slice(0, colon)
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
-  else if (host.includes(':')) throw new TypeError(`invalid address "${input}": IPv6 hosts need brackets, [::1]:4150`)
-  return checkPort({ host, port: Number(input.slice(colon + 1)) }, input)
+  if (typeof input !== 'string') return checkPort({ host: input.host, port: input.port }, joinHostPort(input.host, input.port))
+  let split: { host: string, port: string }
+  try {
+    split = splitHostPort(input)
+  } catch (err) {
+    if (err instanceof AddrError && err.reason === 'too many colons in address') {
+      throw new TypeError(`invalid address "${input}": IPv6 hosts need brackets, [::1]:4150`)
+    }
+    throw new TypeError(`invalid address "${input}": expected host:port`)
+  }
+  return checkPort({ host: split.host, port: parsePort(split.port) ?? Number.NaN }, input)
 }
 
 function checkPort (address: Address, text: string): Address {
@@ -30,5 +36,5 @@ function checkPort (address: Address, text: string): Address {
 
 /** The inverse of {@link parseAddress}; also the key under which the client tracks a node. */
 export function formatAddress (address: Address): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
+  return joinHostPort(address.host, address.port)
 }

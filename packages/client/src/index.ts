@@ -14,11 +14,13 @@ export { NsqError } from '@nsqts/protocol'
 export type { ErrorCode, Logger } from '@nsqts/protocol'
 export { NsqdHttpClient } from './http/nsqd.js'
 export type { StatsQuery } from './http/nsqd.js'
-export { LookupdHttpClient } from './http/lookupd.js'
+export { LookupdHttpClient, lookupTopicProducers } from './http/lookupd.js'
+export type { TopicProducers } from './http/lookupd.js'
 export { HttpError } from './http/request.js'
 export type { HttpClientOptions } from './http/request.js'
 // The HTTP answers' shapes are the wire's, defined in @nsqts/protocol; users of the client get them from here.
 export type {
   NsqdInfo, NsqdStats, TopicStats, ChannelStats, ClientStats, MemoryStats, E2eProcessingLatency,
   LookupResponse, LookupdProducer, LookupdNode,
+  ChannelPolicy, TopicPolicy, OverflowAction, PeekedMessage, PeekResponse, RedriveResponse,
 } from '@nsqts/protocol'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Consumer, HttpError, LookupdHttpClient, NsqdHttpClient, Producer } from '../src/index.js'
+import { Consumer, HttpError, LookupdHttpClient, NsqdHttpClient, Producer, lookupTopicProducers } from '../src/index.js'
 import { waitFor } from '@nsqts/testkit'
 import { cleanup, deferred, lookupd, nsqd, topicName } from './helpers.js'
 
@@ -106,6 +106,25 @@ describe('LookupdHttpClient', () => {
     await http.tombstoneTopicProducer(topic, `127.0.0.1:${d.http.port}`)
     expect((await http.lookup(topic)).producers).toEqual([])
     await expect(http.deleteChannel(topic, 'missing')).rejects.toMatchObject({ status: 404, nsqMessage: 'CHANNEL_NOT_FOUND' })
+  })
+})
+
+describe('lookupTopicProducers', () => {
+  it('asks every lookupd, lists an nsqd known to several once, and reports the lookupds that failed', async () => {
+    const [l1, l2, l3] = [await lookupd(), await lookupd(), await lookupd()]
+    const d = await nsqd({ nsqlookupdTcpAddresses: [l1.tcpAddress, l2.tcpAddress] })
+    const topic = topicName()
+    await new NsqdHttpClient(d.httpAddress).createTopic(topic)
+    const [c1, c2, c3] = [l1, l2, l3].map((l) => new LookupdHttpClient(l.httpAddress))
+    await waitFor(async () => (await c1!.topics()).includes(topic) && (await c2!.topics()).includes(topic), 5000, 'both registrations')
+    // Nothing listens on port 1.
+    const down = new LookupdHttpClient('127.0.0.1:1')
+    const { producers, failures } = await lookupTopicProducers([c1!, down, c2!, c3!], topic)
+    expect(producers).toHaveLength(1)
+    expect(producers[0]).toMatchObject({ broadcast_address: '127.0.0.1', tcp_port: d.tcp.port, http_port: d.http.port })
+    // The lookupd that never heard of the topic answered 404; it is a failure like the one that is down.
+    expect(failures.map((f) => f.lookupd)).toEqual([down, c3])
+    expect(failures[1]!.error).toMatchObject({ status: 404 })
   })
 })
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { createLogger, encodeSizePrefixed, goJson, type Logger } from '@nsqts/protocol'
+import { createLogger, encodeSizePrefixed, goJson, joinHostPort, type Logger } from '@nsqts/protocol'
 import { buildRouter } from './http/api.js'
 import { buildHttpApp } from './http/app.js'
 import { createLookupdMetrics } from './metrics.js'
@@ -168,5 +168,5 @@ function boundAddress (info: AddressInfo): HostPort {
 }
 
 function formatHostPort ({ host, port }: HostPort): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+  return joinHostPort(host, port)
 }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { LOG_LEVELS, type LogLevelName } from '@nsqts/protocol'
+import { LOG_LEVELS, parsePort, splitHostPort, type LogLevelName } from '@nsqts/protocol'
 
 /** nsqlookupd's settings. Durations are in milliseconds; addresses are NSQ's `host:port` (port 0 picks a free port). */
 export interface LookupdOptions {
@@ -49,22 +49,10 @@ export interface HostPort {
  * Only numeric ports are accepted.
  */
 export function parseHostPort (address: string): HostPort {
-  let host: string
-  let portText: string
-  if (address.startsWith('[')) {
-    const close = address.indexOf(']')
-    if (close === -1 || address[close + 1] !== ':') throw new Error(`address ${address}: missing port in address`)
-    host = address.slice(1, close)
-    portText = address.slice(close + 2)
-  } else {
-    const colon = address.lastIndexOf(':')
-    if (colon === -1) throw new Error(`address ${address}: missing port in address`)
-    host = address.slice(0, colon)
-    portText = address.slice(colon + 1)
-    if (host.includes(':')) throw new Error(`address ${address}: too many colons in address`)
-  }
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new Error(`address ${address}: invalid port ${portText}`)
-  return { host, port: Number(portText) }
+  const { host, port: portText } = splitHostPort(address)
+  const port = parsePort(portText)
+  if (port === undefined) throw new Error(`address ${address}: invalid port ${portText}`)
+  return { host, port }
 }
 
 /** Fills in defaults and checks every value, so that a bad option fails the constructor rather than start(). */

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import {
-  CommandParser, NsqError, encodeSizePrefixed, formatGoDuration, isValidChannelName, isValidTopicName,
+  CommandParser, NsqError, encodeSizePrefixed, formatGoDuration, isValidChannelName, isValidTopicName, joinHostPort,
   type BodySpec, type CommandSink, type Logger,
 } from '@nsqts/protocol'
 import { nowMs } from './clock.js'
@@ -272,5 +272,5 @@ export class LookupClient implements CommandSink {
 export function formatRemoteAddress (address: string | undefined, port: number | undefined): string {
   let host = address ?? ''
   if (host.startsWith('::ffff:') && host.includes('.')) host = host.slice(7)
-  return host.includes(':') ? `[${host}]:${port ?? 0}` : `${host}:${port ?? 0}`
+  return joinHostPort(host, port ?? 0)
 }

@@ -1,6 +1,6 @@
 import { isEphemeral } from '@nsqts/protocol'
 import { Deque } from './deque.js'
-import { MessageHeap } from './pqueue.js'
+import { DeadlineQueue } from './deadline-queue.js'
 import { Message } from './message.js'
 import type { BackendQueue } from './backend/types.js'
 import type { LatencyStats } from './latency.js'
@@ -42,7 +42,7 @@ export type RequeueError = 'ID not in flight' | 'client does not own message'
 /**
  * A channel: its own copy of every message of its topic, delivered to whichever subscribed client is ready.
  * Queued messages sit in a bounded memory FIFO that overflows to the backend; in-flight and deferred messages sit in
- * min-heaps by deadline, drained by one timer each, armed for the earliest deadline.
+ * a DeadlineQueue each (a min-heap by deadline, drained by one timer armed for the earliest deadline).
  */
 export class Channel {
   readonly ephemeral: boolean
@@ -56,14 +56,17 @@ export class Channel {
   private readonly consumers = new Map<number, ChannelConsumer>()
   private consumerList: ChannelConsumer[] = []
   private nextConsumer = 0
-  private readonly inFlight = new Map<string, Message>()
-  private readonly inFlightHeap = new MessageHeap()
-  private readonly deferred = new Map<string, Message>()
-  private readonly deferredHeap = new MessageHeap()
-  private inFlightTimer: NodeJS.Timeout | undefined
-  private inFlightTimerAt = Infinity
-  private deferredTimer: NodeJS.Timeout | undefined
-  private deferredTimerAt = Infinity
+  /** In flight until their timeout: then they are queued again (NSQ's timeout, counted in timeoutCount). */
+  private readonly inFlight = new DeadlineQueue((msg) => {
+    this.timeoutCount++
+    this.consumers.get(msg.clientId)?.inFlightTimedOut()
+    msg.clientId = 0
+    this.enqueue(msg)
+  })
+
+  /** Deferred (DPUB, REQ with a delay) until they are due: then they are queued. */
+  private readonly deferred = new DeadlineQueue((msg) => { this.enqueue(msg) })
+
   private pumpScheduled = false
   /** Alternates memory and backend reads while both hold messages, so neither starves. */
   private preferBackend = false
@@ -90,7 +93,7 @@ export class Channel {
     const now = Date.now()
     for (const { record, dueAt } of this.backend.takeKept()) {
       const msg = Message.fromStored(record)
-      if (dueAt > now) this.addDeferred(msg, dueAt)
+      if (dueAt > now) this.deferred.add(msg, dueAt)
       else this.enqueue(msg)
     }
   }
@@ -179,8 +182,7 @@ export class Channel {
     const msg = this.inFlight.get(id)
     if (msg === undefined) return 'ID not in flight'
     if (msg.clientId !== clientId) return 'client does not own message'
-    this.inFlight.delete(id)
-    this.inFlightHeap.remove(msg)
+    this.inFlight.remove(msg)
     return msg
   }
 
@@ -214,9 +216,7 @@ export class Channel {
     if (msg === undefined) return 'ID not in flight'
     if (msg.clientId !== clientId) return 'client does not own message'
     const deadline = Math.min(Date.now() + msgTimeoutMs, msg.deliveredAt + this.limits.maxMsgTimeoutMs)
-    msg.priority = deadline
-    this.inFlightHeap.update(msg)
-    this.armInFlightTimer()
+    this.inFlight.reschedule(msg, deadline)
     return undefined
   }
 
@@ -268,7 +268,7 @@ export class Channel {
         consumer.afterDelivery()
       }
     }
-    this.armInFlightTimer()
+    this.inFlight.arm()
   }
 
   private startInFlight (msg: Message, consumer: ChannelConsumer): void {
@@ -276,71 +276,14 @@ export class Channel {
     msg.attempts++
     msg.clientId = consumer.id
     msg.deliveredAt = now
-    msg.priority = now + consumer.msgTimeoutMs
-    this.inFlight.set(msg.id, msg)
-    this.inFlightHeap.push(msg)
+    // Armed once per round, at the end of the pump.
+    this.inFlight.addBatched(msg, now + consumer.msgTimeoutMs)
   }
 
   private startDeferred (msg: Message, delayMs: number): void {
     const dueAt = Date.now() + delayMs
     if (this.backend.durable) this.backend.keep(msg.toStored(), dueAt)
-    this.addDeferred(msg, dueAt)
-  }
-
-  private addDeferred (msg: Message, dueAt: number): void {
-    msg.priority = dueAt
-    this.deferred.set(msg.id, msg)
-    this.deferredHeap.push(msg)
-    this.armDeferredTimer()
-  }
-
-  // ---- timers: one per heap, for its earliest deadline ----
-
-  private armInFlightTimer (): void {
-    const top = this.inFlightHeap.peek()
-    if (top === undefined || this.exiting) return
-    if (this.inFlightTimer !== undefined && this.inFlightTimerAt <= top.priority) return
-    clearTimeout(this.inFlightTimer)
-    this.inFlightTimerAt = top.priority
-    this.inFlightTimer = setTimeout(this.onInFlightTimer, Math.max(0, top.priority - Date.now()))
-    this.inFlightTimer.unref()
-  }
-
-  private readonly onInFlightTimer = (): void => {
-    this.inFlightTimer = undefined
-    this.inFlightTimerAt = Infinity
-    const now = Date.now()
-    for (let top = this.inFlightHeap.peek(); top !== undefined && top.priority <= now; top = this.inFlightHeap.peek()) {
-      this.inFlightHeap.pop()
-      this.inFlight.delete(top.id)
-      this.timeoutCount++
-      this.consumers.get(top.clientId)?.inFlightTimedOut()
-      top.clientId = 0
-      this.enqueue(top)
-    }
-    this.armInFlightTimer()
-  }
-
-  private armDeferredTimer (): void {
-    const top = this.deferredHeap.peek()
-    if (top === undefined || this.exiting) return
-    if (this.deferredTimer !== undefined && this.deferredTimerAt <= top.priority) return
-    clearTimeout(this.deferredTimer)
-    this.deferredTimerAt = top.priority
-    this.deferredTimer = setTimeout(this.onDeferredTimer, Math.max(0, top.priority - Date.now()))
-    this.deferredTimer.unref()
-  }
-
-  private readonly onDeferredTimer = (): void => {
-    this.deferredTimer = undefined
-    this.deferredTimerAt = Infinity
-    const now = Date.now()
-    for (let top = this.deferredHeap.peek(); top !== undefined && top.priority <= now; top = this.deferredHeap.peek()) {
-      this.deferredHeap.pop()
-      this.deferred.delete(top.id)
-      this.enqueue(top)
-    }
-    this.armDeferredTimer()
+    this.deferred.add(msg, dueAt)
   }
 
   // ---- admin ----
@@ -360,9 +303,7 @@ export class Channel {
   async empty (): Promise<void> {
     this.memory.clear()
     this.inFlight.clear()
-    this.inFlightHeap.clear()
     this.deferred.clear()
-    this.deferredHeap.clear()
     for (const c of this.consumers.values()) c.inFlightCleared()
     await this.backend.empty()
     this.schedulePump()
@@ -371,21 +312,17 @@ export class Channel {
   /** Every message this channel holds that is not yet finished, for a clean shutdown: queued, in flight, deferred. */
   takeUnfinished (): { queued: Message[], inFlight: Message[], deferred: Message[] } {
     const queued = this.memory.drain()
-    const inFlight = [...this.inFlightHeap.values()]
-    const deferred = [...this.deferredHeap.values()]
+    const inFlight = [...this.inFlight.values()]
+    const deferred = [...this.deferred.values()]
     this.inFlight.clear()
-    this.inFlightHeap.clear()
     this.deferred.clear()
-    this.deferredHeap.clear()
     return { queued, inFlight, deferred }
   }
 
   /** Stops timers and delivery. */
   stop (): void {
     this.exiting = true
-    clearTimeout(this.inFlightTimer)
-    clearTimeout(this.deferredTimer)
-    this.inFlightTimer = undefined
-    this.deferredTimer = undefined
+    this.inFlight.stop()
+    this.deferred.stop()
   }
 }

@@ -1,4 +1,5 @@
-export { NSQD, VERSION } from './nsqd.js'
+export { NSQD } from './nsqd.js'
+export { VERSION } from './version.js'
 export type { Address, NsqdEvents, NsqdInit } from './nsqd.js'
 export { defaultOptions, resolveOptions, defaultNodeId } from './options.js'
 export type { NsqdOptions } from './options.js'

@@ -1,12 +1,13 @@
-import { isEphemeral, silentLogger, type Logger } from '@nsqts/protocol'
-import { resolveOptions, type NsqdOptions } from './options.js'
+import { isEphemeral, joinHostPort, silentLogger, type Logger } from '@nsqts/protocol'
+import { listenAddress, resolveOptions, type NsqdOptions } from './options.js'
 import { Topic, type TopicContext } from './topic.js'
 import type { Channel } from './channel.js'
 import type { BackendFactory, BackendQueue, PendingWrite } from './backend/types.js'
 import { DiscardBackend } from './backend/memory.js'
-import { LevelStore } from './backend/level.js'
+import { LevelStore } from './backend/level/store.js'
 import { TcpServer } from './tcp/server.js'
 import type { Client } from './tcp/client.js'
+import type { TcpBroker } from './tcp/broker.js'
 import { HttpServer } from './http/server.js'
 import { bodySpecs } from './tcp/commands.js'
 import { LookupPeers } from './lookup/peers.js'
@@ -16,8 +17,7 @@ import type { TlsOptions } from 'node:tls'
 import { TlsRequired, TlsUpgrader, tlsServerOptions } from './tcp/tls.js'
 import { loadSnappy } from './tcp/compression.js'
 import { StatsdPusher } from './statsd.js'
-
-export const VERSION = '1.3.0'
+import { VERSION } from './version.js'
 
 export interface Address {
   host: string
@@ -43,18 +43,11 @@ export interface NsqdInit extends Partial<NsqdOptions> {
   backendFactory?: BackendFactory
 }
 
-function splitHostPort (address: string): Address {
-  const i = address.lastIndexOf(':')
-  if (i === -1) throw new Error(`address ${address} has no port`)
-  const host = address.slice(0, i).replace(/^\[(.*)\]$/, '$1')
-  return { host: host === '' ? '0.0.0.0' : host, port: Number(address.slice(i + 1)) }
-}
-
 /**
  * The broker: its topics, the TCP and HTTP listeners, and their lifecycle. Construct, `await start()`, and read the
  * bound addresses from tcpAddress / httpAddress (port 0 binds a free port).
  */
-export class NSQD {
+export class NSQD implements TcpBroker {
   readonly options: NsqdOptions
   readonly logger: Logger
   readonly topics = new Map<string, Topic>()
@@ -136,15 +129,15 @@ export class NSQD {
   }
 
   private async listen (): Promise<void> {
-    await this.tcp.listen(splitHostPort(this.options.tcpAddress))
+    await this.tcp.listen(listenAddress(this.options.tcpAddress))
     this.logger.info(`TCP: listening on ${this.formatAddress(this.tcpAddress)}`)
     // HTTPS first: the plain listener's TLS_REQUIRED answers name its port.
     if (this.https !== undefined && this.options.httpsAddress !== '') {
-      await this.https.listen(splitHostPort(this.options.httpsAddress))
+      await this.https.listen(listenAddress(this.options.httpsAddress))
       this.logger.info(`HTTPS: listening on ${this.formatAddress(this.https.address())}`)
     }
     if (this.options.httpAddress !== '') {
-      await this.http.listen(splitHostPort(this.options.httpAddress))
+      await this.http.listen(listenAddress(this.options.httpAddress))
       this.logger.info(`HTTP: listening on ${this.formatAddress(this.httpAddress)}`)
     }
     this.lookupPeers.start()
@@ -204,7 +197,7 @@ export class NSQD {
   }
 
   private formatAddress (a: Address): string {
-    return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`
+    return joinHostPort(a.host, a.port)
   }
 
   get tcpAddress (): Address {
@@ -297,6 +290,8 @@ export class NSQD {
         this.emit('channelDeleted', topic, channel)
       },
       ephemeralTopicIdle: (topic) => { void this.deleteExistingTopic(topic.name) },
+      writeMark: () => this.store?.mark() ?? 0,
+      writeSince: (mark) => this.store?.writeSince(mark),
     }
   }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { hostname } from 'node:os'
-import { LOG_LEVELS, type LogLevelName } from '@nsqts/protocol'
+import { LOG_LEVELS, parsePort, splitHostPort, type LogLevelName } from '@nsqts/protocol'
 
 /** Every nsqd setting. Durations are in ms here; NSQ reports them in ns (GET /config, /info). */
 export interface NsqdOptions {
@@ -155,9 +155,30 @@ export function defaultOptions (): NsqdOptions {
   }
 }
 
+/**
+ * Where a listener binds: `host:port` split as Go's net.SplitHostPort does, the port in decimal (0 picks a free one),
+ * an empty host meaning every interface.
+ */
+export function listenAddress (address: string): { host: string, port: number } {
+  let split: { host: string, port: string }
+  try {
+    split = splitHostPort(address)
+  } catch (err) {
+    if (!address.includes(':')) throw new Error(`address ${address} has no port`)
+    throw err
+  }
+  const port = parsePort(split.port)
+  if (port === undefined) throw new Error(`address ${address}: invalid port ${split.port}`)
+  return { host: split.host === '' ? '0.0.0.0' : split.host, port }
+}
+
 /** Throws a readable error for settings nsqd would refuse to start with. */
 export function validateOptions (o: NsqdOptions): void {
   const fail = (msg: string): never => { throw new Error(msg) }
+  // The listeners nsqd will open: a bad address fails here, not as a Node error from listen().
+  listenAddress(o.tcpAddress)
+  if (o.httpAddress !== '') listenAddress(o.httpAddress)
+  if (o.tlsCert !== '' && o.tlsKey !== '' && o.httpsAddress !== '') listenAddress(o.httpsAddress)
   if (!Number.isInteger(o.nodeId) || o.nodeId < 0 || o.nodeId >= 1024) fail(`--node-id must be [0,1024) (got ${o.nodeId})`)
   if (o.maxDeflateLevel < 1 || o.maxDeflateLevel > 9) fail('--max-deflate-level must be [1,9]')
   if (o.memQueueSize < 0) fail('--mem-queue-size must be >= 0')

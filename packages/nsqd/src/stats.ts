@@ -4,7 +4,8 @@ import type { ChannelStats, ClientStats, E2eProcessingLatency, MemoryStats, Nsqd
 import type { NSQD } from './nsqd.js'
 import type { Topic } from './topic.js'
 import type { Channel } from './channel.js'
-import { Client } from './tcp/client.js'
+import type { Client } from './tcp/client.js'
+import { statsOfClient } from './tcp/client-stats.js'
 import { LatencyStats } from './latency.js'
 
 /**
@@ -27,7 +28,7 @@ const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.n
 
 /** A client's stats as seen under a topic filter: pub_counts then only lists that topic. */
 function clientStats (client: Client, topic: string): ClientStats {
-  const stats = client.stats()
+  const stats = statsOfClient(client)
   if (topic !== '' && stats.pub_counts !== undefined) {
     const count = client.pubCounts.get(topic)
     // Replacing the key keeps its place in the JSON.
@@ -43,12 +44,16 @@ function latencyOf (percentiles: readonly number[] | undefined, parts: Samples[]
   return percentiles === undefined ? { count: 0, percentiles: null } : LatencyStats.merge(percentiles, parts)
 }
 
-function channelStats (channel: Channel, samples: Samples | undefined, filter: StatsFilter): ChannelStats {
+type Clients = ReadonlyMap<number, Client>
+
+function channelStats (channel: Channel, samples: Samples | undefined, filter: StatsFilter, registry: Clients): ChannelStats {
   let clients: ClientStats[] | null = null
   if (filter.includeClients) {
     clients = []
     for (const consumer of channel.clients()) {
-      if (consumer instanceof Client) clients.push(clientStats(consumer, filter.topic))
+      // The channel's consumers are the daemon's TCP clients; the registry gives each one back with its stats.
+      const client = registry.get(consumer.id)
+      if (client === consumer) clients.push(clientStats(client, filter.topic))
     }
   }
   return {
@@ -68,7 +73,7 @@ function channelStats (channel: Channel, samples: Samples | undefined, filter: S
 }
 
 /** One topic's stats, or undefined when a channel filter names none of its channels. */
-function topicStats (topic: Topic, filter: StatsFilter): TopicStats | undefined {
+function topicStats (topic: Topic, filter: StatsFilter, registry: Clients): TopicStats | undefined {
   let selected: Channel[]
   if (filter.channel === '') {
     selected = [...topic.channels.values()].sort(byName)
@@ -87,7 +92,7 @@ function topicStats (topic: Topic, filter: StatsFilter): TopicStats | undefined 
   }
   return {
     topic_name: topic.name,
-    channels: selected.map((c) => channelStats(c, samples.get(c), filter)),
+    channels: selected.map((c) => channelStats(c, samples.get(c), filter, registry)),
     depth: topic.depth,
     backend_depth: topic.backendDepth,
     message_count: topic.messageCount,
@@ -109,7 +114,7 @@ export function collectStats (nsqd: NSQD, filter: StatsFilter): Stats {
   }
   const topicList: TopicStats[] = []
   for (const topic of topics) {
-    const stats = topicStats(topic, filter)
+    const stats = topicStats(topic, filter, nsqd.clients)
     if (stats !== undefined) topicList.push(stats)
   }
   let producers: ClientStats[] | null = null

@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { lookup } from 'node:dns/promises'
-import { isEphemeral, type LatencyPercentile } from '@nsqts/protocol'
+import { AddrError, isEphemeral, joinHostPort, parsePort, splitHostPort, type LatencyPercentile } from '@nsqts/protocol'
 import type { NSQD } from './nsqd.js'
 import { collectStats, memStats, observeGc } from './stats.js'
 
@@ -9,7 +9,7 @@ export function statsdPrefix (nsqd: NSQD): string {
   const prefix = nsqd.options.statsdPrefix
   if (prefix === '') return ''
   const host = nsqd.options.broadcastAddress
-  const key = `${host.includes(':') ? `[${host}]` : host}:${nsqd.broadcastHttpPort}`.replace(/[.:]/g, '_')
+  const key = joinHostPort(host, nsqd.broadcastHttpPort).replace(/[.:]/g, '_')
   const expanded = prefix.replaceAll('%s', key)
   return expanded.endsWith('.') ? expanded : `${expanded}.`
 }
@@ -45,10 +45,16 @@ export function packLines (lines: readonly string[], size: number): Buffer[] {
 }
 
 function splitAddress (address: string): { host: string, port: number } {
-  const i = address.lastIndexOf(':')
-  const port = Number(address.slice(i + 1))
-  if (i === -1 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`address ${address}: missing or invalid port`)
-  return { host: address.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port }
+  const invalidPort = new Error(`address ${address}: missing or invalid port`)
+  let split: { host: string, port: string }
+  try {
+    split = splitHostPort(address)
+  } catch (err) {
+    throw err instanceof AddrError && err.reason === 'missing port in address' ? invalidPort : err
+  }
+  const port = parsePort(split.port)
+  if (port === undefined || port === 0) throw invalidPort
+  return { host: split.host, port }
 }
 
 interface ChannelCounters { messageCount: number, requeueCount: number, timeoutCount: number }

@@ -3,7 +3,7 @@ import { Channel, type ChannelHooks } from './channel.js'
 import { Deque } from './deque.js'
 import { Message } from './message.js'
 import { LatencyStats } from './latency.js'
-import type { BackendQueue } from './backend/types.js'
+import type { BackendQueue, PendingWrite } from './backend/types.js'
 
 export interface TopicContext {
   memQueueSize: number
@@ -17,6 +17,10 @@ export interface TopicContext {
   channelDeleted (topic: Topic, channel: Channel): void
   /** An ephemeral topic lost its last channel. */
   ephemeralTopicIdle (topic: Topic): void
+  /** A position in the store's stream of writes (LevelStore.mark); 0 without a store. */
+  writeMark (): number
+  /** The write that stores what was queued since `mark`, or undefined when nothing was (LevelStore.writeSince). */
+  writeSince (mark: number): PendingWrite | undefined
 }
 
 /**
@@ -99,8 +103,30 @@ export class Topic implements ChannelHooks {
 
   // ---- publishing ----
 
+  /**
+   * PUB, DPUB (`deferMs`) and MPUB (an array of bodies), over TCP and HTTP. Returns what the publisher must wait for
+   * before it answers OK: the store write that holds what the publish queued, or undefined when it wrote nothing (its
+   * messages are in memory) and may answer at once. Never answer OK before that write has landed (synced, in
+   * --durable mode, where every publish to a non-ephemeral topic writes); if it fails, the publish failed. A write is
+   * shared by every publish of its turns, and waiting on it costs a callback per write (PendingWrite.onSettled), or
+   * one promise (settled()) for an HTTP request.
+   */
+  publish (bodies: Buffer | readonly Buffer[], deferMs = 0): PendingWrite | undefined {
+    const mark = this.ctx.writeMark()
+    if (Buffer.isBuffer(bodies)) {
+      // The one copy a published body gets: into its message's stored form.
+      this.put(Message.create(this.generateId(), bodies, deferMs))
+    } else {
+      // Every body was checked before any is queued: all or nothing, with one timestamp.
+      const now = Date.now()
+      const msgs = bodies.map((b) => Message.create(this.generateId(), b, deferMs, now))
+      for (const msg of msgs) this.put(msg)
+    }
+    return this.ctx.writeSince(mark)
+  }
+
   /** A new message: straight to the channels when it can flow, else into the topic's own queue. */
-  put (msg: Message): void {
+  private put (msg: Message): void {
     this.messageCount++
     this.messageBytes += msg.bodyLength
     if (this.canFlow() && this.depth === 0) {
@@ -108,10 +134,6 @@ export class Topic implements ChannelHooks {
       return
     }
     this.hold(msg)
-  }
-
-  putMany (msgs: readonly Message[]): void {
-    for (const msg of msgs) this.put(msg)
   }
 
   private canFlow (): boolean {

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { Level } from 'level'
 import { encodeMessage } from '@nsqts/protocol'
 import { MemoryBackend } from '../src/backend/memory.js'
-import { LevelStore } from '../src/backend/level.js'
+import { LevelStore } from '../src/backend/level/store.js'
 import type { BackendQueue } from '../src/backend/types.js'
 
 /** A stored-form record whose id encodes `n` and whose body says `body-n`. */

@@ -220,5 +220,5 @@ export class RawConn {
     this.socket.destroy()
   }
 }
-export { CAPTURES_DIR, loadTcpCaptures, loadHttpCapture, parseHttpResponse, header } from './captures.js'
+export { CAPTURES_DIR, CAPTURES_AVAILABLE, loadTcpCaptures, loadHttpCapture, parseHttpResponse, header } from './captures.js'
 export type { TcpCapture, CaptureConnection, CaptureStep, HttpResponseBytes } from './captures.js'

@@ -9,6 +9,8 @@ import { ApiError, warningMessage } from './errors.js'
 import type { StatsHistory } from './history.js'
 import type { ActionContext, Notifier } from './notify.js'
 import type { AdminOptions } from './options.js'
+import { registerPolicyApi } from './policy-api.js'
+import { field, parseBody } from './request-body.js'
 import { aggregateChannel, aggregateTopic, type AdminChannel } from './shapes.js'
 
 export interface ApiContext {
@@ -28,33 +30,19 @@ export function sendJson (reply: FastifyReply, status: number, body: unknown): F
     .send(JSON.stringify(body))
 }
 
-/** Go's json.Decoder errors, which nsqadmin passes through as the 400 message. */
-function parseBody (body: unknown): Record<string, unknown> {
-  const text = typeof body === 'string' ? body : ''
-  if (text.trim() === '') throw new ApiError(400, 'EOF')
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch (err) {
-    throw new ApiError(400, /end of (JSON|data)/i.test((err as Error).message) ? 'unexpected EOF' : (err as Error).message)
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ApiError(400, 'json: cannot unmarshal body into an object')
-  }
-  return parsed as Record<string, unknown>
-}
-
-function field (body: Record<string, unknown>, name: string): string {
-  const v = body[name]
-  return typeof v === 'string' ? v : ''
-}
-
 function basicAuthUser (header: string | undefined): string | undefined {
   const m = /^Basic\s+(.+)$/i.exec(header ?? '')
   if (m === null) return undefined
   const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8')
   const colon = decoded.indexOf(':')
   return colon === -1 ? undefined : decoded.slice(0, colon)
+}
+
+/** What every route module shares: the admin check, the notice context and the answer with its warning. */
+export interface RouteHelpers {
+  requireAdmin: (req: FastifyRequest) => void
+  actionContext: (req: FastifyRequest) => ActionContext
+  respond: (reply: FastifyReply, errors: string[], body?: object) => FastifyReply
 }
 
 export function registerApi (app: FastifyInstance, ctx: ApiContext): void {
@@ -80,6 +68,8 @@ export function registerApi (app: FastifyInstance, ctx: ApiContext): void {
 
   const respond = (reply: FastifyReply, errors: string[], body: object = {}): FastifyReply =>
     sendJson(reply, 200, { ...body, message: warningMessage(errors) })
+
+  registerPolicyApi(app, ctx, { requireAdmin, actionContext, respond })
 
   app.get('/api/topics', async (req, reply) => {
     const topics = await cluster.topics()

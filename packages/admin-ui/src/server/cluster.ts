@@ -3,9 +3,10 @@
  * configured nsqd) in parallel. A call that reaches some but not all of them returns what it got plus the failures,
  * which the API shows as a WARNING; one that reaches none throws the 502 nsqadmin answers.
  */
-import { LookupdHttpClient, NsqdHttpClient, type LookupdProducer, type NsqdStats } from '@nsqts/client'
+import { LookupdHttpClient, NsqdHttpClient, lookupTopicProducers, type LookupdProducer, type NsqdStats } from '@nsqts/client'
+import { joinHostPort } from '@nsqts/protocol'
 import { allFailed, describeUpstreamError } from './errors.js'
-import { compareVersions, joinHostPort, toAdminTopic, type AdminProducer, type AdminTopic } from './shapes.js'
+import { compareVersions, toAdminTopic, type AdminProducer, type AdminTopic } from './shapes.js'
 
 /** A value gathered from several upstreams, with the failures of the ones that did not answer. */
 export interface Gathered<T> {
@@ -105,15 +106,12 @@ export class ClusterInfo {
   /** The nsqds that have the topic. */
   async topicProducers (topic: string): Promise<Gathered<NodeRef[]>> {
     if (this.usesLookupd) {
-      const r = settle('nsqlookupd', await each(this.sources.lookupd(), (a) => this.lookupdClient(a).lookup(topic)))
-      const nodes = new Map<string, NodeRef>()
-      for (const s of r.value) {
-        for (const p of s.value.producers) {
-          const ref = producerRef(p)
-          nodes.set(ref.node, ref)
-        }
-      }
-      return { value: [...nodes.values()], errors: r.errors }
+      const lookupds = this.sources.lookupd().map((a) => this.lookupdClient(a))
+      const { producers, failures } = await lookupTopicProducers(lookupds, topic)
+      const errors = failures.map((f) => describeUpstreamError(f.error))
+      if (failures.length === lookupds.length && errors.length > 0) throw allFailed('nsqlookupd', errors)
+      const nodes = new Map(producers.map((p) => producerRef(p)).map((ref) => [ref.node, ref]))
+      return { value: [...nodes.values()], errors }
     }
     const r = settle('nsqd', await each(this.sources.nsqd(), (a) => this.nsqdClient(a).stats({ topic, includeClients: false, includeMem: false })))
     return {

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
-import { createLogger, type Logger } from '@nsqts/protocol'
+import { createLogger, parsePort, splitHostPort, type Logger } from '@nsqts/protocol'
 import { buildAdminApp } from './app.js'
 import { ClusterInfo } from './cluster.js'
 import { StatsHistory } from './history.js'
@@ -16,10 +16,18 @@ export interface Address {
   port: number
 }
 
-function splitHostPort (address: string): Address {
-  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(address)
-  if (m === null) throw new Error(`invalid --http-address ${address}: want <addr>:<port>`)
-  return { host: m[1] === '' ? '0.0.0.0' : m[1] as string, port: Number(m[2]) }
+/** Where to listen: Go's host:port rules, a decimal port, and an empty host meaning every interface. */
+function listenAddress (address: string): Address {
+  const invalid = new Error(`invalid --http-address ${address}: want <addr>:<port>`)
+  let split: { host: string, port: string }
+  try {
+    split = splitHostPort(address)
+  } catch {
+    throw invalid
+  }
+  const port = parsePort(split.port)
+  if (port === undefined) throw invalid
+  return { host: split.host === '' ? '0.0.0.0' : split.host, port }
 }
 
 /** nsqadmin: the API and dashboard over one HTTP listener, and the sampler behind the live charts. */
@@ -64,7 +72,7 @@ export class NSQAdmin {
   async start (): Promise<void> {
     const app = await this.buildApp()
     this.history.start()
-    const at = splitHostPort(this.options.httpAddress)
+    const at = listenAddress(this.options.httpAddress)
     await app.listen({ host: at.host, port: at.port })
     const a = app.server.address() as AddressInfo
     this.bound = { host: a.address, port: a.port }

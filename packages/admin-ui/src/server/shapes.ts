@@ -64,11 +64,6 @@ export interface AdminProducer extends LookupdProducer {
   out_of_date: boolean
 }
 
-/** `host:port`, bracketing IPv6 hosts as Go's net.JoinHostPort does. */
-export function joinHostPort (host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
-}
-
 function nodeE2e (e2e: E2eProcessingLatency): E2eAggregate {
   const percentiles = e2e.percentiles === null
     ? null
@@ -129,7 +124,7 @@ export function toAdminClient (node: string, c: ClientStats, nowMs: number): Adm
 }
 
 export function toAdminChannel (node: string, hostname: string, topic: string, c: ChannelStats, nowMs: number): AdminChannel {
-  return {
+  const channel: AdminChannel = {
     node,
     hostname,
     topic_name: topic,
@@ -148,10 +143,12 @@ export function toAdminChannel (node: string, hostname: string, topic: string, c
     paused: c.paused,
     e2e_processing_latency: nodeE2e(c.e2e_processing_latency),
   }
+  copyCounts(channel, c, CHANNEL_COUNTS)
+  return channel
 }
 
 export function toAdminTopic (node: string, hostname: string, t: TopicStats, nowMs: number): AdminTopic {
-  return {
+  const topic: AdminTopic = {
     node,
     hostname,
     topic_name: t.topic_name,
@@ -163,6 +160,21 @@ export function toAdminTopic (node: string, hostname: string, t: TopicStats, now
     channels: (t.channels ?? []).map((c) => toAdminChannel(node, hostname, t.topic_name, c, nowMs)),
     paused: t.paused,
     e2e_processing_latency: nodeE2e(t.e2e_processing_latency),
+  }
+  copyCounts(topic, t, TOPIC_COUNTS)
+  return topic
+}
+
+/** nsqts's policy counts: nsqd sends them only when non-zero or a policy is in force (NSQ's shapes unchanged). */
+const CHANNEL_COUNTS = ['dead_lettered_count', 'expired_count', 'dropped_count'] as const
+const TOPIC_COUNTS = ['rejected_count', 'expired_count', 'dropped_count'] as const
+
+/** Copies (or, with `add`, adds) the counts `from` has; a count no entry has stays absent. */
+function copyCounts<K extends string> (into: Partial<Record<K, number>>, from: Partial<Record<K, number>>,
+  keys: readonly K[], add = false): void {
+  for (const k of keys) {
+    const v = from[k]
+    if (v !== undefined) into[k] = (add ? into[k] ?? 0 : 0) + v
   }
 }
 
@@ -200,6 +212,7 @@ export function aggregateChannel (topic: string, channel: string, perNode: Admin
     agg.message_count += c.message_count
     agg.client_count += c.client_count
     agg.paused ||= c.paused
+    copyCounts(agg, c, CHANNEL_COUNTS, true)
     agg.nodes?.push(c)
     if (c.clients !== null && c.clients.length > 0) agg.clients = [...(agg.clients ?? []), ...c.clients]
     addE2e(agg.e2e_processing_latency, c.e2e_processing_latency)
@@ -233,6 +246,7 @@ export function aggregateTopic (topic: string, perNode: AdminTopic[]): AdminTopi
     agg.backend_depth += t.backend_depth
     agg.message_count += t.message_count
     agg.paused ||= t.paused
+    copyCounts(agg, t, TOPIC_COUNTS, true)
     agg.nodes?.push(t)
     for (const c of t.channels ?? []) {
       const list = channels.get(c.channel_name)

@@ -1,5 +1,6 @@
 import { Option } from 'commander'
-import { HttpError, LookupdHttpClient, NsqdHttpClient } from '@nsqts/client'
+import { HttpError, LookupdHttpClient, NsqdHttpClient, lookupTopicProducers } from '@nsqts/client'
+import { joinHostPort } from '@nsqts/protocol'
 import { check, createProgram, durationOption, parse, parseIntArg, repeatable } from '../cli/program.js'
 import type { Tool, ToolContext } from '../cli/run.js'
 import { bearerTokenOption, checkHttpAddress } from '../cli/sources.js'
@@ -112,18 +113,9 @@ async function runNsqStat (options: NsqStatOptions, { stopped, stopping }: ToolC
 
 /** The nsqd HTTP addresses that lookupd lists for the topic, from every lookupd. */
 async function lookupProducers (lookupds: readonly LookupdHttpClient[], topic: string): Promise<string[]> {
-  const found = new Set<string>()
-  const results = await Promise.allSettled(lookupds.map((l) => l.lookup(topic)))
-  let lastError: Error | undefined
-  for (const r of results) {
-    if (r.status === 'rejected') {
-      lastError = r.reason as Error
-      continue
-    }
-    for (const p of r.value.producers ?? []) {
-      found.add(p.broadcast_address.includes(':') ? `[${p.broadcast_address}]:${p.http_port}` : `${p.broadcast_address}:${p.http_port}`)
-    }
-  }
+  const { producers, failures } = await lookupTopicProducers(lookupds, topic)
+  const found = new Set(producers.map((p) => joinHostPort(p.broadcast_address, p.http_port)))
+  const lastError = failures.at(-1)?.error as Error | undefined
   if (found.size === 0 && lastError !== undefined) {
     if (lastError instanceof HttpError && lastError.status === 404) throw new Error(`topic ${topic} not found on any lookupd`)
     throw new Error(`failed to get topic producers - ${lastError.message}`)

@@ -1,4 +1,4 @@
-import type { LookupResponse, LookupdNode } from '@nsqts/protocol'
+import { joinHostPort, type LookupResponse, type LookupdNode, type LookupdProducer } from '@nsqts/protocol'
 import { HttpTransport, baseUrl } from './request.js'
 import type { HttpClientOptions, Query } from './request.js'
 
@@ -85,4 +85,31 @@ export class LookupdHttpClient {
   tombstoneTopicProducer (topic: string, node: string): Promise<void> {
     return this.post('topic/tombstone', { topic, node })
   }
+}
+
+/** What the lookupds answered about a topic: each nsqd that has it once, and the lookupds that failed, in order. */
+export interface TopicProducers {
+  producers: LookupdProducer[]
+  failures: Array<{ lookupd: LookupdHttpClient, error: unknown }>
+}
+
+/**
+ * Asks every lookupd at once for the topic's producers. lookupds never talk to each other, so the answer is the
+ * union; an nsqd registered with several is listed once (by broadcast address and ports). Never rejects: a lookupd
+ * that fails (404 for a topic it never heard of included) is listed in `failures`.
+ */
+export async function lookupTopicProducers (lookupds: readonly LookupdHttpClient[], topic: string): Promise<TopicProducers> {
+  const results = await Promise.allSettled(lookupds.map((l) => l.lookup(topic)))
+  const producers = new Map<string, LookupdProducer>()
+  const failures: TopicProducers['failures'] = []
+  results.forEach((result, i) => {
+    if (result.status === 'rejected') {
+      failures.push({ lookupd: lookupds[i] as LookupdHttpClient, error: result.reason })
+      return
+    }
+    for (const p of result.value.producers ?? []) {
+      producers.set(`${joinHostPort(p.broadcast_address, p.tcp_port)} ${p.http_port}`, p)
+    }
+  })
+  return { producers: [...producers.values()], failures }
 }

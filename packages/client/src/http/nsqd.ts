@@ -1,4 +1,6 @@
-import type { NsqdInfo, NsqdStats } from '@nsqts/protocol'
+import type {
+  ChannelPolicy, NsqdInfo, NsqdStats, PeekResponse, RedriveResponse, TopicPolicy,
+} from '@nsqts/protocol'
 import { toBuffer } from '../body.js'
 import type { MessageBody } from '../body.js'
 import { HttpTransport, baseUrl } from './request.js'
@@ -127,5 +129,57 @@ export class NsqdHttpClient {
 
   unpauseChannel (topic: string, channel: string): Promise<void> {
     return this.post('channel/unpause', { topic, channel })
+  }
+
+  /** GET /topic/policy (nsqts): the topic's own queue policy in force. 404 TOPIC_NOT_FOUND if there is no topic. */
+  getTopicPolicy (topic: string): Promise<TopicPolicy> {
+    return this.http.json({ method: 'GET', url: this.path('topic/policy'), query: { topic } })
+  }
+
+  /**
+   * POST /topic/policy (nsqts): changes the fields given and resolves with the policy in force afterwards. A field
+   * left out is unchanged; `0` or `''` clears it. A bad value rejects with 400 and a named message (INVALID_TTL,
+   * INVALID_MAX_DEPTH, INVALID_OVERFLOW) and changes nothing.
+   */
+  setTopicPolicy (topic: string, change: Partial<TopicPolicy>): Promise<TopicPolicy> {
+    return this.http.json({ method: 'POST', url: this.path('topic/policy'), query: { ...change, topic } })
+  }
+
+  /**
+   * GET /channel/policy (nsqts): the channel's policy in force, its own settings or else nsqd's flags.
+   * 404 TOPIC_NOT_FOUND or CHANNEL_NOT_FOUND.
+   */
+  getChannelPolicy (topic: string, channel: string): Promise<ChannelPolicy> {
+    return this.http.json({ method: 'GET', url: this.path('channel/policy'), query: { topic, channel } })
+  }
+
+  /**
+   * POST /channel/policy (nsqts): changes the fields given and resolves with the policy in force afterwards. A field
+   * left out is unchanged; `0` or `''` clears it (back to nsqd's flag default). A bad value rejects with 400 and a
+   * named message (INVALID_MAX_ATTEMPTS, INVALID_TTL, ...) and changes nothing.
+   */
+  setChannelPolicy (topic: string, channel: string, change: Partial<ChannelPolicy>): Promise<ChannelPolicy> {
+    return this.http.json({ method: 'POST', url: this.path('channel/policy'), query: { ...change, topic, channel } })
+  }
+
+  /**
+   * GET /channel/peek (nsqts): the next `n` queued messages (nsqd's default 10, at most 1000) without changing the
+   * channel's depth, attempts or in-flight state. Bodies come as text when they are UTF-8, else base64
+   * (`body_encoding`).
+   */
+  peekChannel (topic: string, channel: string, options: { n?: number } = {}): Promise<PeekResponse> {
+    return this.http.json({ method: 'GET', url: this.path('channel/peek'), query: { topic, channel, n: options.n } })
+  }
+
+  /**
+   * POST /channel/redrive (nsqts): moves up to `n` (default all) queued messages of the channel to topic `to`, each
+   * once, bodies unchanged; typically from a dead-letter topic's channel back to the topic the messages came from.
+   */
+  redriveChannel (topic: string, channel: string, to: string, options: { n?: number } = {}): Promise<RedriveResponse> {
+    return this.http.json({
+      method: 'POST',
+      url: this.path('channel/redrive'),
+      query: { topic, channel, to, n: options.n },
+    })
   }
 }

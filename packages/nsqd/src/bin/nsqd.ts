@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import { createLogger, flagKey, goStyleFlags, parseConfigFile, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
-import { NSQD, VERSION } from '../nsqd.js'
+import { NSQD } from '../nsqd.js'
+import { VERSION } from '../version.js'
 import { NSQD_FLAGS, configKeyIndex, convertValue } from '../flags.js'
 import { defaultOptions, type NsqdOptions } from '../options.js'
 

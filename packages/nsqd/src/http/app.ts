@@ -1,7 +1,7 @@
 import fastify, { type FastifyInstance } from 'fastify'
 import type { TlsOptions } from 'node:tls'
 import { timingSafeEqual } from 'node:crypto'
-import { formatGoDuration } from '@nsqts/protocol'
+import { formatGoDuration, joinHostPort } from '@nsqts/protocol'
 import type { NSQD } from '../nsqd.js'
 import { observeGc } from '../stats.js'
 import { HttpError, RequestAborted, sendGoBadRequest, sendV1Error, sendV1Json } from './respond.js'
@@ -23,7 +23,7 @@ declare module 'fastify' {
 
 function formatRemote (address: string | undefined, port: number | undefined): string {
   const host = address ?? ''
-  return `${host.includes(':') ? `[${host}]` : host}:${port ?? 0}`
+  return joinHostPort(host, port ?? 0)
 }
 
 /**

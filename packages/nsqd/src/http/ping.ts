@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { VERSION, type NSQD } from '../nsqd.js'
+import type { NSQD } from '../nsqd.js'
+import { VERSION } from '../version.js'
 import { healthText } from '../stats.js'
 import { sendPlain, sendV1 } from './respond.js'
 

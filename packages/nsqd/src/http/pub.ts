@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { isValidTopicName } from '@nsqts/protocol'
 import type { NSQD } from '../nsqd.js'
 import type { Topic } from '../topic.js'
-import { Message } from '../message.js'
+import type { PendingWrite } from '../backend/types.js'
 import { first, type QueryValues } from './query.js'
 import { HttpError, declaredLength, queryOf, readBody, sendV1 } from './respond.js'
 
@@ -85,12 +85,12 @@ function splitBinary (data: Buffer, maxMsgSize: number, maxBodySize: number): Bu
 }
 
 /**
- * Waits for the disk when the publish wrote to it (always in --durable mode, where that means synced): never an OK
- * for a message that is not stored. NSQ answers a failed disk write with 503 EXITING; a 500 says what happened.
+ * Waits for the write Topic.publish returned, if any: never an OK for a message that is not stored. NSQ answers a
+ * failed disk write with 503 EXITING; a 500 says what happened.
  */
-async function stored (nsqd: NSQD, mark: number, failure: string): Promise<void> {
+async function stored (write: PendingWrite | undefined, failure: string): Promise<void> {
   try {
-    await nsqd.whenStored(mark)
+    await write?.settled()
   } catch {
     throw new HttpError(500, failure)
   }
@@ -112,9 +112,7 @@ export async function pubRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD })
     const topic = topicFromQuery(nsqd, query)
     const deferMs = deferOf(query, maxReqTimeout)
     if (nsqd.isExiting) throw new HttpError(503, 'EXITING')
-    const mark = nsqd.writeMark()
-    topic.put(Message.create(topic.generateId(), body.data, deferMs))
-    await stored(nsqd, mark, 'PUB_FAILED')
+    await stored(topic.publish(body.data, deferMs), 'PUB_FAILED')
     await sendV1(reply, 'OK')
   })
 
@@ -139,10 +137,7 @@ export async function pubRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD })
     }
     if (nsqd.isExiting) throw new HttpError(503, 'EXITING')
     // Every body was checked before any is queued: all or nothing.
-    const now = Date.now()
-    const mark = nsqd.writeMark()
-    topic.putMany(bodies.map((b) => Message.create(topic.generateId(), b, 0, now)))
-    await stored(nsqd, mark, 'MPUB_FAILED')
+    await stored(topic.publish(bodies), 'MPUB_FAILED')
     await sendV1(reply, 'OK')
   })
 }

@@ -1,4 +1,4 @@
-import { formatGoDuration, type ClientStats, type E2eProcessingLatency, type MemoryStats } from '@nsqts/protocol'
+import { formatGoDuration, splitHostPort, type ClientStats, type E2eProcessingLatency, type MemoryStats } from '@nsqts/protocol'
 import type { Stats } from '../stats.js'
 import { nsToHuman, padRight, rfc3339 } from './go-format.js'
 
@@ -18,8 +18,11 @@ function e2e (latency: E2eProcessingLatency): string {
 
 /** The port of `host:port` (Go's net.SplitHostPort), '' when there is none. */
 function portOf (address: string): string {
-  const i = address.lastIndexOf(':')
-  return i === -1 ? '' : address.slice(i + 1)
+  try {
+    return splitHostPort(address).port
+  } catch {
+    return ''
+  }
 }
 
 /** One client line: publishers show their counts per topic, consumers their delivery counters. */

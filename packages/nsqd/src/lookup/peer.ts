@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net'
-import { MAGIC_V1, SizePrefixedReader, type Logger } from '@nsqts/protocol'
+import { MAGIC_V1, SizePrefixedReader, parsePort, splitHostPort, type Logger } from '@nsqts/protocol'
 
 /** What nsqlookupd says about itself in answer to IDENTIFY. */
 export interface LookupdInfo {
@@ -59,11 +59,17 @@ export class LookupPeer {
 
   private dial (): void {
     if (this.closed) return
-    const i = this.address.lastIndexOf(':')
-    const host = this.address.slice(0, i).replace(/^\[(.*)\]$/, '$1')
-    const port = Number(this.address.slice(i + 1))
     this.logger.info(`LOOKUP connecting to ${this.address}`)
-    const socket = connect({ host, port, timeout: DIAL_TIMEOUT_MS })
+    let target: { host: string, port: number }
+    try {
+      target = dialAddress(this.address)
+    } catch (err) {
+      // As a failed connection in nsqd: logged and tried again later, never thrown from a timer.
+      this.logger.error(`LOOKUPD(${this.address}): ${(err as Error).message}`)
+      this.retryLater()
+      return
+    }
+    const socket = connect({ ...target, timeout: DIAL_TIMEOUT_MS })
     this.socket = socket
     socket.setNoDelay(true)
     socket.once('connect', () => {
@@ -84,10 +90,14 @@ export class LookupPeer {
       this.connected = false
       clearInterval(this.pingTimer)
       this.pingTimer = undefined
-      if (this.closed) return
-      this.retryTimer = setTimeout(() => this.dial(), this.retryMs)
-      this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS)
+      this.retryLater()
     })
+  }
+
+  private retryLater (): void {
+    if (this.closed) return
+    this.retryTimer = setTimeout(() => this.dial(), this.retryMs)
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS)
   }
 
   private onResponse (data: Buffer): void {
@@ -117,4 +127,12 @@ export class LookupPeer {
     clearInterval(this.pingTimer)
     this.socket?.destroy()
   }
+}
+
+/** A lookupd's `host:port` as Go splits it, with a decimal port. */
+function dialAddress (address: string): { host: string, port: number } {
+  const { host, port } = splitHostPort(address)
+  const number = parsePort(port)
+  if (number === undefined) throw new Error(`address ${address}: invalid port ${port}`)
+  return { host, port: number }
 }

@@ -1,4 +1,4 @@
-import { isEphemeral } from '@nsqts/protocol'
+import { isEphemeral, joinHostPort } from '@nsqts/protocol'
 import type { NSQD } from '../nsqd.js'
 import type { Topic } from '../topic.js'
 import { LookupPeer } from './peer.js'
@@ -80,8 +80,7 @@ export class LookupPeers {
     if (o.lookupdHttpBearerToken !== '') headers.Authorization = `Bearer ${o.lookupdHttpBearerToken}`
     const queries = [...this.peers.values()].filter((p) => p.info !== undefined).map(async (peer) => {
       const info = peer.info as NonNullable<typeof peer.info>
-      const host = info.broadcast_address.includes(':') ? `[${info.broadcast_address}]` : info.broadcast_address
-      const url = `http://${host}:${info.http_port}/channels?topic=${encodeURIComponent(topic.name)}`
+      const url = `http://${joinHostPort(info.broadcast_address, info.http_port)}/channels?topic=${encodeURIComponent(topic.name)}`
       this.nsqd.logger.info(`CI: querying nsqlookupd ${url}`)
       const res = await fetch(url, {
         headers,

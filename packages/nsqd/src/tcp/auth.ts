@@ -37,6 +37,11 @@ export interface AuthQuery {
   secret: string
 }
 
+/** What the auth server is told about a connection. */
+export function authQueryOf (c: { remoteIp: string, tls: { commonName: string } | undefined, authSecret: string }): AuthQuery {
+  return { remoteIp: c.remoteIp, tls: c.tls !== undefined, commonName: c.tls?.commonName ?? '', secret: c.authSecret }
+}
+
 /** Go's url.QueryEscape: unreserved bytes stay, space becomes +, every other byte %XX. */
 function queryEscape (s: string): string {
   let out = ''

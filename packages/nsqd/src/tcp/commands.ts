@@ -1,9 +1,8 @@
 import { NsqError, OK, CLOSE_WAIT, goQuote, isValidChannelName, isValidTopicName, parseBase10, toInt64, MESSAGE_ID_LENGTH, type BodySpec } from '@nsqts/protocol'
 import type { Client } from './client.js'
-import { ClientState } from './client.js'
-import { Message } from '../message.js'
+import { ClientState } from './client-state.js'
 import { identify } from './identify.js'
-import { authFailed, authFirst, authResponse, isAllowed, queryAuthd } from './auth.js'
+import { authFailed, authFirst, authQueryOf, authResponse, isAllowed, queryAuthd } from './auth.js'
 import { TlsRequired } from './tls.js'
 
 /**
@@ -29,24 +28,18 @@ function sizedBody (check: (size: number) => NsqError | null): BodySpec {
   return { kind: 'sized', checkSize: check }
 }
 
-function publishFailure (code: 'E_PUB_FAILED' | 'E_MPUB_FAILED' | 'E_DPUB_FAILED', cmd: string, client: Client): NsqError | undefined {
-  if (client.nsqd.isExiting) return new NsqError(code, `${cmd} failed exiting`)
-  return undefined
-}
-
 /**
- * Answers a publish: at once when it wrote nothing to disk (its messages are in memory), otherwise once the write
- * that stores them has landed (synced, in durable mode), with E_*_FAILED if it failed: never OK for a message that is
- * not stored. `mark` is the store position taken before the publish queued anything.
+ * Publishes through Topic.publish and answers: at once when it wrote nothing to disk, otherwise once the write it
+ * returned has landed, with E_*_FAILED if it failed (see Topic.publish).
  */
-function replyPublished (client: Client, mark: number, code: 'E_PUB_FAILED' | 'E_MPUB_FAILED' | 'E_DPUB_FAILED', cmd: string): void {
-  const write = client.nsqd.writeSince(mark)
+function publish (client: Client, cmd: 'PUB' | 'DPUB' | 'MPUB', topicName: string, bodies: Buffer | Buffer[], deferMs = 0): void {
+  const code = `E_${cmd}_FAILED` as const
+  if (client.nsqd.isExiting) return client.sendError(new NsqError(code, `${cmd} failed exiting`))
+  const write = client.nsqd.getTopic(topicName).publish(bodies, deferMs)
+  const n = Buffer.isBuffer(bodies) ? 1 : bodies.length
+  client.pubCounts.set(topicName, (client.pubCounts.get(topicName) ?? 0) + n)
   if (write === undefined) client.sendResponse(OK)
   else client.replyWhenStored(write, OK, (err) => new NsqError(code, `${cmd} failed ${err.message}`))
-}
-
-function countPublished (client: Client, topic: string, n: number): void {
-  client.pubCounts.set(topic, (client.pubCounts.get(topic) ?? 0) + n)
 }
 
 /** A command waiting for the auth server: `onAllowed` runs if it grants the command. */
@@ -68,7 +61,7 @@ function authorize (client: Client, cmd: string, topic: string, channel: string)
   if (Date.now() < state.expires) return isAllowed(state, topic, channel) ? null : unauthorized()
   const wait: AuthWait = { onAllowed: () => {} }
   client.suspendParsing()
-  queryAuthd(client.authQuery(), nsqd.options).then((fresh) => {
+  queryAuthd(authQueryOf(client), nsqd.options).then((fresh) => {
     if (client.isClosed) return
     client.auth = fresh
     if (!isAllowed(fresh, topic, channel)) return client.sendError(unauthorized())
@@ -79,11 +72,6 @@ function authorize (client: Client, cmd: string, topic: string, channel: string)
     client.sendError(authFailed())
   })
   return wait
-}
-
-/** Copies the body into the message's stored form: the one copy a published body gets. */
-function newMessage (client: Client, topicName: string, body: Buffer, deferMs = 0): Message {
-  return Message.create(client.nsqd.getTopic(topicName).generateId(), body, deferMs)
 }
 
 function subscribe (client: Client, topicName: string, channelName: string): NsqError | null {
@@ -99,24 +87,6 @@ function subscribe (client: Client, topicName: string, channelName: string): Nsq
   channel.addConsumer(client)
   client.sendResponse(OK)
   return null
-}
-
-function publishOne (client: Client, topicName: string, body: Buffer): void {
-  const failure = publishFailure('E_PUB_FAILED', 'PUB', client)
-  if (failure !== undefined) return client.sendError(failure)
-  const mark = client.nsqd.writeMark()
-  client.nsqd.getTopic(topicName).put(newMessage(client, topicName, body))
-  countPublished(client, topicName, 1)
-  replyPublished(client, mark, 'E_PUB_FAILED', 'PUB')
-}
-
-function publishDeferred (client: Client, topicName: string, deferMs: number, body: Buffer): void {
-  const failure = publishFailure('E_DPUB_FAILED', 'DPUB', client)
-  if (failure !== undefined) return client.sendError(failure)
-  const mark = client.nsqd.writeMark()
-  client.nsqd.getTopic(topicName).put(newMessage(client, topicName, body, deferMs))
-  countPublished(client, topicName, 1)
-  replyPublished(client, mark, 'E_DPUB_FAILED', 'DPUB')
 }
 
 /**
@@ -164,7 +134,7 @@ const table: Record<string, Handler> = {
       if (nsqd.options.authHttpAddresses.length === 0) return client.sendError(new NsqError('E_AUTH_DISABLED', 'AUTH disabled'))
       client.authSecret = body.toString('utf8')
       client.suspendParsing()
-      queryAuthd(client.authQuery(), nsqd.options).then((state) => {
+      queryAuthd(authQueryOf(client), nsqd.options).then((state) => {
         if (client.isClosed) return
         client.auth = state
         if (state.authorizations.length === 0) return client.sendError(new NsqError('E_UNAUTHORIZED', 'AUTH no authorizations found'))
@@ -294,7 +264,7 @@ const table: Record<string, Handler> = {
     },
     body (client, params, body) {
       const topicName = params[1] as string
-      afterAuth(client, 'PUB', topicName, body, (b) => { publishOne(client, topicName, b) })
+      afterAuth(client, 'PUB', topicName, body, (b) => { publish(client, 'PUB', topicName, b) })
     },
   },
 
@@ -312,7 +282,7 @@ const table: Record<string, Handler> = {
     body (client, params, body) {
       const topicName = params[1] as string
       const deferMs = Number(parseBase10(params[2] as string))
-      afterAuth(client, 'DPUB', topicName, body, (b) => { publishDeferred(client, topicName, deferMs, b) })
+      afterAuth(client, 'DPUB', topicName, body, (b) => { publish(client, 'DPUB', topicName, b, deferMs) })
     },
   },
 
@@ -330,17 +300,7 @@ const table: Record<string, Handler> = {
       return client.nsqd.mpubSpec
     },
     bodies (client, params, bodies) {
-      const topicName = params[1] as string
-      const failure = publishFailure('E_MPUB_FAILED', 'MPUB', client)
-      if (failure !== undefined) return client.sendError(failure)
-      const topic = client.nsqd.getTopic(topicName)
-      // Every body was checked before any is queued: MPUB is all or nothing.
-      const now = Date.now()
-      const msgs = bodies.map((b) => Message.create(topic.generateId(), b, 0, now))
-      const mark = client.nsqd.writeMark()
-      topic.putMany(msgs)
-      countPublished(client, topicName, msgs.length)
-      replyPublished(client, mark, 'E_MPUB_FAILED', 'MPUB')
+      publish(client, 'MPUB', params[1] as string, bodies)
     },
   },
 }

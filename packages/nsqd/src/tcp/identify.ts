@@ -1,5 +1,5 @@
 import { NsqError, OK, type IdentifyResponse } from '@nsqts/protocol'
-import { VERSION } from '../nsqd.js'
+import { VERSION } from '../version.js'
 import type { Client } from './client.js'
 
 function badBody (text: string): NsqError {

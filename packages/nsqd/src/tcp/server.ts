@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net'
-import type { NSQD, Address } from '../nsqd.js'
+import type { Address } from '../nsqd.js'
+import type { TcpBroker } from './broker.js'
 import { Client } from './client.js'
 
 /** The V2 TCP listener: one Client per connection, all of them closed with the server. */
@@ -7,7 +8,7 @@ export class TcpServer {
   private server: Server | undefined
   private readonly sockets = new Set<Socket>()
 
-  constructor (private readonly nsqd: NSQD) {}
+  constructor (private readonly nsqd: TcpBroker) {}
 
   async listen (at: Address): Promise<void> {
     const server = createServer((socket) => {

@@ -61,21 +61,28 @@ export function ActionHost ({ children }: { children: ReactNode }) {
   )
 }
 
-/** A button that asks, calls the API, reports the answer (including nsqadmin's partial-failure warning). */
+/** An /api answer to an action: nsqadmin's warning in `message`, and whatever else the route sends. */
+export type ActionAnswer = { message: string } & Record<string, unknown>
+
+/**
+ * A button that asks, calls the API, reports the answer (including nsqadmin's partial-failure warning). `success`
+ * may read the answer (for example how many messages moved).
+ */
 export function ActionButton ({ label, question, request, success, danger = false, after }: {
   label: string
   question: string
   request: { path: string, method: string, body?: unknown }
-  success: string
+  success: string | ((answer: ActionAnswer) => string)
   danger?: boolean
   after?: () => void
 }) {
   const ask = useContext(ActionContext)
   if (!config.isAdmin) return null
   const run = async (): Promise<string> => {
-    const res = await api<{ message: string }>(request.path, { method: request.method, body: request.body })
+    const res = await api<ActionAnswer>(request.path, { method: request.method, body: request.body })
     after?.()
-    return res.message === '' ? success : `${success} (${res.message})`
+    const text = typeof success === 'string' ? success : success(res)
+    return res.message === '' ? text : `${text} (${res.message})`
   }
   return (
     <button className={danger ? 'danger' : ''} onClick={() => ask({ question, confirm: label, danger, run })}>

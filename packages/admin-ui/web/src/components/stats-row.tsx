@@ -1,7 +1,10 @@
 import { fmt } from '../api'
 
+/** One figure of a stats row; `testId` marks the number for tests. */
+export interface Stat { label: string, value: number | undefined, testId?: string }
+
 /** A row of labelled figures above a page's tables. */
-export function StatsRow ({ stats }: { stats: Array<{ label: string, value: number | undefined, testId?: string }> }) {
+export function StatsRow ({ stats }: { stats: Stat[] }) {
   return (
     <div className='stats-row'>
       {stats.map((s) => (

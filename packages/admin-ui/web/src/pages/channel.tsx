@@ -1,9 +1,12 @@
 import type { AdminChannel, AdminClient } from '../../../src/server/shapes'
-import { enc, fmt, usePoll } from '../api'
+import { config, enc, fmt, usePoll } from '../api'
 import { Charts } from '../chart'
 import { EntityActions } from '../components/entity-actions'
 import { Link, navigate } from '../components/link'
 import { Banner, Empty, Loading, Paused } from '../components/notices'
+import { Peek } from '../components/peek'
+import { CHANNEL_POLICY_FIELDS, DeliveryPolicy } from '../components/policy'
+import { Redrive } from '../components/redrive'
 import { num, TableHead } from '../components/table'
 import { POLL_MS, useHistory } from '../polling'
 
@@ -40,6 +43,16 @@ export function ChannelPage ({ topic, channel }: { topic: string, channel: strin
         <>
           <h2>Nodes</h2>
           <ChannelNodes data={data} />
+          <DeliveryPolicy
+            path={`policy/${enc(topic)}/${enc(channel)}`} what={`channel ${channel}`} fields={CHANNEL_POLICY_FIELDS}
+            counts={[
+              { label: 'Dead-lettered', value: data.dead_lettered_count ?? 0, testId: 'dead-lettered-count' },
+              { label: 'Expired', value: data.expired_count ?? 0, testId: 'expired-count' },
+              { label: 'Dropped', value: data.dropped_count ?? 0, testId: 'dropped-count' },
+            ]}
+          />
+          {config.isAdmin && <Peek topic={topic} channel={channel} />}
+          {config.isAdmin && <Redrive topic={topic} channel={channel} after={c.reload} />}
           <h2>Clients</h2>
           {(data.clients ?? []).length === 0
             ? <Empty>No consumer is connected to this channel.</Empty>

@@ -6,6 +6,7 @@ import { ChannelRow, ChannelsHead } from '../components/channel-row'
 import { EntityActions } from '../components/entity-actions'
 import { Link, navigate } from '../components/link'
 import { Banner, Empty, Loading, Paused } from '../components/notices'
+import { DeliveryPolicy, TOPIC_POLICY_FIELDS } from '../components/policy'
 import { num, TableHead } from '../components/table'
 import { POLL_MS, useHistory } from '../polling'
 
@@ -39,6 +40,16 @@ export function TopicPage ({ topic }: { topic: string }) {
           {(data.nodes ?? []).length === 0
             ? <Empty>No nsqd has this topic. It is known to lookupd only; publish to it or create it on a node.</Empty>
             : <TopicNodes topic={topic} data={data} reload={t.reload} />}
+          {(data.nodes ?? []).length > 0 && (
+            <DeliveryPolicy
+              path={`policy/${enc(topic)}`} what={`topic ${topic}`} fields={TOPIC_POLICY_FIELDS}
+              counts={[
+                { label: 'Rejected', value: data.rejected_count ?? 0, testId: 'rejected-count' },
+                { label: 'Expired', value: data.expired_count ?? 0, testId: 'expired-count' },
+                { label: 'Dropped', value: data.dropped_count ?? 0, testId: 'dropped-count' },
+              ]}
+            />
+          )}
           <h2>Channels</h2>
           {(data.channels ?? []).length === 0
             ? <Empty>No channels: messages are kept on the topic until a consumer subscribes.</Empty>

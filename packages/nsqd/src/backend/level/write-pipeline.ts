@@ -1,0 +1,347 @@
+import type { Level } from 'level'
+import type { Logger } from '@nsqts/protocol'
+import type { PendingWrite } from '../types.js'
+import { KIND_SYNC, kindStart } from './format.js'
+import { Chunk, prepare, type ChunkOwner, type LevelOp, type Op } from './chunk.js'
+import { Write } from './write.js'
+
+export type Db = Level<Buffer, Buffer>
+
+/**
+ * classic-level's own chained batch, under abstract-level's public API. The public batch copies, validates and
+ * re-encodes every operation in JS (a third of the daemon's CPU in the disk benchmark), and its array form costs
+ * twice the main-thread time of adding operations one by one. Ours are Buffers already, and the pipeline only writes
+ * while the database is open, which is what the public checks are for.
+ */
+interface RawChainedBatch {
+  _put (key: Buffer, value: Buffer): void
+  _del (key: Buffer): void
+  _clear (): void
+  _write (options: { sync: boolean }): Promise<void>
+}
+
+/**
+ * A write takes at most this many operations; more go into the next one. It bounds the memory of one batch, which
+ * the native batch keeps as capacity once it was used.
+ */
+const MAX_WRITE_OPS = 16384
+const MAX_WRITE_BYTES = 16 * 1024 * 1024
+/**
+ * While more operations than this (records put, removals) wait to be written, queues load nothing more from disk.
+ * Nothing else slows a topic that moves its stored backlog to its channels, and a durable channel stores each message
+ * again (synced) and removes the topic's: without it, loads outrun the writes and the backlog piles up in memory.
+ */
+const MAX_PENDING_OPS = MAX_WRITE_OPS
+
+/** A range removal; it runs in pipeline order, so writes queued before it land before it. */
+class Clear {
+  constructor (readonly gte: Buffer, readonly lt: Buffer, readonly done: (err?: Error) => void) {}
+}
+
+export interface WritePipelineOptions {
+  /** Every write that stores a record is synced. */
+  durable: boolean
+  /** Default mode: sync after this many records written or removed (NSQ's --sync-every). */
+  syncEvery: number
+  /** Default mode: sync this long (ms) after an unsynced write (NSQ's --sync-timeout). */
+  syncTimeout: number
+  logger: Logger
+  /** A write failed (with its error) or, after one failed, succeeded again (undefined). */
+  onHealth: (error: Error | undefined) => void
+}
+
+/**
+ * The store's writes. They are synchronous for the caller: queues append operations to the open write, and the
+ * pipeline writes one LevelDB batch per turn (setImmediate), one batch at a time, in order. Operations queued while a
+ * batch is being written go into the next one, so under load one batch (and, when durable, one fsync) covers every
+ * publish of many turns: group commit. A queue's records of one write go in one chunk (one value), so a batch carries
+ * a put per queue rather than per message. A failed batch is retried, together with what came after it, until the
+ * disk takes it. While too much waits to be written, loads from disk wait for it (MAX_PENDING_OPS).
+ */
+export class WritePipeline {
+  private readonly durable: boolean
+  private readonly syncEvery: number
+  private readonly syncTimeout: number
+  private readonly logger: Logger
+  private readonly onHealth: (error: Error | undefined) => void
+
+  /** Writes and clears in the order they must run; short, since each write takes every operation of its turns. */
+  private readonly steps: Array<Write | Clear> = []
+  private open: Write | undefined
+  private scheduled = false
+  private running = false
+  private retryTimer: NodeJS.Timeout | undefined
+  private retryDelay = 0
+  private failing: Error | undefined
+  private injectedFault: Error | undefined
+  private opsSinceSync = 0
+  /** Operations and records queued and not yet written, and the queues whose loads wait for them (mustWait). */
+  private pending = 0
+  private readonly waiting = new Set<ChunkOwner>()
+  private syncTimer: NodeJS.Timeout | undefined
+  /** Called after every step, successful or not: what drain() waits on. */
+  private stepWaiters: Array<() => void> = []
+  /** Operations queued since the store opened: a publisher compares it before and after to know if it wrote. */
+  private opCount = 0
+  /** Set once the store closes: every write from then on is synced, and no sync timer is armed. */
+  private closing = false
+  /** Batches written, how many of them were synced, and failed attempts, since the store opened. */
+  readonly counters = { writes: 0, syncs: 0, failures: 0 }
+
+  /**
+   * One native batch, cleared and reused for every write (writes run one at a time): a native batch is freed only
+   * when the garbage collector finalizes it, which V8, blind to its size, does too late.
+   */
+  private nativeBatch: RawChainedBatch | undefined
+
+  constructor (private readonly db: Db, private readonly location: string, opts: WritePipelineOptions) {
+    this.durable = opts.durable
+    this.syncEvery = opts.syncEvery
+    this.syncTimeout = opts.syncTimeout
+    this.logger = opts.logger
+    this.onHealth = opts.onHealth
+  }
+
+  /** A position in the stream of operations, to learn later whether a publish wrote anything. */
+  mark (): number {
+    return this.opCount
+  }
+
+  /** The write that stores what was queued since `mark`, or undefined when nothing was. */
+  writeSince (mark: number): PendingWrite | undefined {
+    if (this.opCount === mark) return undefined
+    // Operations queued since the mark are in the open write, or in the one being written if a batch just started.
+    return this.open ?? this.lastWrite()
+  }
+
+  private lastWrite (): Write | undefined {
+    for (let i = this.steps.length - 1; i >= 0; i--) {
+      const step = this.steps[i]
+      if (step instanceof Write) return step
+    }
+    return undefined
+  }
+
+  /** Queues an operation. `records`: how many records it writes or removes, for --sync-every. */
+  op (op: Op, mustSync: boolean, records = 1): Write {
+    if (this.open === undefined || this.open.ops.length >= MAX_WRITE_OPS || this.open.bytes >= MAX_WRITE_BYTES) {
+      this.open = new Write()
+      this.steps.push(this.open)
+    }
+    const w = this.open
+    w.ops.push(op)
+    w.records += records
+    w.pending++
+    this.pending++
+    if (mustSync) w.sync = true
+    this.opCount++
+    this.schedule()
+    return w
+  }
+
+  /**
+   * A new chunk of queue `q` starting with the record of `seq`, in the open write; the caller adds the record. It is
+   * readable from disk once its write landed.
+   */
+  openChunk (q: ChunkOwner, seq: number, ahead: boolean): { chunk: Chunk, serial: number } {
+    const chunk = new Chunk(q, seq, 0, ahead)
+    chunk.records = []
+    const write = this.op({ type: 'chunk', chunk }, this.durable, 0)
+    write.chunks.push(chunk)
+    return { chunk, serial: write.serial }
+  }
+
+  /** Whether a chunk of write `serial` may take another record: only while that write is open and has room. */
+  canExtend (serial: number): boolean {
+    return this.open !== undefined && this.open.serial === serial && this.open.bytes < MAX_WRITE_BYTES
+  }
+
+  /** A record of `bytes` joined a chunk of the open write (just opened, or canExtend said so). */
+  added (bytes: number): void {
+    const w = this.open as Write
+    w.records++
+    w.bytes += bytes
+    w.pending++
+    this.pending++
+    this.opCount++
+  }
+
+  /** Whether a load must wait for the writes to catch up; if so, `q` is told when to try again. */
+  mustWait (q: ChunkOwner): boolean {
+    if (this.pending <= MAX_PENDING_OPS) return false
+    this.waiting.add(q)
+    return true
+  }
+
+  /** Removes a key range, after every write queued before it. */
+  clear (gte: Buffer, lt: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.open = undefined
+      this.steps.push(new Clear(gte, lt, (err) => { if (err === undefined) resolve(); else reject(err) }))
+      this.schedule()
+    })
+  }
+
+  private schedule (): void {
+    if (this.scheduled || this.running || this.retryTimer !== undefined) return
+    this.scheduled = true
+    setImmediate(this.run)
+  }
+
+  private readonly run = (): void => {
+    this.scheduled = false
+    const step = this.steps[0]
+    if (step === undefined) return
+    if (step === this.open) this.open = undefined
+    this.running = true
+    const done = step instanceof Write ? this.write(step) : this.runClear(step)
+    void done.finally(() => {
+      this.running = false
+      if (this.steps.length > 0) this.schedule()
+      const waiters = this.stepWaiters
+      this.stepWaiters = []
+      for (const w of waiters) w()
+    })
+  }
+
+  private async write (w: Write): Promise<void> {
+    // Sealed once: a retry writes the same values.
+    const ops = w.ops = prepare(w.ops, this.steps.length === 1)
+    const sync = w.sync || this.opsSinceSync + w.records >= this.syncEvery || this.closing
+    try {
+      if (this.injectedFault !== undefined) throw this.injectedFault
+      if (this.failing !== undefined) await this.reopen()
+      if (ops.length > 0) await this.writeBatch(ops, sync)
+    } catch (err) {
+      this.writeFailed(err as Error)
+      return
+    }
+    this.steps.shift()
+    if (ops.length > 0) {
+      this.counters.writes++
+      if (sync) this.counters.syncs++
+      this.opsSinceSync = sync ? 0 : this.opsSinceSync + w.records
+      if (!sync) this.armSyncTimer()
+    }
+    if (this.failing !== undefined) {
+      this.failing = undefined
+      this.retryDelay = 0
+      this.logger.info(`store: writes to ${this.location} succeed again`)
+      this.onHealth(undefined)
+    }
+    for (const c of w.chunks) {
+      if (c.removeOnceWritten) this.op({ type: 'del', key: c.key as Buffer }, false, 0)
+      c.queue.written(c.first + c.size)
+    }
+    this.pending -= w.pending
+    if (this.waiting.size > 0 && this.pending <= MAX_PENDING_OPS) {
+      const waiting = [...this.waiting]
+      this.waiting.clear()
+      for (const q of waiting) q.written(0)
+    }
+    w.settle(null, this.logger)
+  }
+
+  private async writeBatch (ops: LevelOp[], sync: boolean): Promise<void> {
+    const batch = this.nativeBatch ??= (this.db as unknown as { _chainedBatch (): RawChainedBatch })._chainedBatch()
+    try {
+      for (const op of ops) {
+        if (op.type === 'put') batch._put(op.key, op.value as Buffer)
+        else batch._del(op.key)
+      }
+      await batch._write({ sync })
+    } finally {
+      batch._clear()
+    }
+  }
+
+  /**
+   * Tells everyone waiting that their write failed (no publish may answer OK for a record that is not stored), then
+   * retries every queued operation after a backoff, reopening the database first: LevelDB refuses all writes after
+   * one failed until it is reopened.
+   */
+  private writeFailed (err: Error): void {
+    this.counters.failures++
+    const changed = this.failing?.message !== err.message
+    this.failing = err
+    if (changed) {
+      this.logger.error(`store: failed to write to ${this.location} - ${err.message}`)
+      this.onHealth(err)
+    }
+    for (let i = 0; i < this.steps.length; i++) {
+      const step = this.steps[i]
+      if (!(step instanceof Write)) continue
+      const again = step.retry()
+      this.steps[i] = again
+      if (step === this.open) this.open = again
+      step.settle(err, this.logger)
+    }
+    this.retryDelay = Math.min(2000, this.retryDelay === 0 ? 50 : this.retryDelay * 2)
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      this.schedule()
+    }, this.retryDelay)
+  }
+
+  private async reopen (): Promise<void> {
+    if (this.injectedFault !== undefined) return
+    this.nativeBatch = undefined
+    await this.db.close()
+    await this.db.open()
+  }
+
+  private async runClear (c: Clear): Promise<void> {
+    try {
+      await this.db.clear({ gte: c.gte, lt: c.lt })
+      c.done()
+    } catch (err) {
+      // The records stay behind: the queue no longer reads them, and the next start drops them as orphans.
+      this.logger.error(`store: failed to remove records - ${(err as Error).message}`)
+      c.done(err as Error)
+    }
+    this.steps.shift()
+  }
+
+  private armSyncTimer (): void {
+    if (this.syncTimer !== undefined || this.durable) return
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined
+      if (this.opsSinceSync > 0 && !this.closing) this.op({ type: 'put', key: kindStart(KIND_SYNC), value: Buffer.from(String(Date.now())) }, true)
+    }, this.syncTimeout)
+    this.syncTimer.unref()
+  }
+
+  /** True while writes fail: reads that fail then are not the records' fault. */
+  get isFailing (): boolean {
+    return this.failing !== undefined
+  }
+
+  /** Test and drill seam: while set, every write fails with this error, as a full or broken disk would make it. */
+  injectWriteFault (err: Error | undefined): void {
+    this.injectedFault = err
+  }
+
+  /** The store is closing: every write from now on is synced, and the sync timer stops. */
+  startClosing (): void {
+    this.closing = true
+    clearTimeout(this.syncTimer)
+  }
+
+  /** Writes everything queued, with a final sync; a disk that keeps failing gets 10 s more, not forever. */
+  async drain (): Promise<void> {
+    if (this.opsSinceSync > 0 || this.steps.length > 0) {
+      this.op({ type: 'put', key: kindStart(KIND_SYNC), value: Buffer.from(String(Date.now())) }, true)
+    }
+    // The daemon must still exit.
+    const deadline = Date.now() + 10_000
+    while (this.steps.length > 0) {
+      if (this.failing !== undefined && Date.now() > deadline) {
+        this.logger.error(`store: giving up on ${this.steps.length} unwritten batch(es) at exit - ${this.failing.message}`)
+        break
+      }
+      await new Promise<void>((resolve) => this.stepWaiters.push(resolve))
+    }
+    clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
+  }
+}

@@ -1,0 +1,153 @@
+import type { Socket } from 'node:net'
+import { CommandParser, type CommandSink } from '@nsqts/protocol'
+import type { CompressionLayer } from './compression.js'
+
+const MAGIC = '  V2'
+
+/** Why reading is paused; reading resumes when no reason is left. */
+export const ReadBlock = { HeldReplies: 1, Output: 2, Inflate: 4, Suspended: 8, Upgrade: 16 } as const
+
+/** What the input side needs of its connection. */
+export interface InputOwner {
+  /** Where bytes are read: the socket, or TLS over it after the upgrade. */
+  readonly stream: Socket
+  readonly compression: CompressionLayer | undefined
+  readonly isClosed: boolean
+  /** The protocol magic arrived and is right. */
+  magicAccepted (): void
+  /** The protocol magic arrived and is wrong. */
+  magicRefused (magic: string): void
+  /** The outermost chunk of bytes was handled: the answers it caused may go out together. */
+  chunkHandled (): void
+  /** Handling the input threw: a bug, which must cost one connection, never the daemon. */
+  internalError (err: unknown): void
+  /** Nothing was read for the read deadline. */
+  readTimedOut (): void
+}
+
+/**
+ * A connection's input: the protocol magic, decompression, the command parser, and the reasons reading is paused
+ * (a full output, answers held behind the disk, a command waiting for the auth server, an upgrade under way).
+ */
+export class CommandInput {
+  /** Set while a chunk is being handled: answers wait for its end to go out together. */
+  inChunk = false
+  private readonly parser: CommandParser
+  private magic = ''
+  private blocks = 0
+  /** Plaintext that arrived while a command waits (for the auth server): parsed once it is done. */
+  private suspended = false
+  private stash: Buffer[] = []
+  private readDeadline: NodeJS.Timeout | undefined
+
+  constructor (private readonly owner: InputOwner, commands: CommandSink) {
+    this.parser = new CommandParser(commands)
+  }
+
+  readonly onData = (chunk: Buffer): void => {
+    this.readDeadline?.refresh()
+    if (this.magic.length < 4) {
+      const need = 4 - this.magic.length
+      this.magic += chunk.toString('latin1', 0, need)
+      if (this.magic.length < 4) return
+      if (this.magic !== MAGIC) {
+        this.owner.magicRefused(this.magic)
+        return
+      }
+      this.owner.magicAccepted()
+      chunk = chunk.subarray(need)
+    }
+    this.readWire(chunk)
+  }
+
+  /** Bytes off the stream, past the magic: decompressed first when a compression layer is installed. */
+  readWire (chunk: Buffer): void {
+    const compression = this.owner.compression
+    if (compression === undefined) {
+      this.pushPlain(chunk)
+      return
+    }
+    this.inChunk = true
+    try {
+      compression.read(chunk)
+    } catch (err) {
+      this.internalError(err)
+    } finally {
+      this.inChunk = false
+    }
+    this.owner.chunkHandled()
+  }
+
+  /** Plaintext for the parser. Answers go out at the end of the outermost chunk being handled. */
+  readonly pushPlain = (chunk: Buffer): void => {
+    if (this.suspended) {
+      this.stash.push(chunk)
+      return
+    }
+    const outer = !this.inChunk
+    this.inChunk = true
+    try {
+      this.parser.push(chunk)
+    } catch (err) {
+      this.internalError(err)
+    } finally {
+      if (outer) this.inChunk = false
+    }
+    if (outer) this.owner.chunkHandled()
+  }
+
+  private internalError (err: unknown): void {
+    this.parser.stop()
+    this.owner.internalError(err)
+  }
+
+  /** Nothing after the current command is parsed any more. */
+  stopParsing (): void {
+    this.parser.stop()
+  }
+
+  /** Hands the bytes after the current command to `then`, outside the parser. */
+  handOff (then: (rest: Buffer) => void): void {
+    this.parser.handOff(then)
+  }
+
+  block (reason: number, on: boolean): void {
+    const before = this.blocks
+    this.blocks = on ? before | reason : before & ~reason
+    if (this.owner.isClosed || (before === 0) === (this.blocks === 0)) return
+    if (this.blocks === 0) this.owner.stream.resume()
+    else this.owner.stream.pause()
+  }
+
+  /**
+   * Stops parsing after the current command until `resume` is called: for a command that waits for the auth server.
+   * The rest of the current chunk and whatever arrives meanwhile is kept, in order, and parsed on resume.
+   */
+  suspend (): void {
+    this.suspended = true
+    this.block(ReadBlock.Suspended, true)
+    this.parser.handOff((rest) => { if (rest.length > 0) this.stash.unshift(rest) })
+  }
+
+  resume (): void {
+    if (!this.suspended || this.owner.isClosed) return
+    this.suspended = false
+    while (!this.suspended && this.stash.length > 0 && !this.owner.isClosed) this.pushPlain(this.stash.shift() as Buffer)
+    if (!this.suspended) this.block(ReadBlock.Suspended, false)
+  }
+
+  /** (Re)arms the read deadline; 0 for none. */
+  armReadDeadline (ms: number): void {
+    clearTimeout(this.readDeadline)
+    this.readDeadline = undefined
+    if (ms <= 0 || this.owner.isClosed) return
+    this.readDeadline = setTimeout(() => { this.owner.readTimedOut() }, ms)
+  }
+
+  /** The connection closed. */
+  stop (): void {
+    clearTimeout(this.readDeadline)
+    this.readDeadline = undefined
+    this.stash = []
+  }
+}

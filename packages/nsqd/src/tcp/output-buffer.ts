@@ -1,0 +1,149 @@
+import type { Socket } from 'node:net'
+import { ATTEMPTS_OFFSET, FRAME_HEADER_SIZE, FrameType } from '@nsqts/protocol'
+import type { Message } from '../message.js'
+import type { CompressionLayer } from './compression.js'
+
+/**
+ * Past this many bytes written but not yet taken by the peer, the connection stops reading commands: a client that
+ * pipelines commands and never reads their answers cannot grow nsqd's memory (Go's blocking writes do the same).
+ */
+const MAX_UNSENT_OUTPUT = 1024 * 1024
+/** Compressed output waiting for zlib past this counts as a full socket: no more messages until it drains. */
+const MAX_COMPRESSION_BACKLOG = 64 * 1024
+
+/** What the output buffer needs of its connection. */
+export interface OutputOwner {
+  /** Where bytes are written: the socket, or TLS over it after the upgrade. */
+  readonly stream: Socket
+  readonly compression: CompressionLayer | undefined
+  readonly isClosed: boolean
+  /** The size of a fresh buffer (IDENTIFY's output_buffer_size). */
+  readonly outputBufferSize: number
+  /** How long the peer may take to drain what was written (nsqd's write deadline); 0 for no deadline. */
+  readonly heartbeatIntervalMs: number
+  /** Too much is unsent (true): stop reading commands; or it drained (false). */
+  outputFull (full: boolean): void
+  /** The peer did not drain within the write deadline. */
+  writeTimedOut (): void
+  /** Everything written was taken: messages may flow again. */
+  outputDrained (): void
+}
+
+/**
+ * One connection's output: frames collect in a buffer and go out in one write when the RDY window fills, when
+ * output_buffer_timeout passes or when the buffer is full; responses go out at the end of the chunk of commands that
+ * caused them, so pipelined PUBs cost one write. It also tracks back-pressure: while the peer is not taking what is
+ * written, the connection takes no messages (`writable`).
+ */
+export class OutputBuffer {
+  /** False while the peer is not taking what is written. */
+  writable = true
+  /** A response or error frame waits in the buffer for the end of the current chunk of commands. */
+  responsePending = false
+  private out: Buffer
+  private outLength = 0
+  private flushTimer: NodeJS.Timeout | undefined
+  private writeDeadline: NodeJS.Timeout | undefined
+
+  constructor (private readonly owner: OutputOwner) {
+    this.out = Buffer.allocUnsafe(owner.outputBufferSize)
+  }
+
+  appendFrame (type: number, data: Buffer): void {
+    const size = FRAME_HEADER_SIZE + data.length
+    const target = this.reserve(size)
+    target.writeUInt32BE(size - 4, this.outLength)
+    target.writeUInt32BE(type, this.outLength + 4)
+    data.copy(target, this.outLength + FRAME_HEADER_SIZE)
+    this.outLength += size
+  }
+
+  /** A message frame, with this delivery's attempts. */
+  appendMessage (msg: Message): void {
+    const data = msg.data
+    const size = FRAME_HEADER_SIZE + data.length
+    const target = this.reserve(size)
+    const at = this.outLength
+    target.writeUInt32BE(size - 4, at)
+    target.writeUInt32BE(FrameType.Message, at + 4)
+    data.copy(target, at + FRAME_HEADER_SIZE)
+    // The shared stored form keeps the attempts it was created with; each delivery carries its own count.
+    target.writeUInt16BE(msg.attempts, at + FRAME_HEADER_SIZE + ATTEMPTS_OFFSET)
+    this.outLength += size
+  }
+
+  /** Room for `size` more bytes in the output buffer, flushing or growing it as needed. */
+  private reserve (size: number): Buffer {
+    if (this.outLength + size <= this.out.length) return this.out
+    this.flush()
+    if (size > this.out.length) this.out = Buffer.allocUnsafe(size)
+    return this.out
+  }
+
+  /** Flushes in `ms` unless something flushes sooner (output_buffer_timeout). */
+  flushWithin (ms: number): void {
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined
+      this.flush()
+    }, ms)
+  }
+
+  flush (): void {
+    this.responsePending = false
+    if (this.flushTimer !== undefined) {
+      clearTimeout(this.flushTimer)
+      this.flushTimer = undefined
+    }
+    if (this.outLength === 0 || this.owner.isClosed) return
+    const chunk = this.out.subarray(0, this.outLength)
+    // The socket keeps the written buffer until it is sent, so the next frames go into a fresh one.
+    this.out = Buffer.allocUnsafe(Math.max(this.owner.outputBufferSize, 64))
+    this.outLength = 0
+    const compression = this.owner.compression
+    if (compression === undefined) {
+      this.writeWire(chunk)
+      return
+    }
+    compression.write(chunk)
+    if (compression.backlog >= MAX_COMPRESSION_BACKLOG) this.blockOutput()
+  }
+
+  /** Bytes for the stream, compressed if they are to be. */
+  readonly writeWire = (data: Buffer): void => {
+    const stream = this.owner.stream
+    if (stream.destroyed) return
+    if (!stream.write(data)) this.blockOutput()
+  }
+
+  /**
+   * The peer is not taking what is written: no more messages until it does, no more commands read past
+   * MAX_UNSENT_OUTPUT, and, as nsqd's write deadline (one heartbeat interval), the connection is dropped if it does not
+   * drain in time.
+   */
+  private blockOutput (): void {
+    this.writable = false
+    const owner = this.owner
+    if (owner.stream.writableLength + (owner.compression?.backlog ?? 0) > MAX_UNSENT_OUTPUT) owner.outputFull(true)
+    if (this.writeDeadline === undefined && owner.heartbeatIntervalMs > 0) {
+      this.writeDeadline = setTimeout(() => { owner.writeTimedOut() }, owner.heartbeatIntervalMs)
+    }
+  }
+
+  /** The stream or the compression layer drained. */
+  readonly onDrain = (): void => {
+    const owner = this.owner
+    if (owner.stream.writableNeedDrain || (owner.compression?.backlog ?? 0) >= MAX_COMPRESSION_BACKLOG) return
+    this.writable = true
+    clearTimeout(this.writeDeadline)
+    this.writeDeadline = undefined
+    owner.outputFull(false)
+    owner.outputDrained()
+  }
+
+  /** The connection closed: no timer may fire for it. */
+  stopTimers (): void {
+    clearTimeout(this.flushTimer)
+    clearTimeout(this.writeDeadline)
+    this.flushTimer = this.writeDeadline = undefined
+  }
+}
