@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
-import { flagKey, goStyleFlags, parseConfigFile, parseDuration, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
+import { flagKey, goStyleFlags, parseConfigFile, parseDuration, parseLogLevel, resolveFlagValues, type ConfigValue } from '@nsqts/protocol'
 import { NSQAdmin } from './server/nsqadmin.js'
 import type { AdminOptions } from './server/options.js'
 import { VERSION } from './server/version.js'
@@ -89,10 +89,7 @@ export function parseCommandLine (args: string[], readFile: (path: string) => st
   if (given.version === true) return { action: 'exit', code: 0, output: `nsqadmin v${VERSION} (nsqts)\n` }
   const fromFile = typeof given.config === 'string' ? parseConfigFile(readFile(given.config)) : {}
   const options: Record<string, unknown> = {}
-  for (const spec of FLAGS) {
-    const value = given[flagKey(spec.flag)] ?? fromFile[spec.cfg]
-    if (value !== undefined) options[spec.key] = convert(spec, value as ConfigValue)
-  }
+  for (const { spec, value } of resolveFlagValues(FLAGS, given, fromFile)) options[spec.key] = convert(spec, value as ConfigValue)
   const ignored = GRAPHITE_FLAGS.filter((f) => given[flagKey(f)] !== undefined)
   return { action: 'run', options: options as Partial<AdminOptions>, ignored }
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
-import { flagKey, formatGoDuration, goStyleFlags, parseConfigFile, parseDuration, parseLogLevel, type ConfigValue } from '@nsqts/protocol'
+import { formatGoDuration, goStyleFlags, parseConfigFile, parseDuration, parseLogLevel, resolveFlagValues, type ConfigValue } from '@nsqts/protocol'
 import { NSQLookupd } from './nsqlookupd.js'
 import { defaultLookupdOptions, type LookupdOptions } from './options.js'
 import { VERSION } from './version.js'
@@ -86,23 +86,16 @@ export function parseCommandLine (args: string[], readFile: (path: string) => st
   const parsed = program.opts<Record<string, unknown>>()
   if (parsed.version === true) return { action: 'exit', code: 0, output: `nsqlookupd v${VERSION} (built w/nsqts)\n` }
 
-  const options: Record<string, unknown> = {}
+  let file: Record<string, ConfigValue> = {}
   if (typeof parsed.config === 'string') {
-    let file: Record<string, ConfigValue>
     try {
       file = parseConfigFile(readFile(parsed.config))
     } catch (err) {
       throw new CliError(`failed to load config file ${parsed.config} - ${(err as Error).message}`)
     }
-    for (const spec of LOOKUPD_FLAGS) {
-      const value = file[spec.flag.replace(/-/g, '_')]
-      if (value !== undefined) options[spec.key] = convert(spec, value)
-    }
   }
-  for (const spec of LOOKUPD_FLAGS) {
-    const value = parsed[flagKey(spec.flag)]
-    if (typeof value === 'string') options[spec.key] = convert(spec, value)
-  }
+  const options: Record<string, unknown> = {}
+  for (const { spec, value } of resolveFlagValues(LOOKUPD_FLAGS, parsed, file)) options[spec.key] = convert(spec, value as ConfigValue)
   return { action: 'run', options: options as Partial<LookupdOptions> }
 }
 

@@ -1,9 +1,13 @@
-import { isEphemeral } from '@nsqts/protocol'
+import { isEphemeral, type ChannelPolicy } from '@nsqts/protocol'
 import { Deque } from './deque.js'
 import { DeadlineQueue } from './deadline-queue.js'
-import { Message } from './message.js'
+import { Message, timestampMsOf } from './message.js'
 import type { BackendQueue } from './backend/types.js'
 import type { LatencyStats } from './latency.js'
+import {
+  activeChannelPolicy, channelPolicyJson, channelSettingsFromStored, isEmptySettings, settingsToStored,
+  type ActiveChannelPolicy, type ChannelPolicyDefaults, type ChannelPolicySettings,
+} from './policy.js'
 
 /** What a channel needs of a subscribed client. The TCP client implements it. */
 export interface ChannelConsumer {
@@ -27,11 +31,18 @@ export interface ChannelConsumer {
 export interface ChannelHooks {
   /** The last client of an ephemeral channel left. */
   ephemeralChannelIdle (channel: Channel): void
+  /**
+   * Publishes a message's body anew to `topic` (a dead-letter topic, a redrive's target), creating the topic when
+   * needed. It must be queued (stored, in a durable store) before the caller finishes the original.
+   */
+  republish (topic: string, msg: Message): void
 }
 
 export interface ChannelLimits {
   memQueueSize: number
   maxMsgTimeoutMs: number
+  /** nsqd's policy flags: what a channel that sets none of its own gets. */
+  policyDefaults: ChannelPolicyDefaults
 }
 
 /** At most this many messages go to one consumer in a row before the pump moves to the next one. */
@@ -51,6 +62,14 @@ export class Channel {
   requeueCount = 0
   timeoutCount = 0
   exiting = false
+  /** Delivery policies (policy.ts): messages moved to the dead-letter topic, dropped by ttl, dropped by max_depth. */
+  deadLetteredCount = 0
+  expiredCount = 0
+  droppedCount = 0
+  /** What this channel sets itself; the flags fill the rest. */
+  policySettings: ChannelPolicySettings
+  /** The policy in force, or null when it changes nothing: the delivery path's only cost for a channel without one. */
+  private policy: ActiveChannelPolicy | null
 
   private readonly memory = new Deque<Message>()
   private readonly consumers = new Map<number, ChannelConsumer>()
@@ -61,7 +80,7 @@ export class Channel {
     this.timeoutCount++
     this.consumers.get(msg.clientId)?.inFlightTimedOut()
     msg.clientId = 0
-    this.enqueue(msg)
+    if (this.policy === null || !this.deadLetterSpent(this.policy, msg)) this.enqueue(msg)
   })
 
   /** Deferred (DPUB, REQ with a delay) until they are due: then they are queued. */
@@ -81,7 +100,9 @@ export class Channel {
   ) {
     this.ephemeral = isEphemeral(name)
     this.paused = backend.paused
-    backend.onReadable = () => this.schedulePump()
+    this.policySettings = channelSettingsFromStored(backend.policy)
+    this.policy = activeChannelPolicy(this.policySettings, limits.policyDefaults, topicName)
+    backend.onReadable = this.onReadable
     this.restoreKept()
   }
 
@@ -150,6 +171,7 @@ export class Channel {
     } else {
       this.backend.put(msg.toStored())
     }
+    if (this.policy !== null && this.policy.maxDepth > 0) this.trim(this.policy)
     this.schedulePump()
   }
 
@@ -201,6 +223,10 @@ export class Channel {
     if (typeof msg === 'string') return msg
     this.requeueCount++
     msg.clientId = 0
+    if (this.policy !== null && this.deadLetterSpent(this.policy, msg)) {
+      this.schedulePump()
+      return undefined
+    }
     if (delayMs > 0) {
       this.startDeferred(msg, delayMs)
     } else {
@@ -248,6 +274,8 @@ export class Channel {
     if (this.paused || this.exiting || this.consumerList.length === 0) return
     const list = this.consumerList
     const n = list.length
+    const policy = this.policy
+    const now = policy === null ? 0 : Date.now()
     let idle = 0
     let msg: Message | undefined
     // Round-robin over consumers, a burst each, until no one is ready or nothing is left.
@@ -256,6 +284,7 @@ export class Channel {
       this.nextConsumer = (this.nextConsumer + 1) % n
       let sent = 0
       while (sent < BURST && consumer.isReady() && (msg = this.nextMessage()) !== undefined) {
+        if (policy !== null && this.withheld(policy, msg, now)) continue
         if (consumer.sampleRate > 0 && Math.floor(Math.random() * 100) > consumer.sampleRate) continue
         this.startInFlight(msg, consumer)
         consumer.deliver(msg)
@@ -284,6 +313,149 @@ export class Channel {
     const dueAt = Date.now() + delayMs
     if (this.backend.durable) this.backend.keep(msg.toStored(), dueAt)
     this.deferred.add(msg, dueAt)
+  }
+
+  // ---- delivery policies (docs/policies.md) ----
+
+  private readonly onReadable = (): void => {
+    // Records a drop had to wait for (the oldest were on disk) are readable now.
+    if (this.policy !== null && this.policy.maxDepth > 0) this.trim(this.policy)
+    this.schedulePump()
+    const waiters = this.readableWaiters
+    this.readableWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  private readableWaiters: Array<() => void> = []
+
+  /** The policy in force, as GET /channel/policy and /stats show it. */
+  policyJson (): ChannelPolicy {
+    return channelPolicyJson(this.policySettings, this.limits.policyDefaults, this.topicName)
+  }
+
+  /** Whether /stats shows this channel's policy and counts: a policy in force, or something counted. */
+  get reportsPolicy (): boolean {
+    return this.policy !== null || !isEmptySettings(this.policySettings) ||
+      this.deadLetteredCount + this.expiredCount + this.droppedCount > 0
+  }
+
+  /** Sets what the channel sets itself (stored with its metadata) and applies it to what it holds now. */
+  setPolicy (settings: ChannelPolicySettings): void {
+    this.policySettings = settings
+    this.policy = activeChannelPolicy(settings, this.limits.policyDefaults, this.topicName)
+    this.backend.setPolicy(isEmptySettings(settings) ? undefined : settingsToStored(settings))
+    if (this.policy !== null && this.policy.maxDepth > 0) this.trim(this.policy)
+    this.schedulePump()
+  }
+
+  /**
+   * A message that came back (REQ, timeout) and was delivered max_attempts times goes to the dead-letter topic
+   * instead of the queue. True when it went.
+   */
+  private deadLetterSpent (policy: ActiveChannelPolicy, msg: Message): boolean {
+    if (policy.maxAttempts === 0 || msg.attempts < policy.maxAttempts) return false
+    this.deadLetter(policy, msg)
+    return true
+  }
+
+  /**
+   * Checked before each delivery: a message that was delivered max_attempts times (the policy changed while it
+   * waited) or is older than the ttl is taken out instead of being delivered. True when it was.
+   */
+  private withheld (policy: ActiveChannelPolicy, msg: Message, now: number): boolean {
+    if (this.deadLetterSpent(policy, msg)) return true
+    if (policy.ttlMs === 0 || now - msg.timestampMs <= policy.ttlMs) return false
+    if (policy.ttlDeadLetter) {
+      this.deadLetter(policy, msg)
+    } else {
+      this.expiredCount++
+      this.backend.ack(msg.id)
+    }
+    return true
+  }
+
+  /** Queued past max_depth: the oldest go. Stops while the oldest may still be on disk, loading (onReadable resumes). */
+  private trim (policy: ActiveChannelPolicy): void {
+    while (this.depth > policy.maxDepth) {
+      const msg = this.takeOldest()
+      if (msg === undefined) return
+      if (policy.overflowDeadLetter) {
+        this.deadLetter(policy, msg)
+      } else {
+        this.droppedCount++
+        this.backend.ack(msg.id)
+      }
+    }
+  }
+
+  /**
+   * The oldest queued message: memory and backend are each in order, so it is the older of their heads (delivery
+   * alternates between the two, so the next delivered need not be the oldest).
+   */
+  private takeOldest (): Message | undefined {
+    const record = this.backend.head()
+    if (record === undefined) return this.backend.depth > 0 ? undefined : this.memory.shift()
+    const inMemory = this.memory.peek()
+    if (inMemory !== undefined && inMemory.timestampMs <= timestampMsOf(record)) return this.memory.shift()
+    return this.readBackend()
+  }
+
+  /** Publishes the body anew on the dead-letter topic, then finishes the original: a crash leaves one or both. */
+  private deadLetter (policy: ActiveChannelPolicy, msg: Message): void {
+    this.hooks.republish(policy.deadLetterTopic, msg)
+    this.deadLetteredCount++
+    this.backend.ack(msg.id)
+  }
+
+  /**
+   * The next `n` queued messages in the order the channel would deliver them (memory and backend interleaved as
+   * nextMessage takes them), in stored form with their attempts; nothing changes.
+   */
+  async peek (n: number): Promise<Buffer[]> {
+    const stored = await this.backend.peek(n)
+    const out: Buffer[] = []
+    let preferBackend = this.preferBackend
+    let m = 0
+    let b = 0
+    while (out.length < n) {
+      const fromBackend = preferBackend || m >= this.memory.length
+      preferBackend = !preferBackend
+      const next = fromBackend && b < stored.length ? stored[b++] : (this.memory.at(m++)?.toStored() ?? stored[b++])
+      if (next === undefined) break
+      out.push(next)
+    }
+    return out
+  }
+
+  /**
+   * Redrive: moves up to `n` queued messages (at most the depth when it starts) to topic `to`, each published anew
+   * before its original is finished, so a crash leaves each in one place or both, never neither. Yields to the event
+   * loop between batches; waits for records still on disk.
+   */
+  async moveQueued (to: string, n: number): Promise<number> {
+    const limit = Math.min(n, this.depth)
+    let moved = 0
+    while (moved < limit && !this.exiting) {
+      const msg = this.nextMessage()
+      if (msg === undefined) {
+        if (this.depth === 0) break
+        await this.readable()
+        continue
+      }
+      this.hooks.republish(to, msg)
+      this.backend.ack(msg.id)
+      moved++
+      if (moved % 256 === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    return moved
+  }
+
+  /** Resolves when the backend says records are readable again, or after 100 ms (a load that found nothing). */
+  private readable (): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 100)
+      this.readableWaiters.push(() => { clearTimeout(timer); resolve() })
+    })
   }
 
   // ---- admin ----

@@ -25,6 +25,11 @@ export class Deque<T> {
     return this.count === 0 ? undefined : this.buf[this.head]
   }
 
+  /** The item `index` places after the oldest, left in place. */
+  at (index: number): T | undefined {
+    return index < 0 || index >= this.count ? undefined : this.buf[(this.head + index) & (this.buf.length - 1)]
+  }
+
   shift (): T | undefined {
     if (this.count === 0) return undefined
     const item = this.buf[this.head]

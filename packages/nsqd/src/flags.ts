@@ -39,6 +39,10 @@ export const NSQD_FLAGS: readonly FlagSpec[] = [
   { flag: 'sync-every', key: 'syncEvery', kind: 'int', help: 'number of messages per diskqueue fsync' },
   { flag: 'sync-timeout', key: 'syncTimeout', kind: 'duration', help: 'duration of time per diskqueue fsync' },
   { flag: 'durable', key: 'durable', kind: 'bool', help: '(nsqts) answer PUB/MPUB/DPUB only once synced to disk and keep every message on disk until FIN, so a crash loses no acknowledged message' },
+  { flag: 'max-attempts', key: 'maxAttempts', kind: 'int', help: '(nsqts) default for channels: a message that would be delivered more often goes to the channel\'s dead-letter topic (0 = no limit)' },
+  { flag: 'msg-ttl', key: 'msgTtl', kind: 'duration', help: '(nsqts) default for channels: messages older than this (since publish) are not delivered (0 = no limit)' },
+  { flag: 'max-channel-depth', key: 'maxChannelDepth', kind: 'int', help: '(nsqts) default for channels: most queued messages a channel keeps (0 = no limit)' },
+  { flag: 'channel-overflow', key: 'channelOverflow', kind: 'string', help: '(nsqts) what goes when a channel at --max-channel-depth gets one more: drop-oldest or dead-letter' },
   { flag: 'queue-scan-worker-pool-max', key: 'queueScanWorkerPoolMax', kind: 'int', help: 'max concurrency for checking in-flight and deferred message timeouts' },
   { flag: 'queue-scan-selection-count', key: 'queueScanSelectionCount', kind: 'int', help: 'number of channels to check per cycle (every 100ms) for in-flight and deferred timeouts' },
   { flag: 'msg-timeout', key: 'msgTimeout', kind: 'duration', help: 'default duration to wait before auto-requeing a message' },
@@ -117,14 +121,4 @@ export function convertValue (spec: FlagSpec, raw: ConfigValue, previous?: unkno
       return [...(Array.isArray(previous) ? previous as number[] : []), ...nums]
     }
   }
-}
-
-/** Config-file key → flag spec: the flag name with - as _, or NSQ's cfg name. */
-export function configKeyIndex (): Map<string, FlagSpec> {
-  const index = new Map<string, FlagSpec>()
-  for (const spec of NSQD_FLAGS) {
-    index.set(spec.flag.replace(/-/g, '_'), spec)
-    if (spec.cfg !== undefined) index.set(spec.cfg, spec)
-  }
-  return index
 }

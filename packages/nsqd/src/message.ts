@@ -40,7 +40,7 @@ export class Message {
 
   /** Publish time in ms (the stored timestamp is ns). */
   get timestampMs (): number {
-    return Number(this.data.readBigInt64BE(0) / 1_000_000n)
+    return timestampMsOf(this.data)
   }
 
   /** A copy for another channel: same id, timestamp and body, its own attempts and state. */
@@ -55,4 +55,12 @@ export class Message {
     out.writeUInt16BE(this.attempts, ATTEMPTS_OFFSET)
     return out
   }
+}
+
+/**
+ * The publish time in ms of a message in stored form. Read as two 32-bit halves in a double, not as a BigInt: it is
+ * read per delivery under a ttl, and a double is exact to well under a millisecond at today's nanosecond counts.
+ */
+export function timestampMsOf (data: Buffer): number {
+  return Math.floor((data.readUInt32BE(0) * 4294967296 + data.readUInt32BE(4)) / 1e6)
 }

@@ -72,6 +72,9 @@ export function createMetricsRegistry (nsqd: NSQD): Registry {
   perTopic('nsqd_topic_paused', '1 while the topic is paused.', (t) => (t.paused ? 1 : 0))
   perTopic('nsqd_topic_messages_total', 'Messages published to the topic.', (t) => t.messageCount, counter)
   perTopic('nsqd_topic_message_bytes_total', 'Body bytes published to the topic.', (t) => t.messageBytes, counter)
+  perTopic('nsqd_topic_rejected_total', 'Messages refused because the topic was at its max_depth (overflow=reject).', (t) => t.rejectedCount, counter)
+  perTopic('nsqd_topic_expired_total', 'Messages the topic held longer than its ttl, dropped.', (t) => t.expiredCount, counter)
+  perTopic('nsqd_topic_dropped_total', 'Messages dropped because the topic was at its max_depth (overflow=drop-oldest).', (t) => t.droppedCount, counter)
 
   perChannel('nsqd_channel_depth', 'Queued messages of the channel (memory and backend), not counting in flight or deferred.', (c) => c.depth)
   perChannel('nsqd_channel_backend_depth', 'Queued messages of the channel in its backend.', (c) => c.backendDepth)
@@ -82,6 +85,10 @@ export function createMetricsRegistry (nsqd: NSQD): Registry {
   perChannel('nsqd_channel_messages_total', 'Messages the channel received from its topic.', (c) => c.messageCount, counter)
   perChannel('nsqd_channel_requeues_total', 'Messages requeued by clients (REQ).', (c) => c.requeueCount, counter)
   perChannel('nsqd_channel_timeouts_total', 'In-flight messages that timed out.', (c) => c.timeoutCount, counter)
+  // nsqts delivery policies (docs/policies.md); 0 where no policy is set.
+  perChannel('nsqd_channel_dead_lettered_total', 'Messages moved to the channel\'s dead-letter topic (attempts, ttl or overflow).', (c) => c.deadLetteredCount, counter)
+  perChannel('nsqd_channel_expired_total', 'Messages dropped because they were older than the channel\'s ttl.', (c) => c.expiredCount, counter)
+  perChannel('nsqd_channel_dropped_total', 'Messages dropped because the channel was at its max_depth.', (c) => c.droppedCount, counter)
 
   gauge('nsqd_channel_e2e_processing_latency_seconds',
     'Publish-to-FIN latency at each --e2e-processing-latency-percentile, over the latency window.',

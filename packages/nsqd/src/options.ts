@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { hostname } from 'node:os'
 import { LOG_LEVELS, parsePort, splitHostPort, type LogLevelName } from '@nsqts/protocol'
+import { MAX_ATTEMPTS_LIMIT, type ChannelOverflow } from './policy.js'
 
 /** Every nsqd setting. Durations are in ms here; NSQ reports them in ns (GET /config, /info). */
 export interface NsqdOptions {
@@ -35,6 +36,16 @@ export interface NsqdOptions {
    * stays on disk until it is finished, so a crash (kill -9) loses no acknowledged message.
    */
   durable: boolean
+  /**
+   * nsqts delivery policies (docs/policies.md), the defaults of every channel that does not set its own; all off (0)
+   * by default, so that nsqd delivers as NSQ does. --max-attempts: a message that would be delivered once more goes
+   * to the channel's dead-letter topic instead. --msg-ttl (ms): a message older than this is not delivered.
+   * --max-channel-depth: at most this many queued messages; --channel-overflow says which goes when one more comes.
+   */
+  maxAttempts: number
+  msgTtl: number
+  maxChannelDepth: number
+  channelOverflow: ChannelOverflow
   queueScanWorkerPoolMax: number
   queueScanSelectionCount: number
   msgTimeout: number
@@ -117,6 +128,10 @@ export function defaultOptions (): NsqdOptions {
     syncEvery: 2500,
     syncTimeout: 2000,
     durable: false,
+    maxAttempts: 0,
+    msgTtl: 0,
+    maxChannelDepth: 0,
+    channelOverflow: 'drop-oldest',
     queueScanWorkerPoolMax: 4,
     queueScanSelectionCount: 20,
     msgTimeout: 60_000,
@@ -187,6 +202,10 @@ export function validateOptions (o: NsqdOptions): void {
   for (const p of o.e2eProcessingLatencyPercentiles) {
     if (!(p > 0 && p <= 1)) fail(`Invalid e2e processing latency percentile: ${p}`)
   }
+  if (!Number.isInteger(o.maxAttempts) || o.maxAttempts < 0 || o.maxAttempts > MAX_ATTEMPTS_LIMIT) fail(`--max-attempts must be [0,${MAX_ATTEMPTS_LIMIT}]`)
+  if (!(o.msgTtl >= 0)) fail('--msg-ttl must be >= 0')
+  if (!Number.isSafeInteger(o.maxChannelDepth) || o.maxChannelDepth < 0) fail('--max-channel-depth must be >= 0')
+  if (o.channelOverflow !== 'drop-oldest' && o.channelOverflow !== 'dead-letter') fail('--channel-overflow must be drop-oldest or dead-letter')
   for (const [name, v] of [['--msg-timeout', o.msgTimeout], ['--max-msg-size', o.maxMsgSize], ['--max-body-size', o.maxBodySize],
     ['--max-rdy-count', o.maxRdyCount], ['--max-heartbeat-interval', o.maxHeartbeatInterval]] as const) {
     if (!(v > 0)) fail(`${name} must be > 0`)

@@ -57,6 +57,7 @@ export interface ActiveChannelPolicy {
 export interface ActiveTopicPolicy {
   readonly ttlMs: number
   readonly maxDepth: number
+  /** max_depth is set and a full topic refuses publishes (else it drops its oldest). */
   readonly reject: boolean
 }
 
@@ -98,7 +99,7 @@ export function activeTopicPolicy (own: TopicPolicySettings): ActiveTopicPolicy 
   const ttlMs = own.ttlMs ?? 0
   const maxDepth = own.maxDepth ?? 0
   if (ttlMs === 0 && maxDepth === 0) return null
-  return { ttlMs, maxDepth, reject: (own.overflow ?? 'reject') === 'reject' }
+  return { ttlMs, maxDepth, reject: maxDepth > 0 && (own.overflow ?? 'reject') === 'reject' }
 }
 
 const ttlText = (ms: number): string => (ms === 0 ? '' : formatGoDuration(ms * 1e6))

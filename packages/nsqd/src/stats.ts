@@ -56,7 +56,7 @@ function channelStats (channel: Channel, samples: Samples | undefined, filter: S
       if (client === consumer) clients.push(clientStats(client, filter.topic))
     }
   }
-  return {
+  const stats: ChannelStats = {
     channel_name: channel.name,
     depth: channel.depth,
     backend_depth: channel.backendDepth,
@@ -70,6 +70,15 @@ function channelStats (channel: Channel, samples: Samples | undefined, filter: S
     paused: channel.paused,
     e2e_processing_latency: latencyOf(channel.latency?.percentiles, samples === undefined ? [] : [samples]),
   }
+  // nsqts delivery policies: new fields only, and only where a policy is in force or counted something, so that an
+  // nsqd without policies answers exactly as NSQ 1.3.0.
+  if (channel.reportsPolicy) {
+    stats.policy = channel.policyJson()
+    stats.dead_lettered_count = channel.deadLetteredCount
+    stats.expired_count = channel.expiredCount
+    stats.dropped_count = channel.droppedCount
+  }
+  return stats
 }
 
 /** One topic's stats, or undefined when a channel filter names none of its channels. */
@@ -90,7 +99,7 @@ function topicStats (topic: Topic, filter: StatsFilter, registry: Clients): Topi
     samples.set(channel, channel.latency.samples())
     percentiles = channel.latency.percentiles
   }
-  return {
+  const stats: TopicStats = {
     topic_name: topic.name,
     channels: selected.map((c) => channelStats(c, samples.get(c), filter, registry)),
     depth: topic.depth,
@@ -100,6 +109,13 @@ function topicStats (topic: Topic, filter: StatsFilter, registry: Clients): Topi
     paused: topic.paused,
     e2e_processing_latency: latencyOf(percentiles, [...samples.values()]),
   }
+  if (topic.reportsPolicy) {
+    stats.policy = topic.policyJson()
+    stats.rejected_count = topic.rejectedCount
+    stats.expired_count = topic.expiredCount
+    stats.dropped_count = topic.droppedCount
+  }
+  return stats
 }
 
 /** nsqd's GetStats: topics and their channels sorted by name, and the producers. */

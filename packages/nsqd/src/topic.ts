@@ -1,9 +1,13 @@
-import { isEphemeral, MessageIdGenerator } from '@nsqts/protocol'
+import { isEphemeral, MessageIdGenerator, type TopicPolicy } from '@nsqts/protocol'
 import { Channel, type ChannelHooks } from './channel.js'
 import { Deque } from './deque.js'
-import { Message } from './message.js'
+import { Message, timestampMsOf } from './message.js'
 import { LatencyStats } from './latency.js'
 import type { BackendQueue, PendingWrite } from './backend/types.js'
+import {
+  activeTopicPolicy, isEmptySettings, settingsToStored, topicPolicyJson, topicSettingsFromStored,
+  type ActiveTopicPolicy, type ChannelPolicyDefaults, type TopicPolicySettings,
+} from './policy.js'
 
 export interface TopicContext {
   memQueueSize: number
@@ -19,8 +23,15 @@ export interface TopicContext {
   ephemeralTopicIdle (topic: Topic): void
   /** A position in the store's stream of writes (LevelStore.mark); 0 without a store. */
   writeMark (): number
-  /** The write that stores what was queued since `mark`, or undefined when nothing was (LevelStore.writeSince). */
-  writeSince (mark: number): PendingWrite | undefined
+  /**
+   * What a publish that queued its messages after `mark` waits for before it answers, or undefined when it may answer
+   * at once (LevelStore.publishWait).
+   */
+  publishWait (mark: number): PendingWrite | undefined
+  /** nsqd's policy flags, every channel's defaults. */
+  channelPolicyDefaults: ChannelPolicyDefaults
+  /** The topic, created when missing (a dead-letter topic, a redrive's target). */
+  topic (name: string): Topic
 }
 
 /**
@@ -36,6 +47,14 @@ export class Topic implements ChannelHooks {
   exiting = false
   /** A new topic on a node with lookupd peers waits (holding messages) until the channels lookupd knows exist. */
   started = true
+  /** Delivery policies (policy.ts): messages refused by a full topic, dropped by ttl, dropped by max_depth. */
+  rejectedCount = 0
+  expiredCount = 0
+  droppedCount = 0
+  /** What this topic sets for its own queue. */
+  policySettings: TopicPolicySettings
+  /** The policy in force, or null: a publish then pays one null check. */
+  private policy: ActiveTopicPolicy | null
 
   private readonly ids: MessageIdGenerator
   private readonly memory = new Deque<Message>()
@@ -45,7 +64,12 @@ export class Topic implements ChannelHooks {
     this.ephemeral = isEphemeral(name)
     this.ids = new MessageIdGenerator(ctx.nodeId)
     this.paused = backend.paused
-    backend.onReadable = () => this.scheduleFlush()
+    this.policySettings = topicSettingsFromStored(backend.policy)
+    this.policy = activeTopicPolicy(this.policySettings)
+    backend.onReadable = () => {
+      if (this.policy !== null && this.policy.maxDepth > 0 && !this.policy.reject) this.trim(this.policy)
+      this.scheduleFlush()
+    }
     // Deferred messages held over a restart wait for a channel again, with what is left of their delay.
     const now = Date.now()
     for (const { record, dueAt } of backend.takeKept()) {
@@ -79,7 +103,8 @@ export class Topic implements ChannelHooks {
     const ephemeral = isEphemeral(name)
     const latency = this.ctx.e2ePercentiles.length > 0 ? new LatencyStats(this.ctx.e2ePercentiles, this.ctx.e2eWindowMs) : undefined
     channel = new Channel(this.name, name, this.ctx.backendFor(`${this.name}:${name}`, ephemeral || this.ephemeral),
-      { memQueueSize: this.ctx.memQueueSize, maxMsgTimeoutMs: this.ctx.maxMsgTimeoutMs }, this, latency)
+      { memQueueSize: this.ctx.memQueueSize, maxMsgTimeoutMs: this.ctx.maxMsgTimeoutMs, policyDefaults: this.ctx.channelPolicyDefaults },
+      this, latency)
     this.channels.set(name, channel)
     this.ctx.channelCreated(this, channel)
     this.scheduleFlush()
@@ -101,15 +126,20 @@ export class Topic implements ChannelHooks {
     if (this.channels.get(channel.name) === channel) void this.deleteChannel(channel.name)
   }
 
+  republish (topic: string, msg: Message): void {
+    this.ctx.topic(topic).publish(msg.body)
+  }
+
   // ---- publishing ----
 
   /**
    * PUB, DPUB (`deferMs`) and MPUB (an array of bodies), over TCP and HTTP. Returns what the publisher must wait for
-   * before it answers OK: the store write that holds what the publish queued, or undefined when it wrote nothing (its
-   * messages are in memory) and may answer at once. Never answer OK before that write has landed (synced, in
-   * --durable mode, where every publish to a non-ephemeral topic writes); if it fails, the publish failed. A write is
-   * shared by every publish of its turns, and waiting on it costs a callback per write (PendingWrite.onSettled), or
-   * one promise (settled()) for an HTTP request.
+   * before it answers OK: the store write that holds what the publish queued, or undefined when it may answer at once
+   * (its messages are in memory, or in the default mode handed to the store's writes while these keep up: see
+   * LevelStore.publishWait). Never answer OK before that write has landed (synced, in --durable mode, where every
+   * publish to a non-ephemeral topic writes); if it fails, the publish failed. A write is shared by every publish of
+   * its turns, and waiting on it costs a callback per write (PendingWrite.onSettled), or one promise (settled()) for
+   * an HTTP request.
    */
   publish (bodies: Buffer | readonly Buffer[], deferMs = 0): PendingWrite | undefined {
     const mark = this.ctx.writeMark()
@@ -122,7 +152,7 @@ export class Topic implements ChannelHooks {
       const msgs = bodies.map((b) => Message.create(this.generateId(), b, deferMs, now))
       for (const msg of msgs) this.put(msg)
     }
-    return this.ctx.writeSince(mark)
+    return this.ctx.publishWait(mark)
   }
 
   /** A new message: straight to the channels when it can flow, else into the topic's own queue. */
@@ -156,6 +186,7 @@ export class Topic implements ChannelHooks {
     } else {
       this.backend.put(msg.toStored())
     }
+    if (this.policy !== null && this.policy.maxDepth > 0 && !this.policy.reject) this.trim(this.policy)
     this.scheduleFlush()
   }
 
@@ -177,9 +208,16 @@ export class Topic implements ChannelHooks {
   /** Moves the held backlog to the channels, oldest first. */
   private readonly flush = (): void => {
     this.flushScheduled = false
+    const policy = this.policy
+    const now = policy === null ? 0 : Date.now()
     while (this.canFlow()) {
       const msg = this.memory.shift() ?? this.readBackend()
       if (msg === undefined) return
+      if (policy !== null && policy.ttlMs > 0 && now - msg.timestampMs > policy.ttlMs) {
+        this.expiredCount++
+        this.backend.ack(msg.id)
+        continue
+      }
       this.fanOut(msg)
       // Durable: the channels now hold their copies (stored in the same write), so the topic's record can go.
       this.backend.ack(msg.id)
@@ -189,6 +227,51 @@ export class Topic implements ChannelHooks {
   private readBackend (): Message | undefined {
     const record = this.backend.read()
     return record === undefined ? undefined : Message.fromStored(record)
+  }
+
+  // ---- delivery policies (docs/policies.md) ----
+
+  /**
+   * A PUB, DPUB or MPUB of `count` messages to a full topic with overflow=reject is refused whole (MPUB stays all or
+   * nothing); true when refused, counted. Only publishers are refused: dead letters and redrives always get in.
+   */
+  refuses (count: number): boolean {
+    if (this.policy === null || !this.policy.reject || this.depth + count <= this.policy.maxDepth) return false
+    this.rejectedCount += count
+    return true
+  }
+
+  policyJson (): TopicPolicy {
+    return topicPolicyJson(this.policySettings)
+  }
+
+  /** Whether /stats shows this topic's policy and counts: a policy set, or something counted. */
+  get reportsPolicy (): boolean {
+    return !isEmptySettings(this.policySettings) || this.rejectedCount + this.expiredCount + this.droppedCount > 0
+  }
+
+  setPolicy (settings: TopicPolicySettings): void {
+    this.policySettings = settings
+    this.policy = activeTopicPolicy(settings)
+    this.backend.setPolicy(isEmptySettings(settings) ? undefined : settingsToStored(settings))
+    if (this.policy !== null && this.policy.maxDepth > 0 && !this.policy.reject) this.trim(this.policy)
+  }
+
+  /**
+   * Held past max_depth with overflow=drop-oldest: the oldest go, the older of the memory's and the backend's heads
+   * each time. Stops while the oldest may still be on disk, loading (onReadable resumes).
+   */
+  private trim (policy: ActiveTopicPolicy): void {
+    while (this.depth > policy.maxDepth) {
+      const record = this.backend.head()
+      const inMemory = this.memory.peek()
+      let msg: Message | undefined
+      if (record === undefined) msg = this.backend.depth > 0 ? undefined : this.memory.shift()
+      else msg = inMemory !== undefined && inMemory.timestampMs <= timestampMsOf(record) ? this.memory.shift() : this.readBackend()
+      if (msg === undefined) return
+      this.droppedCount++
+      this.backend.ack(msg.id)
+    }
   }
 
   // ---- admin ----

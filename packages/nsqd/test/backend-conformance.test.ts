@@ -185,9 +185,65 @@ describe.each(implementations)('BackendQueue conformance: $name', (impl) => {
     expect(q.depth).toBe(0)
     await b.close()
   })
+
+  it('peeks the next records in read order without reading them, from the read-ahead and from disk', async () => {
+    const b = await impl.open({ cacheRecords: 16 })
+    const q = b.make('t')
+    for (let i = 0; i < 300; i++) q.put(rec(i))
+    expect((await q.peek(5)).map(numOf)).toEqual([0, 1, 2, 3, 4])
+    const first = await readN(q, 10)
+    for (const r of first) q.ack(numOf(r).toString(16).padStart(16, '0'))
+    // Past the read-ahead (16 records) and into what is only on disk.
+    const peeked = await q.peek(100)
+    expect(peeked.map(numOf)).toEqual(Array.from({ length: 100 }, (_, i) => i + 10))
+    expect(peeked[0]?.equals(rec(10))).toBe(true)
+    expect((await q.peek(1000)).length).toBe(290)
+    expect(q.depth).toBe(290)
+    // Reads go on exactly where they were.
+    expect((await readN(q, 290)).map(numOf)).toEqual(Array.from({ length: 290 }, (_, i) => i + 10))
+    expect(await q.peek(10)).toEqual([])
+    await b.close()
+  })
+
+  it('peeks records put in this turn, before their write', async () => {
+    const b = await impl.open({ cacheRecords: 4 })
+    const q = b.make('t')
+    for (let i = 0; i < 20; i++) q.put(rec(i))
+    expect((await q.peek(20)).map(numOf)).toEqual(Array.from({ length: 20 }, (_, i) => i))
+    expect((await readN(q, 20)).map(numOf)).toEqual(Array.from({ length: 20 }, (_, i) => i))
+    await b.close()
+  })
+
+  it('keeps the policy it is given', async () => {
+    const b = await impl.open()
+    const q = b.make('t:c')
+    expect(q.policy).toBeUndefined()
+    q.setPolicy({ max_attempts: 3, ttl_ms: 1500 })
+    expect(q.policy).toEqual({ max_attempts: 3, ttl_ms: 1500 })
+    q.setPolicy(undefined)
+    expect(q.policy).toBeUndefined()
+    await b.close()
+  })
 })
 
 describe.each(implementations.filter((i) => i.name !== 'memory'))('persistent BackendQueue: $name', (impl) => {
+  it('keeps policies across a restart, beside the paused flag; a cleared one is gone', async () => {
+    const b = await impl.open()
+    b.make('t').setPolicy({ max_depth: 10, overflow: 'reject' })
+    const c = b.make('t:c')
+    c.setPolicy({ max_attempts: 2 })
+    c.setPaused(true)
+    const d = b.make('t:d')
+    d.setPolicy({ max_attempts: 2 })
+    d.setPolicy(undefined)
+    await b.restart?.()
+    expect(b.make('t').policy).toEqual({ max_depth: 10, overflow: 'reject' })
+    const c2 = b.make('t:c')
+    expect([c2.policy, c2.paused]).toEqual([{ max_attempts: 2 }, true])
+    expect(b.make('t:d').policy).toBeUndefined()
+    await b.close()
+  })
+
   it('keeps unread records, their order, names and paused flags across a restart; read ones are gone', async () => {
     const b = await impl.open({ cacheRecords: 16 })
     const q = b.make('t')

@@ -5,6 +5,7 @@ import {
   deadLetterTopicUsable, defaultDeadLetterTopic, parseChannelPolicyQuery, parseTopicPolicyQuery, peekedMessage,
   settingsToStored, topicPolicyJson, topicSettingsFromStored, type ChannelPolicyDefaults, type ChannelPolicySettings,
 } from '../src/policy.js'
+import { resolveOptions } from '../src/options.js'
 
 const OFF: ChannelPolicyDefaults = { maxAttempts: 0, ttlMs: 0, maxDepth: 0, overflow: 'drop-oldest' }
 const query = (text: string) => {
@@ -98,6 +99,7 @@ describe('the policy in force', () => {
     expect(activeTopicPolicy({})).toBeNull()
     expect(activeTopicPolicy({ maxDepth: 3 })).toEqual({ ttlMs: 0, maxDepth: 3, reject: true })
     expect(activeTopicPolicy({ maxDepth: 3, overflow: 'drop-oldest' })?.reject).toBe(false)
+    expect(activeTopicPolicy({ ttlMs: 5 })).toEqual({ ttlMs: 5, maxDepth: 0, reject: false })
     expect(topicPolicyJson({})).toEqual({ ttl: '', max_depth: 0, overflow: 'reject' })
     expect(topicPolicyJson({ ttlMs: 1.5 })).toEqual({ ttl: '1.5ms', max_depth: 0, overflow: 'reject' })
   })
@@ -128,6 +130,17 @@ describe('stored policies', () => {
     expect(channelSettingsFromStored('garbage')).toEqual({})
     expect(topicSettingsFromStored({ overflow: 'dead-letter', ttl_ms: 5 })).toEqual({ ttlMs: 5 })
     expect(topicSettingsFromStored(null)).toEqual({})
+  })
+})
+
+describe('nsqd flags', () => {
+  it('are off by default and checked', () => {
+    const o = resolveOptions()
+    expect([o.maxAttempts, o.msgTtl, o.maxChannelDepth, o.channelOverflow]).toEqual([0, 0, 0, 'drop-oldest'])
+    expect(() => resolveOptions({ maxAttempts: 70_000 })).toThrow('--max-attempts must be [0,65535]')
+    expect(() => resolveOptions({ msgTtl: -1 })).toThrow('--msg-ttl must be >= 0')
+    expect(() => resolveOptions({ maxChannelDepth: 1.5 })).toThrow('--max-channel-depth must be >= 0')
+    expect(() => resolveOptions({ channelOverflow: 'reject' as never })).toThrow('--channel-overflow must be drop-oldest or dead-letter')
   })
 })
 

@@ -110,3 +110,30 @@ export function goStyleFlags (args: readonly string[]): string[] {
 export function flagKey (flag: string): string {
   return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())
 }
+
+/** A flag as a daemon's table names it: NSQ's flag name, and its config-file key when that is not the flag with _. */
+export interface FlagName {
+  readonly flag: string
+  readonly cfg?: string
+}
+
+/**
+ * NSQ's precedence over one daemon's flag table: a flag given on the command line (`commandLine`, commander's values
+ * by {@link flagKey}), else the config file's key (its cfg name if it has one, else the flag name with - as _, as NSQ's
+ * options.Resolve reads it), else nothing (the default stands). The raw values, in table order, for the daemon to
+ * convert with its own kinds.
+ */
+export function resolveFlagValues<S extends FlagName> (table: readonly S[],
+  commandLine: Readonly<Record<string, unknown>>, file: Readonly<Record<string, ConfigValue>> = {}): Array<{ spec: S, value: unknown, from: 'command line' | 'config file' }> {
+  const out: Array<{ spec: S, value: unknown, from: 'command line' | 'config file' }> = []
+  for (const spec of table) {
+    const given = commandLine[flagKey(spec.flag)]
+    if (given !== undefined) {
+      out.push({ spec, value: given, from: 'command line' })
+      continue
+    }
+    const value = file[spec.cfg ?? spec.flag.replace(/-/g, '_')]
+    if (value !== undefined) out.push({ spec, value, from: 'config file' })
+  }
+  return out
+}

@@ -149,7 +149,8 @@ export interface Frame {
  */
 export class FrameRangeDecoder {
   private readonly reader: SizePrefixedRangeReader
-  constructor (onFrame: (type: number, buf: Buffer, start: number, end: number) => void, onError: (err: Error) => void, maxFrameSize = 0x7fffffff) {
+  constructor (onFrame: (type: number, buf: Buffer, start: number, end: number) => void, onError: (err: Error) => void,
+    maxFrameSize = 0x7fffffff) {
     this.reader = new SizePrefixedRangeReader(
       (buf, start, end) => {
         if (end - start < 4) {

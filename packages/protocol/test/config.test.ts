@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { parseConfigFile, parseDuration } from '../src/index.js'
+import { parseConfigFile, parseDuration, resolveFlagValues } from '../src/index.js'
 
 describe('parseDuration', () => {
   it('reads Go durations into ms', () => {
@@ -38,5 +38,24 @@ describe('parseConfigFile', () => {
 
   it('names the line of a syntax error', () => {
     expect(() => parseConfigFile('a = 1\nnonsense')).toThrow(/line 2/)
+  })
+})
+
+describe('resolveFlagValues', () => {
+  const table = [
+    { flag: 'tcp-address' },
+    { flag: 'lookupd-tcp-address', cfg: 'nsqlookupd_tcp_addresses' },
+    { flag: 'mem-queue-size' },
+    { flag: 'log-level' },
+  ]
+
+  it('takes the command line over the config file over nothing, by cfg name or the flag with _', () => {
+    const file = { tcp_address: '0.0.0.0:1', nsqlookupd_tcp_addresses: ['a:4160'], lookupd_tcp_address: 'ignored', mem_queue_size: 5 }
+    expect(resolveFlagValues(table, { tcpAddress: '127.0.0.1:2', verbose: true }, file)).toEqual([
+      { spec: table[0], value: '127.0.0.1:2', from: 'command line' },
+      { spec: table[1], value: ['a:4160'], from: 'config file' },
+      { spec: table[2], value: 5, from: 'config file' },
+    ])
+    expect(resolveFlagValues(table, {})).toEqual([])
   })
 })

@@ -1,5 +1,5 @@
 import { Deque } from '../deque.js'
-import type { BackendQueue, BackendFactory, KeptRecord } from './types.js'
+import type { BackendQueue, BackendFactory, KeptRecord, StoredPolicy } from './types.js'
 
 /**
  * An unbounded in-memory backend, for tests and embedders that want no disk. It remembers kept records and the
@@ -9,10 +9,17 @@ export class MemoryBackend implements BackendQueue {
   private readonly records = new Deque<Buffer>()
   readonly durable = false
   paused = false
+  policy: StoredPolicy | undefined
   onReadable: (() => void) | undefined
 
   get depth (): number {
     return this.records.length
+  }
+
+  async peek (n: number): Promise<Buffer[]> {
+    const out: Buffer[] = []
+    for (let i = 0; i < n && i < this.records.length; i++) out.push(this.records.at(i) as Buffer)
+    return out
   }
 
   put (record: Buffer): void {
@@ -24,6 +31,10 @@ export class MemoryBackend implements BackendQueue {
     return this.records.shift()
   }
 
+  head (): Buffer | undefined {
+    return this.records.peek()
+  }
+
   keep (): void {}
   ack (): void {}
   takeKept (): KeptRecord[] {
@@ -32,6 +43,10 @@ export class MemoryBackend implements BackendQueue {
 
   setPaused (paused: boolean): void {
     this.paused = paused
+  }
+
+  setPolicy (policy: StoredPolicy | undefined): void {
+    this.policy = policy
   }
 
   async empty (): Promise<void> {
@@ -50,9 +65,14 @@ export class DiscardBackend implements BackendQueue {
   readonly depth = 0
   readonly durable = false
   readonly paused = false
+  readonly policy = undefined
   onReadable: (() => void) | undefined
   put (): void {}
   read (): undefined {
+    return undefined
+  }
+
+  head (): undefined {
     return undefined
   }
 
@@ -63,6 +83,11 @@ export class DiscardBackend implements BackendQueue {
   }
 
   setPaused (): void {}
+  setPolicy (): void {}
+  async peek (): Promise<Buffer[]> {
+    return []
+  }
+
   async empty (): Promise<void> {}
   async close (): Promise<void> {}
   async delete (): Promise<void> {}

@@ -17,12 +17,22 @@ export interface BackendQueue {
   /** The paused flag stored for this topic or channel; false for a new one. */
   readonly paused: boolean
   /**
+   * The delivery policy stored for this topic or channel (policy.ts's stored form, opaque here); undefined when none
+   * is set.
+   */
+  readonly policy: StoredPolicy | undefined
+  /**
    * Queues a record. In a durable queue this replaces the stored record of the same message id that was read or kept
    * before (a requeue): that one goes in the same write or a later one, never before the new one is stored.
    */
   put (record: Buffer): void
   /** The next record when one is ready now; undefined when the queue is empty or a read is still loading. */
   read (): Buffer | undefined
+  /**
+   * The record read() would return now, left in place; undefined when none is ready (a queue with records on disk
+   * starts loading them, and calls onReadable once they are).
+   */
+  head (): Buffer | undefined
   /** Set by the owner: called when read() may return a record again. */
   onReadable: (() => void) | undefined
   /**
@@ -36,6 +46,13 @@ export interface BackendQueue {
   takeKept (): KeptRecord[]
   /** Remembers the paused flag of the topic or channel across restarts. */
   setPaused (paused: boolean): void
+  /** Remembers the delivery policy of the topic or channel across restarts (undefined: none). */
+  setPolicy (policy: StoredPolicy | undefined): void
+  /**
+   * The next `n` queued records, oldest first, as read() would return them, without reading them: nothing changes
+   * (depth, read position, what the queue holds). A snapshot: records read or put while it runs may or may not show.
+   */
+  peek (n: number): Promise<Buffer[]>
   /** Drops every record. */
   empty (): Promise<void>
   /** Flushes and releases the queue, keeping its records. */
@@ -43,6 +60,9 @@ export interface BackendQueue {
   /** Releases the queue and removes its records. */
   delete (): Promise<void>
 }
+
+/** A delivery policy as stored with a topic's or channel's metadata: JSON, its meaning policy.ts's. */
+export type StoredPolicy = Record<string, string | number>
 
 export interface KeptRecord {
   record: Buffer

@@ -12,20 +12,20 @@ import { topicFromQuery } from './pub.js'
  * routes say INVALID_TOPIC, channel routes INVALID_ARG_TOPIC; /topic/delete and pause check no name at all.
  */
 
-function required (query: QueryValues, key: string, missing: string): string {
+export function required (query: QueryValues, key: string, missing: string): string {
   const value = first(query, key)
   if (value === undefined) throw new HttpError(400, missing)
   return value
 }
 
-function existingTopic (nsqd: NSQD, name: string): Topic {
+export function existingTopic (nsqd: NSQD, name: string): Topic {
   const topic = nsqd.getExistingTopic(name)
   if (topic === undefined) throw new HttpError(404, 'TOPIC_NOT_FOUND')
   return topic
 }
 
 /** The existing topic and the (valid) channel name of a channel route. */
-function topicAndChannelName (nsqd: NSQD, query: QueryValues): [Topic, string] {
+export function topicAndChannelName (nsqd: NSQD, query: QueryValues): [Topic, string] {
   const topicName = required(query, 'topic', 'MISSING_ARG_TOPIC')
   if (!isValidTopicName(topicName)) throw new HttpError(400, 'INVALID_ARG_TOPIC')
   const channelName = required(query, 'channel', 'MISSING_ARG_CHANNEL')
@@ -33,7 +33,7 @@ function topicAndChannelName (nsqd: NSQD, query: QueryValues): [Topic, string] {
   return [existingTopic(nsqd, topicName), channelName]
 }
 
-function existingChannel (topic: Topic, name: string): Channel {
+export function existingChannel (topic: Topic, name: string): Channel {
   const channel = topic.channels.get(name)
   if (channel === undefined) throw new HttpError(404, 'CHANNEL_NOT_FOUND')
   return channel

@@ -13,6 +13,7 @@ import { statsRoutes } from './stats.js'
 import { adminRoutes } from './admin.js'
 import { configRoutes } from './config.js'
 import { metricsRoutes } from './metrics.js'
+import { policyRoutes } from './policy.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -115,5 +116,6 @@ export function buildHttpApp (nsqd: NSQD, tls?: TlsOptions): FastifyInstance {
   app.register(adminRoutes, { nsqd })
   app.register(configRoutes, { nsqd })
   app.register(metricsRoutes, { nsqd })
+  app.register(policyRoutes, { nsqd })
   return app
 }

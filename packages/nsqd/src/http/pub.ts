@@ -112,6 +112,7 @@ export async function pubRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD })
     const topic = topicFromQuery(nsqd, query)
     const deferMs = deferOf(query, maxReqTimeout)
     if (nsqd.isExiting) throw new HttpError(503, 'EXITING')
+    if (topic.refuses(1)) throw new HttpError(503, 'TOPIC_FULL')
     await stored(topic.publish(body.data, deferMs), 'PUB_FAILED')
     await sendV1(reply, 'OK')
   })
@@ -136,6 +137,8 @@ export async function pubRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD })
       bodies = splitLines(body.data, maxBodySize + 1, maxMsgSize)
     }
     if (nsqd.isExiting) throw new HttpError(503, 'EXITING')
+    // nsqts: a full topic with overflow=reject refuses the whole MPUB (docs/policies.md).
+    if (topic.refuses(bodies.length)) throw new HttpError(503, 'TOPIC_FULL')
     // Every body was checked before any is queued: all or nothing.
     await stored(topic.publish(bodies), 'MPUB_FAILED')
     await sendV1(reply, 'OK')

@@ -1,4 +1,6 @@
-import { formatGoDuration, splitHostPort, type ClientStats, type E2eProcessingLatency, type MemoryStats } from '@nsqts/protocol'
+import {
+  formatGoDuration, splitHostPort, type ChannelStats, type ClientStats, type E2eProcessingLatency, type MemoryStats, type TopicStats,
+} from '@nsqts/protocol'
 import type { Stats } from '../stats.js'
 import { nsToHuman, padRight, rfc3339 } from './go-format.js'
 
@@ -40,6 +42,20 @@ function clientLine (s: ClientStats, nowMs: number): string {
     `connected: ${connected}`
 }
 
+/**
+ * nsqts delivery policies: the counts of a topic or channel that /stats JSON shows them for (docs/policies.md), before
+ * e2e%; nothing for the others, whose lines stay NSQ's.
+ */
+function topicPolicyCounts (t: TopicStats): string {
+  if (t.rejected_count === undefined) return ''
+  return `rejected: ${padRight(t.rejected_count, 5)} expired: ${padRight(t.expired_count ?? 0, 5)} dropped: ${padRight(t.dropped_count ?? 0, 5)} `
+}
+
+function channelPolicyCounts (c: ChannelStats): string {
+  if (c.dead_lettered_count === undefined) return ''
+  return `dlq: ${padRight(c.dead_lettered_count, 5)} expired: ${padRight(c.expired_count ?? 0, 5)} dropped: ${padRight(c.dropped_count ?? 0, 5)} `
+}
+
 /** The default (text) format of /stats, column for column as nsqd prints it. */
 export function formatTextStats (stats: Stats, memory: MemoryStats | undefined, ctx: TextStatsContext): string {
   let out = `${ctx.banner}\nstart_time ${rfc3339(ctx.startTime)}\nuptime ${formatGoDuration(ctx.uptimeNs)}\n\nHealth: ${ctx.health}\n`
@@ -51,12 +67,12 @@ export function formatTextStats (stats: Stats, memory: MemoryStats | undefined, 
   out += topics.length === 0 ? '\nTopics: None\n' : '\nTopics:'
   for (const t of topics) {
     out += `\n${t.paused ? '*P ' : '   '}[${padRight(t.topic_name, 15)}] depth: ${padRight(t.depth, 5)} ` +
-      `be-depth: ${padRight(t.backend_depth, 5)} msgs: ${padRight(t.message_count, 8)} e2e%: ${e2e(t.e2e_processing_latency)}\n`
+      `be-depth: ${padRight(t.backend_depth, 5)} msgs: ${padRight(t.message_count, 8)} ${topicPolicyCounts(t)}e2e%: ${e2e(t.e2e_processing_latency)}\n`
     for (const c of t.channels) {
       out += `${c.paused ? '   *P ' : '      '}[${padRight(c.channel_name, 25)}] depth: ${padRight(c.depth, 5)} ` +
         `be-depth: ${padRight(c.backend_depth, 5)} inflt: ${padRight(c.in_flight_count, 4)} def: ${padRight(c.deferred_count, 4)} ` +
         `re-q: ${padRight(c.requeue_count, 5)} timeout: ${padRight(c.timeout_count, 5)} msgs: ${padRight(c.message_count, 8)} ` +
-        `e2e%: ${e2e(c.e2e_processing_latency)}\n`
+        `${channelPolicyCounts(c)}e2e%: ${e2e(c.e2e_processing_latency)}\n`
       for (const client of c.clients ?? []) out += `        ${clientLine(client, ctx.nowMs)}\n`
     }
   }

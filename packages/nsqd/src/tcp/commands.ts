@@ -35,8 +35,11 @@ function sizedBody (check: (size: number) => NsqError | null): BodySpec {
 function publish (client: Client, cmd: 'PUB' | 'DPUB' | 'MPUB', topicName: string, bodies: Buffer | Buffer[], deferMs = 0): void {
   const code = `E_${cmd}_FAILED` as const
   if (client.nsqd.isExiting) return client.sendError(new NsqError(code, `${cmd} failed exiting`))
-  const write = client.nsqd.getTopic(topicName).publish(bodies, deferMs)
+  const topic = client.nsqd.getTopic(topicName)
   const n = Buffer.isBuffer(bodies) ? 1 : bodies.length
+  // nsqts: a full topic with overflow=reject (docs/policies.md); fatal, as every E_*_FAILED is.
+  if (topic.refuses(n)) return client.sendError(new NsqError(code, `${cmd} failed topic full`))
+  const write = topic.publish(bodies, deferMs)
   client.pubCounts.set(topicName, (client.pubCounts.get(topicName) ?? 0) + n)
   if (write === undefined) client.sendResponse(OK)
   else client.replyWhenStored(write, OK, (err) => new NsqError(code, `${cmd} failed ${err.message}`))

@@ -3,6 +3,7 @@ import { config, enc, fmt, usePoll } from '../api'
 import { Charts } from '../chart'
 import { EntityActions } from '../components/entity-actions'
 import { Link, navigate } from '../components/link'
+import { NodeCells } from '../components/node-cells'
 import { Banner, Empty, Loading, Paused } from '../components/notices'
 import { Peek } from '../components/peek'
 import { CHANNEL_POLICY_FIELDS, DeliveryPolicy } from '../components/policy'
@@ -75,9 +76,7 @@ function ChannelNodes ({ data }: { data: Partial<AdminChannel> }) {
         <tbody>
           {(data.nodes ?? []).map((n) => (
             <tr key={n.node}>
-              <td><Link to={`/nodes/${enc(n.node)}`}>{n.node}</Link> <Paused paused={n.paused} /></td>
-              <td className='num'>{fmt(n.depth)}</td>
-              <td className='num'>{fmt(n.memory_depth)} + {fmt(n.backend_depth)}</td>
+              <NodeCells n={n} />
               <td className='num'>{fmt(n.in_flight_count)}</td>
               <td className='num'>{fmt(n.deferred_count)}</td>
               <td className='num'>{fmt(n.requeue_count)}</td>

@@ -5,6 +5,7 @@ import { ActionButton } from '../components/action'
 import { ChannelRow, ChannelsHead } from '../components/channel-row'
 import { EntityActions } from '../components/entity-actions'
 import { Link, navigate } from '../components/link'
+import { NodeCells } from '../components/node-cells'
 import { Banner, Empty, Loading, Paused } from '../components/notices'
 import { DeliveryPolicy, TOPIC_POLICY_FIELDS } from '../components/policy'
 import { num, TableHead } from '../components/table'
@@ -78,9 +79,7 @@ function TopicNodes ({ topic, data, reload }: { topic: string, data: AdminTopic,
         <tbody>
           {(data.nodes ?? []).map((n) => (
             <tr key={n.node}>
-              <td><Link to={`/nodes/${enc(n.node)}`}>{n.node}</Link> <Paused paused={n.paused} /></td>
-              <td className='num'>{fmt(n.depth)}</td>
-              <td className='num'>{fmt(n.memory_depth)} + {fmt(n.backend_depth)}</td>
+              <NodeCells n={n} />
               <td className='num'>{fmt(n.message_count)}</td>
               <td className='num'>{fmt(n.channels?.length ?? 0)}</td>
               <td>

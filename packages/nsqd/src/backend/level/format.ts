@@ -1,5 +1,6 @@
 import { crc32 } from 'node:zlib'
 import { MESSAGE_HEADER_SIZE } from '@nsqts/protocol'
+import type { StoredPolicy } from '../types.js'
 
 /**
  * What the level store keeps, one key space per kind, each key starting with one byte that names it:
@@ -90,11 +91,14 @@ export function asideKey (key: Buffer): Buffer {
   return Buffer.concat([Buffer.from([KIND_ASIDE]), key])
 }
 
-/** The value of a chunk holding records[from..]: one copy of each record, one checksum for them all. */
-export function encodeChunk (records: Buffer[], from: number): Buffer {
+/**
+ * The value of a chunk holding records[from..]: one copy of each record, one checksum for them all. Written at the
+ * start of `into` (and a view of it returned) when it has room, else into a new buffer.
+ */
+export function encodeChunk (records: Buffer[], from: number, into?: Buffer): Buffer {
   let size = 4
   for (let i = from; i < records.length; i++) size += 4 + (records[i] as Buffer).length
-  const value = Buffer.allocUnsafe(size)
+  const value = into !== undefined && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size)
   let at = 4
   for (let i = from; i < records.length; i++) {
     const record = records[i] as Buffer
@@ -138,6 +142,8 @@ export function decodeKept (value: Buffer): { record: Buffer, dueAt: number } | 
 export interface EntryValue {
   id: number
   paused: boolean
+  /** nsqts delivery policy (policy.ts's stored form), only when one is set; older entries have none. */
+  policy?: StoredPolicy
 }
 
 export function encodeEntry (entry: EntryValue): Buffer {
@@ -148,7 +154,8 @@ export function decodeEntry (value: Buffer): EntryValue | undefined {
   try {
     const parsed = JSON.parse(value.toString('utf8')) as Partial<EntryValue>
     if (!Number.isInteger(parsed.id) || (parsed.id as number) < 0 || (parsed.id as number) > 0xffffffff) return undefined
-    return { id: parsed.id as number, paused: parsed.paused === true }
+    const policy = typeof parsed.policy === 'object' && parsed.policy !== null && !Array.isArray(parsed.policy) ? parsed.policy : undefined
+    return { id: parsed.id as number, paused: parsed.paused === true, ...(policy === undefined ? {} : { policy }) }
   } catch {
     return undefined
   }

@@ -1,5 +1,5 @@
 import { Deque } from '../../deque.js'
-import type { BackendQueue, KeptRecord } from '../types.js'
+import type { BackendQueue, KeptRecord, StoredPolicy } from '../types.js'
 import { KIND_QUEUED, KIND_KEPT, recordKey, chunkKey, seqOfKey, countOfKey, encodeChunk, decodeChunk, encodeKept, messageIdOf } from './format.js'
 import { Chunk, MAX_CHUNK_BYTES, MAX_CHUNK_RECORDS, type ChunkOwner } from './chunk.js'
 import type { WritePipeline } from './write-pipeline.js'
@@ -50,6 +50,7 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
   onReadable: (() => void) | undefined
   depth = 0
   paused: boolean
+  policy: StoredPolicy | undefined
   readonly durable: boolean
 
   /** Next seq for a queued record, and for a kept one (a key space of its own). */
@@ -88,6 +89,7 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     this.durable = store.durable
     this.pipeline = store.pipeline
     this.paused = found?.paused ?? false
+    this.policy = found?.policy
     this.depth = found?.count ?? 0
     this.loadedSeq = found !== undefined && found.count > 0 ? found.firstSeq : 0
     this.writeSeq = found?.endSeq ?? 0
@@ -142,6 +144,12 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     if (this.durable) this.hold(messageIdOf(record), c)
     else this.countDone(c)
     if (this.loadedSeq < this.writeSeq && this.aheadRecords.length <= this.store.cacheRecords >> 1) this.requestLoad()
+    return record
+  }
+
+  head (): Buffer | undefined {
+    const record = this.aheadRecords.peek()
+    if (record === undefined && this.depth > 0) this.requestLoad()
     return record
   }
 
@@ -205,6 +213,48 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     this.store.putEntry(this)
   }
 
+  setPolicy (policy: StoredPolicy | undefined): void {
+    this.policy = policy
+    this.store.putEntry(this)
+  }
+
+  /**
+   * The read-ahead's records, then the chunks on disk past it, read beside the read-ahead (a second iterator): the
+   * queue's state is not touched. Records put but not yet written are waited for (peek is rare; a record is readable
+   * from disk once its write landed).
+   */
+  async peek (n: number): Promise<Buffer[]> {
+    const out: Buffer[] = []
+    for (let i = 0; i < this.aheadRecords.length && out.length < n; i++) out.push(this.aheadRecords.at(i) as Buffer)
+    const from = this.loadedSeq
+    const upto = this.writeSeq
+    if (out.length >= n || from >= upto || this.closed) return out
+    if (this.writtenSeq < upto) {
+      const write = this.pipeline.lastWrite()
+      // Not put off (a default-mode write nobody waits for may be): this one is waited for.
+      this.pipeline.hurry()
+      if (write !== undefined) await new Promise<void>((resolve) => write.onSettled(resolve))
+    }
+    const generation = this.generation
+    const it = this.store.db.iterator({ gte: recordKey(KIND_QUEUED, this.id, from), lt: recordKey(KIND_QUEUED, this.id, upto), fillCache: false })
+    try {
+      while (out.length < n && generation === this.generation && !this.closed) {
+        const entries = await it.nextv(16)
+        if (entries.length === 0) break
+        for (const [key, value] of entries) {
+          // A damaged chunk is the reader's to set aside; a peek just shows what it can.
+          const records = decodeChunk(value, countOfKey(key))
+          for (const view of records ?? []) {
+            if (out.length < n) out.push(Buffer.from(view))
+          }
+        }
+      }
+    } finally {
+      await it.close().catch(() => {})
+    }
+    return out
+  }
+
   // ---- reading from disk ----
 
   /** @internal its records below `upto` are on disk, or (upto 0) the writes caught up. */
@@ -228,6 +278,8 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     }
     if (this.loadedSeq >= this.writtenSeq || this.pipeline.mustWait(this)) {
       this.waitingForWrite = true
+      // The records to read are still in the pipeline: their write must not be put off.
+      if (this.loadedSeq >= this.writtenSeq) this.pipeline.hurry()
       return
     }
     this.loading = true
@@ -237,9 +289,12 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
   private async load (from: number, upto: number, generation: number): Promise<void> {
     const roomRecords = Math.max(1, this.store.cacheRecords - this.aheadRecords.length)
     const limit = Math.max(1, Math.min(4096, Math.ceil(roomRecords / this.chunkRecords)))
-    const reader = this.readerFrom(from, upto, generation)
     let entries: Array<[Buffer, Buffer]>
+    let reader: DiskReader
     try {
+      // A new iterator throws at once, not through a rejection, while the database is closed (reopened after a
+      // failed write).
+      reader = this.readerFrom(from, upto, generation)
       entries = await reader.it.nextv(limit)
     } catch (err) {
       this.loading = false
@@ -323,6 +378,7 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     // Reads fail too while the database is being reopened after a failed write; only count the ones that are not.
     if (!this.pipeline.isFailing && ++this.loadFailures >= 3) {
       this.store.logger.error(`store: skipping unreadable records ${from}..${skipTo - 1} of queue ${this.name}`)
+      if (this.loadedSeq === from) this.store.damage.skippedRecords += skipTo - from
       this.loadFailures = 0
       if (this.loadedSeq === from) this.loadedSeq = skipTo
     }
