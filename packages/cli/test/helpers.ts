@@ -108,7 +108,8 @@ export async function killAll (): Promise<void> {
 export const HTTP_POLL_MS = 20
 
 /** One channel's stats on an nsqd, or undefined while it does not exist. */
-export async function channelStats (nsqdHttpUrl: string, topic: string, channel: string): Promise<ChannelStats | undefined> {
+export async function channelStats (nsqdHttpUrl: string, topic: string,
+  channel: string): Promise<ChannelStats | undefined> {
   const stats = await new NsqdHttpClient(nsqdHttpUrl).stats({ topic, channel, includeMem: false })
   return stats.topics?.find((t) => t.topic_name === topic)?.channels.find((c) => c.channel_name === channel)
 }

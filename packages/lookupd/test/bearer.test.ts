@@ -14,7 +14,8 @@ describe('--http-bearer-token (nsqts; NSQ leaves its HTTP API open)', () => {
   })
   afterAll(stopAll)
 
-  const request = async (lookupd: NSQLookupd, method: string, target: string, authorization?: string): Promise<{ status: string, headers: Array<[string, string]>, body: string }> => {
+  const request = async (lookupd: NSQLookupd, method: string, target: string,
+    authorization?: string): Promise<{ status: string, headers: Array<[string, string]>, body: string }> => {
     const head = authorization === undefined ? '' : `Authorization: ${authorization}\r\n`
     const { statusLine, headers, body } = await rawHttp(lookupd.httpAddress.port, method, target, head)
     return { status: statusLine, headers: significantHeaders(headers), body: body.toString('latin1') }

@@ -124,7 +124,10 @@ describe('the app without a socket (inject)', () => {
   it('serves the same answers in-process', async () => {
     const db = new RegistrationDB()
     db.addRegistration('topic', 'injected', '')
-    const app = buildHttpApp(buildRouter({ db, logger: silentLogger, inactiveProducerTimeout: 300_000, tombstoneLifetime: 45_000, metrics: new Registry() }), silentLogger)
+    const router = buildRouter({
+      db, logger: silentLogger, inactiveProducerTimeout: 300_000, tombstoneLifetime: 45_000, metrics: new Registry(),
+    })
+    const app = buildHttpApp(router, silentLogger)
     try {
       const topics = await app.inject({ method: 'GET', url: '/topics' })
       expect(topics.statusCode).toBe(200)

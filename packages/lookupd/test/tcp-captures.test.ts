@@ -21,7 +21,8 @@ function sizePrefixed (frames: string[]): Buffer {
 
 type Mode = 'as captured' | 'all at once' | 'byte by byte'
 
-async function replay (lookupd: NSQLookupd, capture: TcpCapture, mode: Mode): Promise<{ received: Buffer, closed: boolean }> {
+async function replay (lookupd: NSQLookupd, capture: TcpCapture,
+  mode: Mode): Promise<{ received: Buffer, closed: boolean }> {
   const connection = capture.connections[0]
   if (connection === undefined) throw new Error('no connection in capture')
   const conn = await V1Conn.open(lookupd.tcpAddress.port, false)

@@ -184,7 +184,8 @@ describe('never crashing', () => {
   })
 
   it('survives random bytes on many connections, then serves a good peer', async () => {
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.boolean(), async (bytes, magic) => {
+    const input = fc.uint8Array({ minLength: 1, maxLength: 300 })
+    await fc.assert(fc.asyncProperty(input, fc.boolean(), async (bytes, magic) => {
       const conn = await V1Conn.open(lookupd.tcpAddress.port, magic)
       conn.send(Buffer.from(bytes))
       conn.endWriting()

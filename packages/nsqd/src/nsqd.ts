@@ -176,23 +176,17 @@ export class NSQD implements TcpBroker {
     this.logger.info(`store: ${store.location}${o.durable ? ' (durable)' : ''}, ${this.topics.size} topic(s) restored`)
   }
 
-  /**
-   * A position in the store's stream of writes, taken before a publish queues its messages; see writeSince.
-   */
+  /** A position in the store's stream of writes, to wait later for what was queued after it; see whenStored. */
   writeMark (): number {
     return this.store?.mark() ?? 0
   }
 
-  /**
-   * The write that stores what was queued since `mark`: a publish answers OK once it has landed (and fails if it
-   * fails). Undefined when the publish wrote nothing (its messages are in memory): it may answer at once. In durable
-   * mode every publish to a non-ephemeral topic writes, and the write is synced.
-   */
+  /** The write that stores what was queued since `mark`, or undefined when nothing was. */
   writeSince (mark: number): PendingWrite | undefined {
     return this.store?.writeSince(mark)
   }
 
-  /** writeSince as a promise, for HTTP handlers: resolves once stored, rejects with the write's error. */
+  /** writeSince as a promise: resolves once what was queued since `mark` is stored, rejects with the write's error. */
   async whenStored (mark: number): Promise<void> {
     await this.writeSince(mark)?.settled()
   }
@@ -292,7 +286,7 @@ export class NSQD implements TcpBroker {
       },
       ephemeralTopicIdle: (topic) => { void this.deleteExistingTopic(topic.name) },
       writeMark: () => this.store?.mark() ?? 0,
-      writeSince: (mark) => this.store?.writeSince(mark),
+      publishWait: (mark) => this.store?.publishWait(mark),
       channelPolicyDefaults: this.channelPolicyDefaults,
       topic: (name) => this.getTopic(name),
     }

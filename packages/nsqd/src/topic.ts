@@ -23,8 +23,11 @@ export interface TopicContext {
   ephemeralTopicIdle (topic: Topic): void
   /** A position in the store's stream of writes (LevelStore.mark); 0 without a store. */
   writeMark (): number
-  /** The write that stores what was queued since `mark`, or undefined when nothing was (LevelStore.writeSince). */
-  writeSince (mark: number): PendingWrite | undefined
+  /**
+   * What a publish that queued its messages after `mark` waits for before it answers, or undefined when it may answer
+   * at once (LevelStore.publishWait).
+   */
+  publishWait (mark: number): PendingWrite | undefined
   /** nsqd's policy flags, every channel's defaults. */
   channelPolicyDefaults: ChannelPolicyDefaults
   /** The topic, created when missing (a dead-letter topic, a redrive's target). */
@@ -131,11 +134,12 @@ export class Topic implements ChannelHooks {
 
   /**
    * PUB, DPUB (`deferMs`) and MPUB (an array of bodies), over TCP and HTTP. Returns what the publisher must wait for
-   * before it answers OK: the store write that holds what the publish queued, or undefined when it wrote nothing (its
-   * messages are in memory) and may answer at once. Never answer OK before that write has landed (synced, in
-   * --durable mode, where every publish to a non-ephemeral topic writes); if it fails, the publish failed. A write is
-   * shared by every publish of its turns, and waiting on it costs a callback per write (PendingWrite.onSettled), or
-   * one promise (settled()) for an HTTP request.
+   * before it answers OK: the store write that holds what the publish queued, or undefined when it may answer at once
+   * (its messages are in memory, or in the default mode handed to the store's writes while these keep up: see
+   * LevelStore.publishWait). Never answer OK before that write has landed (synced, in --durable mode, where every
+   * publish to a non-ephemeral topic writes); if it fails, the publish failed. A write is shared by every publish of
+   * its turns, and waiting on it costs a callback per write (PendingWrite.onSettled), or one promise (settled()) for
+   * an HTTP request.
    */
   publish (bodies: Buffer | readonly Buffer[], deferMs = 0): PendingWrite | undefined {
     const mark = this.ctx.writeMark()
@@ -148,7 +152,7 @@ export class Topic implements ChannelHooks {
       const msgs = bodies.map((b) => Message.create(this.generateId(), b, deferMs, now))
       for (const msg of msgs) this.put(msg)
     }
-    return this.ctx.writeSince(mark)
+    return this.ctx.publishWait(mark)
   }
 
   /** A new message: straight to the channels when it can flow, else into the topic's own queue. */

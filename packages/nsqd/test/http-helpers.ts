@@ -47,7 +47,9 @@ export async function wireRequest (d: NsqdHandle, path: string, opts: RequestOpt
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('end', () => {
           const pairs: Array<[string, string]> = []
-          for (let i = 0; i < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string])
+          for (let i = 0; i < res.rawHeaders.length; i += 2) {
+            pairs.push([res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string])
+          }
           resolve({ status: res.statusCode ?? 0, reason: res.statusMessage ?? '', headers: pairs, body: Buffer.concat(chunks) })
         })
         res.on('error', reject)
@@ -66,7 +68,8 @@ export async function wireRequest (d: NsqdHandle, path: string, opts: RequestOpt
 }
 
 /** Raw bytes in, everything the server sends until it closes (or `timeoutMs`) out. */
-export async function rawExchange (d: NsqdHandle, request: Buffer, timeoutMs = 5000): Promise<{ text: string, closedByServer: boolean }> {
+export async function rawExchange (d: NsqdHandle, request: Buffer,
+  timeoutMs = 5000): Promise<{ text: string, closedByServer: boolean }> {
   const socket = connect(d.http.port, d.http.host)
   const chunks: Buffer[] = []
   let closedByServer = false

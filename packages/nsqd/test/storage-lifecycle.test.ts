@@ -208,6 +208,9 @@ describe('nsqd storage: durable mode and faults', () => {
     if (store === undefined) throw new Error('no store')
     h.nsqd.getTopic('ft').getChannel('c')
     store.injectWriteFault(new Error('no space left on device'))
+    // The default mode answers a publish before its write unless the disk is known to fail: the write of the topic's
+    // and channel's entries finds out first.
+    await waitFor(() => h.nsqd.health !== undefined, 5000, 'the failed write')
     const pub = await RawConn.open(h.tcp)
     pub.write(commands.pub('ft', 'a'))
     expect(await pub.expect(FrameType.Error)).toBe('E_PUB_FAILED PUB failed no space left on device')
@@ -240,11 +243,13 @@ describe('nsqd storage: durable mode and faults', () => {
     const dir = await dataDir()
     const a = await start({ dataPath: dir, memQueueSize: 0 })
     a.nsqd.getTopic('ok').getChannel('c')
-    // One PUB at a time, so that each message is a chunk of its own.
+    // One PUB at a time, each written before the next, so that each message is a chunk of its own (a publish is
+    // answered before its write lands).
     const pub = await RawConn.open(a.tcp)
     for (const body of range(10, 'k')) {
       pub.write(commands.pub('ok', body))
       expect(await pub.expect(FrameType.Response)).toBe('OK')
+      await waitFor(() => a.nsqd.store?.unwrittenBytes === 0, 5000, 'written')
     }
     pub.close()
     await stop(a)

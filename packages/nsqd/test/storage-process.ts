@@ -74,7 +74,8 @@ export function numberOf (body: Buffer): number {
 }
 
 /** Publishes bodies 0..count-1 with MPUBs of `batch`, a few commands in flight, and waits for every OK. */
-export async function publishNumbered (port: number, topic: string, count: number, size: number, batch: number): Promise<void> {
+export async function publishNumbered (port: number, topic: string, count: number, size: number,
+  batch: number): Promise<void> {
   const socket = await open(port)
   let sent = 0
   let outstanding = 0
@@ -151,7 +152,14 @@ export async function post (base: string, path: string): Promise<void> {
   if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`)
 }
 
-export interface ChannelStats { channel_name: string, depth: number, backend_depth: number, in_flight_count: number, deferred_count: number, paused: boolean }
+export interface ChannelStats {
+  channel_name: string
+  depth: number
+  backend_depth: number
+  in_flight_count: number
+  deferred_count: number
+  paused: boolean
+}
 export interface TopicStats { topic_name: string, depth: number, paused: boolean, channels: ChannelStats[] }
 
 export async function stats (base: string): Promise<TopicStats[]> {

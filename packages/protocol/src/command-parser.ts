@@ -188,8 +188,8 @@ export class CommandParser {
         }
       }
       // A body that lies whole in the rest of this chunk is handed out as a view, without a copy.
-      if ((this.state === State.Body || this.state === State.MultiMessage) && this.body !== null && this.bodyFill === 0 &&
-          len - pos >= this.body.length) {
+      const inBody = this.state === State.Body || this.state === State.MultiMessage
+      if (inBody && this.body !== null && this.bodyFill === 0 && len - pos >= this.body.length) {
         const view = chunk.subarray(pos, pos + this.body.length)
         pos += this.body.length
         this.body = null

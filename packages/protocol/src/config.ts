@@ -123,8 +123,8 @@ export interface FlagName {
  * options.Resolve reads it), else nothing (the default stands). The raw values, in table order, for the daemon to
  * convert with its own kinds.
  */
-export function resolveFlagValues<S extends FlagName> (table: readonly S[], commandLine: Readonly<Record<string, unknown>>,
-  file: Readonly<Record<string, ConfigValue>> = {}): Array<{ spec: S, value: unknown, from: 'command line' | 'config file' }> {
+export function resolveFlagValues<S extends FlagName> (table: readonly S[],
+  commandLine: Readonly<Record<string, unknown>>, file: Readonly<Record<string, ConfigValue>> = {}): Array<{ spec: S, value: unknown, from: 'command line' | 'config file' }> {
   const out: Array<{ spec: S, value: unknown, from: 'command line' | 'config file' }> = []
   for (const spec of table) {
     const given = commandLine[flagKey(spec.flag)]

@@ -20,5 +20,6 @@ export function parseBase10 (text: string): number | bigint | undefined {
 export function toInt64 (n: number | bigint): number | bigint {
   if (typeof n === 'number') return n
   const signed = BigInt.asIntN(64, n)
-  return signed >= BigInt(Number.MIN_SAFE_INTEGER) && signed <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(signed) : signed
+  const safe = signed >= BigInt(Number.MIN_SAFE_INTEGER) && signed <= BigInt(Number.MAX_SAFE_INTEGER)
+  return safe ? Number(signed) : signed
 }

@@ -132,7 +132,8 @@ export interface Frame {
  */
 export class FrameDecoder {
   private readonly reader: SizePrefixedReader
-  constructor (onFrame: (type: number, data: Buffer) => void, onError: (err: Error) => void, maxFrameSize = 0x7fffffff) {
+  constructor (onFrame: (type: number, data: Buffer) => void, onError: (err: Error) => void,
+    maxFrameSize = 0x7fffffff) {
     this.reader = new SizePrefixedReader(
       (payload) => {
         if (payload.length < 4) {

@@ -45,7 +45,7 @@ export function splitHostPort (address: string): { host: string, port: string } 
   return { host, port: address.slice(colon + 1) }
 }
 
-/** A port written in decimal, 0 to 65535; undefined for anything else (service names included, which we do not look up). */
+/** A port written in decimal, 0 to 65535; undefined for anything else (service names too: we do not look them up). */
 export function parsePort (text: string): number | undefined {
   if (!/^\d{1,5}$/.test(text)) return undefined
   const port = Number(text)

@@ -42,7 +42,10 @@ export class LookupdHttpClient {
     return this.http.json({ method: 'GET', url: this.path('info') })
   }
 
-  /** The nsqd nodes that have the topic (query parameters of a lookup URL are kept). Rejects with status 404 (TOPIC_NOT_FOUND) when lookupd never heard of it. */
+  /**
+   * The nsqd nodes that have the topic (query parameters of a lookup URL are kept). Rejects with status 404
+   * (TOPIC_NOT_FOUND) when lookupd never heard of it.
+   */
   lookup (topic: string): Promise<LookupResponse> {
     return this.http.json({ method: 'GET', url: this.lookupUrl, query: { topic } })
   }
@@ -98,7 +101,8 @@ export interface TopicProducers {
  * union; an nsqd registered with several is listed once (by broadcast address and ports). Never rejects: a lookupd
  * that fails (404 for a topic it never heard of included) is listed in `failures`.
  */
-export async function lookupTopicProducers (lookupds: readonly LookupdHttpClient[], topic: string): Promise<TopicProducers> {
+export async function lookupTopicProducers (lookupds: readonly LookupdHttpClient[],
+  topic: string): Promise<TopicProducers> {
   const results = await Promise.allSettled(lookupds.map((l) => l.lookup(topic)))
   const producers = new Map<string, LookupdProducer>()
   const failures: TopicProducers['failures'] = []

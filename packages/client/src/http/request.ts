@@ -21,7 +21,8 @@ export class HttpError extends Error {
   readonly method: string
   readonly url: string
 
-  constructor (method: string, url: string, status: number | undefined, nsqMessage: string | undefined, options?: { cause?: unknown }) {
+  constructor (method: string, url: string, status: number | undefined, nsqMessage: string | undefined,
+    options?: { cause?: unknown }) {
     const what = status === undefined
       ? `no response (${(options?.cause as Error | undefined)?.message ?? 'unknown error'})`
       : `${status}${nsqMessage === undefined ? '' : ` ${nsqMessage}`}`

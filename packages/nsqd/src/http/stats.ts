@@ -11,6 +11,14 @@ function flag (value: string | undefined): boolean {
   return !(value === 'false' || value === '0')
 }
 
+interface StoreDamageStats { set_aside: number, skipped_records: number, repaired: boolean, log_bytes_dropped: number }
+
+function storeDamage (nsqd: NSQD): { store_damage?: StoreDamageStats } {
+  const d = nsqd.store?.damage
+  if (d === undefined || (d.setAside === 0 && d.skippedRecords === 0 && !d.repaired && d.droppedLogBytes === 0)) return {}
+  return { store_damage: { set_aside: d.setAside, skipped_records: d.skippedRecords, repaired: d.repaired, log_bytes_dropped: d.droppedLogBytes } }
+}
+
 /** GET /stats: text unless format=json; topic, channel, include_clients and include_mem filters. */
 export async function statsRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD }): Promise<void> {
   app.get('/stats', async (request, reply) => {
@@ -41,6 +49,8 @@ export async function statsRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD 
       // include_mem=false leaves the key out altogether.
       ...(memory === undefined ? {} : { memory }),
       producers: stats.producers,
+      // nsqts: damage the store found and worked around (see storage.md); absent when there is none, as in NSQ.
+      ...storeDamage(nsqd),
     })
   })
 }

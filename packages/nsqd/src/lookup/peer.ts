@@ -26,7 +26,8 @@ const MAX_RETRY_MS = 15_000
 /**
  * One nsqlookupd that this nsqd registers with, over lookupd's TCP protocol V1. After every (re)connect it
  * identifies and registers the whole current state; while connected it sends REGISTER/UNREGISTER as they happen and
- * PING every --lookupd-ping-interval (15 s, as NSQ). Any failure drops the connection and retries with a growing delay: publishers never wait on it.
+ * PING every --lookupd-ping-interval (15 s, as NSQ). Any failure drops the connection and retries with a growing
+ * delay: publishers never wait on it.
  */
 export class LookupPeer {
   info: LookupdInfo | undefined

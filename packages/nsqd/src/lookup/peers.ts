@@ -38,7 +38,8 @@ export class LookupPeers {
     }
     for (const address of wanted) {
       if (this.peers.has(address)) continue
-      const peer = new LookupPeer(address, () => this.identity(), () => this.snapshot(), this.nsqd.logger, this.nsqd.options.lookupdPingInterval)
+      const peer = new LookupPeer(address, () => this.identity(), () => this.snapshot(), this.nsqd.logger,
+        this.nsqd.options.lookupdPingInterval)
       this.peers.set(address, peer)
       peer.start()
     }

@@ -262,7 +262,10 @@ export class Client implements ChannelConsumer, CommandSink, InputOwner, OutputO
    * error; every later answer of this connection waits behind it.
    */
   replyWhenStored (write: PendingWrite, response: Buffer, failure: (err: Error) => NsqError): void {
-    if (this.held.holdForWrite(write, response, failure)) this.input.block(ReadBlock.HeldReplies, true)
+    const full = this.held.holdForWrite(write, response, failure)
+    // Default mode: a publish waits only when the disk fell behind (or fails). Reading stops too, so that a client
+    // that pipelines its publishes is slowed down like one that waits for each answer.
+    if (full || !this.nsqd.options.durable) this.input.block(ReadBlock.HeldReplies, true)
   }
 
   /** Sends every held answer whose write has an outcome, in order, up to the first that is still waiting. */

@@ -1,11 +1,16 @@
-import { chunkKey, encodeChunk } from './format.js'
+import { chunkKey } from './format.js'
 
 /**
  * A LevelDB batch operation, or a chunk of queued records that becomes one put when its batch is written: until
  * then it takes every record its queue puts in the same write, and what was read meanwhile is left out of it.
  */
-export type Op = LevelOp | { type: 'chunk', chunk: Chunk }
+export type Op = WriteOp | { type: 'chunk', chunk: Chunk }
 export type LevelOp = { type: 'put', key: Buffer, value: Buffer } | { type: 'del', key: Buffer }
+/**
+ * What a write hands to LevelDB: a sealed chunk stays as its records (`from` on) until the batch is built, then is
+ * encoded into one scratch buffer that the native batch copies: no value of its own to allocate and collect per chunk.
+ */
+export type WriteOp = LevelOp | { type: 'records', key: Buffer, records: Buffer[], from: number }
 
 /**
  * A chunk takes at most this many records and bytes (or one record of any size): that bounds what a crash may deliver
@@ -53,14 +58,14 @@ export class Chunk {
    * its message was stored again (handed from a topic to its channels, requeued) may otherwise have that copy in a
    * later write, and this one's publishers would be answered before it is stored. Else it stores every record.
    */
-  seal (last: boolean): LevelOp | undefined {
+  seal (last: boolean): WriteOp | undefined {
     const records = this.records as Buffer[]
     this.records = undefined
     this.storedFrom = !this.queue.durable || (last && this.done === this.handed) ? this.handed : 0
     this.removeOnceWritten = this.queue.durable && this.done === this.size && this.storedFrom < this.size
     if (this.storedFrom === records.length) return undefined
     this.key = chunkKey(this.queue.id, this.first + this.storedFrom, records.length - this.storedFrom)
-    return { type: 'put', key: this.key, value: encodeChunk(records, this.storedFrom) }
+    return { type: 'records', key: this.key, records, from: this.storedFrom }
   }
 }
 
@@ -68,8 +73,8 @@ export class Chunk {
  * The operations to hand to LevelDB: chunks sealed into puts, those read entirely left out. `last`: no write is
  * queued after this one (see Chunk.seal).
  */
-export function prepare (ops: Op[], last: boolean): LevelOp[] {
-  const out: LevelOp[] = []
+export function prepare (ops: Op[], last: boolean): WriteOp[] {
+  const out: WriteOp[] = []
   for (const op of ops) {
     if (op.type !== 'chunk') out.push(op)
     else {

@@ -91,11 +91,14 @@ export function asideKey (key: Buffer): Buffer {
   return Buffer.concat([Buffer.from([KIND_ASIDE]), key])
 }
 
-/** The value of a chunk holding records[from..]: one copy of each record, one checksum for them all. */
-export function encodeChunk (records: Buffer[], from: number): Buffer {
+/**
+ * The value of a chunk holding records[from..]: one copy of each record, one checksum for them all. Written at the
+ * start of `into` (and a view of it returned) when it has room, else into a new buffer.
+ */
+export function encodeChunk (records: Buffer[], from: number, into?: Buffer): Buffer {
   let size = 4
   for (let i = from; i < records.length; i++) size += 4 + (records[i] as Buffer).length
-  const value = Buffer.allocUnsafe(size)
+  const value = into !== undefined && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size)
   let at = 4
   for (let i = from; i < records.length; i++) {
     const record = records[i] as Buffer

@@ -231,6 +231,8 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     if (out.length >= n || from >= upto || this.closed) return out
     if (this.writtenSeq < upto) {
       const write = this.pipeline.lastWrite()
+      // Not put off (a default-mode write nobody waits for may be): this one is waited for.
+      this.pipeline.hurry()
       if (write !== undefined) await new Promise<void>((resolve) => write.onSettled(resolve))
     }
     const generation = this.generation
@@ -276,6 +278,8 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     }
     if (this.loadedSeq >= this.writtenSeq || this.pipeline.mustWait(this)) {
       this.waitingForWrite = true
+      // The records to read are still in the pipeline: their write must not be put off.
+      if (this.loadedSeq >= this.writtenSeq) this.pipeline.hurry()
       return
     }
     this.loading = true
@@ -374,6 +378,7 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     // Reads fail too while the database is being reopened after a failed write; only count the ones that are not.
     if (!this.pipeline.isFailing && ++this.loadFailures >= 3) {
       this.store.logger.error(`store: skipping unreadable records ${from}..${skipTo - 1} of queue ${this.name}`)
+      if (this.loadedSeq === from) this.store.damage.skippedRecords += skipTo - from
       this.loadFailures = 0
       if (this.loadedSeq === from) this.loadedSeq = skipTo
     }

@@ -1,7 +1,9 @@
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Level } from 'level'
 import type { Logger } from '@nsqts/protocol'
 import {
-  FORMAT, KIND_VERSION, KIND_ENTRY, KIND_QUEUED, KIND_KEPT, RECORD_KEY_LENGTH, CHUNK_KEY_LENGTH,
+  FORMAT, KIND_VERSION, KIND_ENTRY, KIND_QUEUED, KIND_KEPT, KIND_ASIDE, RECORD_KEY_LENGTH, CHUNK_KEY_LENGTH,
   idOfKey, seqOfKey, countOfKey, kindStart, kindEnd, asideKey, decodeKept, decodeEntry,
 } from './format.js'
 import type { LevelOp } from './chunk.js'
@@ -27,27 +29,74 @@ export interface FoundQueue {
   lastKeptSeq: number
 }
 
-/** Opens the database, repairing it when LevelDB says it is damaged; a clear message when another nsqd holds it. */
-export async function openDb (location: string, dataPath: string, logger: Logger): Promise<Db> {
+/** What opening the database found: whether it had to be repaired, and how much of its log LevelDB dropped. */
+export interface Opened {
+  db: Db
+  repaired: boolean
+  droppedLogBytes: number
+}
+
+const errorText = (err: unknown): string => (err as { cause?: Error }).cause?.message ?? (err as Error).message
+
+/** Whether an error of LevelDB's says that what it read is damaged (rather than, say, that it is locked). */
+export function isDamage (err: unknown): boolean {
+  const codes = [(err as { code?: string }).code, (err as { cause?: { code?: string } }).cause?.code]
+  return codes.includes('LEVEL_CORRUPTION') || /Corruption:|IO error: .*\.(ldb|sst|log): /.test(errorText(err))
+}
+
+/**
+ * Opens the database, repairing it first when asked (`damage` says why) or when it lacks its CURRENT file while it
+ * holds tables or logs (LevelDB would start an empty database over them), and repairing it when LevelDB says it is
+ * damaged or misses its manifest; repair rebuilds the manifest from the tables and logs that hold the records. A
+ * clear message when another nsqd holds it or when it cannot be opened at all.
+ */
+export async function openDb (location: string, dataPath: string, logger: Logger, damage?: string): Promise<Opened> {
   const make = (): Db => new Level<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-  let db = make()
-  try {
-    await db.open()
-    return db
-  } catch (err) {
-    const code = (err as { cause?: { code?: string } }).cause?.code
-    if (code === 'LEVEL_LOCKED') throw new Error(`--data-path=${dataPath} in use (possibly by another instance of nsqd)`)
-    if (code !== 'LEVEL_CORRUPTION') {
-      throw new Error(`failed to open ${location} - ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`)
-    }
-    logger.error(`store: ${location} is damaged (${(err as { cause?: Error }).cause?.message ?? ''}); repairing it`)
+  let cause = damage
+  if (cause === undefined) {
+    const names = await readdir(location).catch(() => [] as string[])
+    if (!names.includes('CURRENT') && names.some((n) => /\.(ldb|sst|log)$|^MANIFEST-/.test(n))) cause = 'no CURRENT file'
   }
-  // `level` re-exports classic-level's class, whose static repair() its typings do not declare.
-  await (Level as unknown as { repair (location: string): Promise<void> }).repair(location)
-  db = make()
-  await db.open()
+  if (cause === undefined) {
+    const db = make()
+    try {
+      await db.open()
+      return { db, repaired: false, droppedLogBytes: await droppedLogBytes(location, logger) }
+    } catch (err) {
+      const code = (err as { cause?: { code?: string } }).cause?.code
+      if (code === 'LEVEL_LOCKED') throw new Error(`--data-path=${dataPath} in use (possibly by another instance of nsqd)`)
+      cause = errorText(err)
+      if (code !== 'LEVEL_CORRUPTION' && !/MANIFEST-\d+: No such file/.test(cause)) throw new Error(`failed to open ${location} - ${cause}`)
+    }
+  }
+  logger.error(`store: ${location} is damaged (${cause}); repairing it`)
+  let db: Db | undefined
+  try {
+    // `level` re-exports classic-level's class, whose static repair() its typings do not declare.
+    await (Level as unknown as { repair (location: string): Promise<void> }).repair(location)
+    // Made only now: a Level opens itself on the next tick, and must not race the repair.
+    db = make()
+    await db.open()
+  } catch (err) {
+    throw new Error(`failed to open ${location} - ${cause}; repair failed too - ${errorText(err)}`)
+  }
   logger.info(`store: ${location} repaired`)
-  return db
+  return { db: db as Db, repaired: true, droppedLogBytes: await droppedLogBytes(location, logger) }
+}
+
+/**
+ * LevelDB skips the damaged parts of its log when it recovers it at open, and says so only in its own info log
+ * (`<location>/LOG`, rewritten at each open): "dropping N bytes; Corruption: ...". Those records are gone; this
+ * reports them. A log cut short is not reported by LevelDB at all: to it, that is a write that never finished.
+ */
+async function droppedLogBytes (location: string, logger: Logger): Promise<number> {
+  const text = await readFile(join(location, 'LOG'), 'utf8').catch(() => '')
+  let dropped = 0
+  for (const m of text.matchAll(/^.*?(\S+): dropping (\d+) bytes; (.*)$/gm)) {
+    logger.error(`store: LevelDB dropped ${m[2]} bytes of ${m[1]} while recovering it (${m[3]}): the records in them are lost`)
+    dropped += Number(m[2])
+  }
+  return dropped
 }
 
 /** Writes the format of a new database; refuses one in another format. */
@@ -64,7 +113,7 @@ export async function checkFormat (db: Db, location: string): Promise<void> {
 }
 
 /** Reads every entry, counts every queue's records and loads kept ones; whatever cannot be read is set aside. */
-export async function scanDb (db: Db, logger: Logger): Promise<{ found: Map<number, FoundQueue>, entriesClean: boolean }> {
+export async function scanDb (db: Db, logger: Logger): Promise<{ found: Map<number, FoundQueue>, entriesClean: boolean, setAside: number }> {
   const found = new Map<number, FoundQueue>()
   const get = (id: number): FoundQueue => {
     let q = found.get(id)
@@ -121,5 +170,10 @@ export async function scanDb (db: Db, logger: Logger): Promise<{ found: Map<numb
     q.lastKeptSeq = seqOfKey(key)
   }
   if (aside.length > 0) await db.batch(aside, { sync: true })
-  return { found, entriesClean }
+  // Set aside now or at an earlier start: what /stats reports until a person removes them.
+  let asideCount = 0
+  const asideKeys = db.keys({ gte: kindStart(KIND_ASIDE), lt: kindEnd(KIND_ASIDE) })
+  for (let batch = await asideKeys.nextv(1000); batch.length > 0; batch = await asideKeys.nextv(1000)) asideCount += batch.length
+  await asideKeys.close()
+  return { found, entriesClean, setAside: asideCount }
 }

@@ -1,14 +1,27 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { silentLogger, type Logger } from '@nsqts/protocol'
 import type { PendingWrite } from '../types.js'
 import { KIND_QUEUED, KIND_KEPT, recordKey, recordRangeEnd, entryKey, asideKey, encodeEntry } from './format.js'
 import { WritePipeline, type Db } from './write-pipeline.js'
-import { openDb, checkFormat, scanDb, type FoundQueue } from './recovery.js'
+import { openDb, checkFormat, scanDb, isDamage, type FoundQueue } from './recovery.js'
 import { LevelQueue } from './queue.js'
 
 /** The directory inside --data-path that holds the database; LevelDB's LOCK file in it is the data path's lock. */
 export const DB_DIR = 'nsqd.leveldb'
+
+/**
+ * What damage the store found and worked around: values set aside under 'x' (unreadable entries, chunks or kept
+ * records; at this start, an earlier one, or since), records skipped in ranges that could not be read, whether
+ * LevelDB had to repair the database at this start, and how many bytes of its log it dropped while recovering it.
+ * /stats shows it when any of it is not zero.
+ */
+export interface StoreDamage {
+  setAside: number
+  skippedRecords: number
+  repaired: boolean
+  droppedLogBytes: number
+}
 
 export interface LevelStoreOptions {
   /** Records stay until acknowledged and every write that stores one is synced before it counts as done. */
@@ -36,6 +49,7 @@ export class LevelStore {
   readonly cacheBytes: number
   readonly logger: Logger
   readonly pipeline: WritePipeline
+  readonly damage: StoreDamage
 
   private readonly found: Map<number, FoundQueue>
   private readonly foundByName = new Map<string, number>()
@@ -47,7 +61,8 @@ export class LevelStore {
   private closed = false
 
   private constructor (readonly db: Db, readonly location: string, opts: LevelStoreOptions,
-    found: Map<number, FoundQueue>, entriesClean: boolean) {
+    found: Map<number, FoundQueue>, entriesClean: boolean, damage: StoreDamage) {
+    this.damage = damage
     this.durable = opts.durable ?? false
     this.cacheRecords = Math.max(1, opts.cacheRecords ?? 2048)
     this.cacheBytes = Math.max(1, opts.cacheBytes ?? 8 * 1024 * 1024)
@@ -74,16 +89,27 @@ export class LevelStore {
    */
   static async open (dataPath: string, opts: LevelStoreOptions = {}): Promise<LevelStore> {
     const logger = opts.logger ?? silentLogger
-    await mkdir(dataPath, { recursive: true })
     const location = join(dataPath, DB_DIR)
-    const db = await openDb(location, dataPath, logger)
-    try {
-      await checkFormat(db, location)
-      const scan = await scanDb(db, logger)
-      return new LevelStore(db, location, opts, scan.found, scan.entriesClean)
-    } catch (err) {
-      await db.close()
-      throw err
+    for (const dir of [dataPath, location]) {
+      const kind = await stat(dir).catch(() => undefined)
+      if (kind !== undefined && !kind.isDirectory()) throw new Error(`${dir} is not a directory`)
+    }
+    await mkdir(dataPath, { recursive: true })
+    let opened = await openDb(location, dataPath, logger)
+    for (;;) {
+      try {
+        await checkFormat(opened.db, location)
+        const scan = await scanDb(opened.db, logger)
+        return new LevelStore(opened.db, location, opts, scan.found, scan.entriesClean,
+          { setAside: scan.setAside, skippedRecords: 0, repaired: opened.repaired, droppedLogBytes: opened.droppedLogBytes })
+      } catch (err) {
+        await opened.db.close()
+        // A table that LevelDB cannot read while counting the records: repair once (it keeps what it can read).
+        if (opened.repaired || !isDamage(err)) throw err
+        const droppedLogBytes = opened.droppedLogBytes
+        opened = await openDb(location, dataPath, logger, (err as Error).message)
+        opened.droppedLogBytes += droppedLogBytes
+      }
     }
   }
 
@@ -160,6 +186,7 @@ export class LevelStore {
   /** @internal a value that could not be read: kept under 'x' for a person to look at, and out of the queue. */
   setAside (key: Buffer, value: Buffer, what: string): void {
     this.logger.error(`store: ${what} - set aside as x${key.toString('hex')}`)
+    this.damage.setAside++
     this.pipeline.op({ type: 'put', key: asideKey(key), value }, false)
     this.pipeline.op({ type: 'del', key }, false)
   }
@@ -181,9 +208,24 @@ export class LevelStore {
     return this.pipeline.writeSince(mark)
   }
 
-  /** Batches written, how many of them were synced, and failed attempts, since the store opened. */
-  get counters (): { readonly writes: number, readonly syncs: number, readonly failures: number } {
+  /** See WritePipeline.publishWait: what a publish waits for before it answers, if anything. */
+  publishWait (mark: number): PendingWrite | undefined {
+    return this.pipeline.publishWait(mark)
+  }
+
+  /** The write pipeline's counters (WritePipeline.counters), since the store opened. */
+  get counters (): WritePipeline['counters'] {
     return this.pipeline.counters
+  }
+
+  /** Bytes of records queued and not yet written. */
+  get unwrittenBytes (): number {
+    return this.pipeline.unwritten
+  }
+
+  /** Test and drill seam: while set, every write first waits for `delay()`, as a slow disk would make it. */
+  injectWriteDelay (delay: (() => Promise<void>) | undefined): void {
+    this.pipeline.injectWriteDelay(delay)
   }
 
   /** Test and drill seam: while set, every write fails with this error, as a full or broken disk would make it. */

@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import type { Level } from 'level'
 import type { Logger } from '@nsqts/protocol'
 import type { PendingWrite } from '../types.js'
-import { KIND_SYNC, kindStart } from './format.js'
-import { Chunk, prepare, type ChunkOwner, type LevelOp, type Op } from './chunk.js'
+import { KIND_SYNC, encodeChunk, kindStart } from './format.js'
+import { Chunk, MAX_CHUNK_BYTES, prepare, type ChunkOwner, type Op, type WriteOp } from './chunk.js'
 import { Write } from './write.js'
 
 export type Db = Level<Buffer, Buffer>
@@ -43,7 +43,23 @@ interface RawChainedBatch {
  * the native batch keeps as capacity once it was used.
  */
 const MAX_WRITE_OPS = 16384
-const MAX_WRITE_BYTES = 16 * 1024 * 1024
+const MAX_WRITE_BYTES = 4 * 1024 * 1024
+/**
+ * Default mode: a publish is answered once its messages are queued for the disk, as NSQ answers once its disk queue
+ * took them, while at most this many bytes of records wait to be written; past it, publishes wait for their write.
+ * That slows publishers to the disk's pace and bounds the memory of writes under way (the records, their copy in the
+ * native batch, LevelDB's memtable) whatever the disk's speed. Durable mode always waits.
+ */
+export const MAX_UNWRITTEN_BYTES = 1024 * 1024
+/**
+ * Default mode: a write that nobody waits for is put off until this many bytes of records are queued, or for
+ * WRITE_DELAY_MS, so that a stream of small publishes makes a few large writes rather than one a turn (each costs the
+ * main thread a native call, a hand-off to a thread and its completion, and one chunk per queue). A write someone
+ * waits for (a publish held back, a queue that must read records from disk, a sync, a removal) starts at once.
+ * Durable mode never waits: its publishers wait for every write.
+ */
+const EAGER_WRITE_BYTES = 256 * 1024
+const WRITE_DELAY_MS = 5
 /**
  * While more operations than this (records put, removals) wait to be written, queues load nothing more from disk.
  * Nothing else slows a topic that moves its stored backlog to its channels, and a durable channel stores each message
@@ -87,6 +103,9 @@ export class WritePipeline {
   private readonly steps: Array<Write | Clear> = []
   private open: Write | undefined
   private scheduled = false
+  /** Default mode: a write put off (EAGER_WRITE_BYTES), and whether someone waits for what is queued. */
+  private delayTimer: NodeJS.Timeout | undefined
+  private hurried = false
   private running = false
   private retryTimer: NodeJS.Timeout | undefined
   private retryDelay = 0
@@ -103,14 +122,24 @@ export class WritePipeline {
   private opCount = 0
   /** Set once the store closes: every write from then on is synced, and no sync timer is armed. */
   private closing = false
-  /** Batches written, how many of them were synced, and failed attempts, since the store opened. */
-  readonly counters = { writes: 0, syncs: 0, failures: 0 }
+  /** Bytes of records queued and not yet written. */
+  private unwrittenBytes = 0
+  /** Test and drill seam: what every write waits for before it goes to LevelDB (a slow disk). */
+  private injectedDelay: (() => Promise<void>) | undefined
+  /**
+   * Batches written, how many of them were synced, and failed attempts; publishes made to wait for their write in the
+   * default mode (the writes had fallen behind, or were failing); the most bytes of records that waited to be written
+   * at once. All since the store opened.
+   */
+  readonly counters = { writes: 0, syncs: 0, failures: 0, throttled: 0, maxUnwrittenBytes: 0 }
 
   /**
    * One native batch, cleared and reused for every write (writes run one at a time): a native batch is freed only
    * when the garbage collector finalizes it, which V8, blind to its size, does too late.
    */
   private nativeBatch: RawChainedBatch | undefined
+  /** Where chunks are encoded for the native batch, which copies them at once (a larger one gets its own buffer). */
+  private readonly scratch = Buffer.allocUnsafeSlow(MAX_CHUNK_BYTES + 64 * 1024)
 
   constructor (private readonly db: Db, private readonly location: string, opts: WritePipelineOptions) {
     this.durable = opts.durable
@@ -127,9 +156,33 @@ export class WritePipeline {
 
   /** The write that stores what was queued since `mark`, or undefined when nothing was. */
   writeSince (mark: number): PendingWrite | undefined {
+    const write = this.writeAfter(mark)
+    // Whoever asks is about to wait for it.
+    if (write !== undefined) this.hurry()
+    return write
+  }
+
+  private writeAfter (mark: number): Write | undefined {
     if (this.opCount === mark) return undefined
     // Operations queued since the mark are in the open write, or in the one being written if a batch just started.
     return this.open ?? this.lastWrite()
+  }
+
+  /**
+   * The write a publish that queued what came after `mark` must wait for before it answers, or undefined when it may
+   * answer now. Durable: its write, always. Default mode: its write only while the writes fail (no OK while the disk
+   * refuses records) or more than MAX_UNWRITTEN_BYTES wait to be written (back-pressure); otherwise its messages are
+   * handed to the pipeline and the publish is answered at once.
+   */
+  publishWait (mark: number): PendingWrite | undefined {
+    const write = this.writeAfter(mark)
+    if (write === undefined) return undefined
+    if (!this.durable) {
+      if (this.failing === undefined && this.unwrittenBytes <= MAX_UNWRITTEN_BYTES) return undefined
+      this.counters.throttled++
+    }
+    this.hurry()
+    return write
   }
 
   /** The last write queued (all earlier ones land before it), or undefined when none is under way. */
@@ -183,13 +236,23 @@ export class WritePipeline {
     w.pending++
     this.pending++
     this.opCount++
+    this.unwrittenBytes += bytes
+    if (this.unwrittenBytes > this.counters.maxUnwrittenBytes) this.counters.maxUnwrittenBytes = this.unwrittenBytes
+    if (this.delayTimer !== undefined && w.bytes >= EAGER_WRITE_BYTES) this.schedule()
   }
 
   /** Whether a load must wait for the writes to catch up; if so, `q` is told when to try again. */
   mustWait (q: ChunkOwner): boolean {
     if (this.pending <= MAX_PENDING_OPS) return false
     this.waiting.add(q)
+    this.hurry()
     return true
+  }
+
+  /** Someone waits for what is queued (a publish, a queue that must read it from disk): write it without delay. */
+  hurry (): void {
+    this.hurried = true
+    this.schedule()
   }
 
   /** Removes a key range, after every write queued before it. */
@@ -202,16 +265,40 @@ export class WritePipeline {
   }
 
   private schedule (): void {
-    if (this.scheduled || this.running || this.retryTimer !== undefined) return
+    if (this.scheduled || this.running || this.retryTimer !== undefined || this.steps.length === 0) return
+    if (!this.urgent()) {
+      this.delayTimer ??= setTimeout(this.delayOver, WRITE_DELAY_MS)
+      return
+    }
+    clearTimeout(this.delayTimer)
+    this.delayTimer = undefined
     this.scheduled = true
     setImmediate(this.run)
+  }
+
+  /** Whether the first step must start now rather than wait for more (see EAGER_WRITE_BYTES). */
+  private urgent (): boolean {
+    if (this.durable || this.closing || this.hurried) return true
+    const step = this.steps[0]
+    if (step === undefined || step !== this.open) return true
+    return step.sync || step.bytes >= EAGER_WRITE_BYTES
+  }
+
+  private readonly delayOver = (): void => {
+    this.delayTimer = undefined
+    this.hurried = true
+    this.schedule()
   }
 
   private readonly run = (): void => {
     this.scheduled = false
     const step = this.steps[0]
     if (step === undefined) return
-    if (step === this.open) this.open = undefined
+    if (step === this.open) {
+      this.open = undefined
+      // Whoever waited waits for this write, or for one before it.
+      this.hurried = false
+    }
     this.running = true
     const done = step instanceof Write ? this.write(step) : this.runClear(step)
     void done.finally(() => {
@@ -228,6 +315,7 @@ export class WritePipeline {
     const ops = w.ops = prepare(w.ops, this.steps.length === 1)
     const sync = w.sync || this.opsSinceSync + w.records >= this.syncEvery || this.closing
     try {
+      if (this.injectedDelay !== undefined) await this.injectedDelay()
       if (this.injectedFault !== undefined) throw this.injectedFault
       if (this.failing !== undefined) await this.reopen()
       if (ops.length > 0) await this.writeBatch(ops, sync)
@@ -253,6 +341,7 @@ export class WritePipeline {
       c.queue.written(c.first + c.size)
     }
     this.pending -= w.pending
+    this.unwrittenBytes -= w.bytes
     if (this.waiting.size > 0 && this.pending <= MAX_PENDING_OPS) {
       const waiting = [...this.waiting]
       this.waiting.clear()
@@ -261,11 +350,12 @@ export class WritePipeline {
     w.settle(null, this.logger)
   }
 
-  private async writeBatch (ops: LevelOp[], sync: boolean): Promise<void> {
+  private async writeBatch (ops: WriteOp[], sync: boolean): Promise<void> {
     const batch = this.nativeBatch ??= (this.db as unknown as { _chainedBatch (): RawChainedBatch })._chainedBatch()
     try {
       for (const op of ops) {
-        if (op.type === 'put') batch._put(op.key, op.value as Buffer)
+        if (op.type === 'records') batch._put(op.key, encodeChunk(op.records, op.from, this.scratch))
+        else if (op.type === 'put') batch._put(op.key, op.value)
         else batch._del(op.key)
       }
       await batch._write({ sync })
@@ -344,10 +434,21 @@ export class WritePipeline {
     this.injectedFault = err
   }
 
+  /** Test and drill seam: while set, every write first waits for `delay()`, as a slow disk would make it. */
+  injectWriteDelay (delay: (() => Promise<void>) | undefined): void {
+    this.injectedDelay = delay
+  }
+
+  /** Bytes of records queued and not yet written. */
+  get unwritten (): number {
+    return this.unwrittenBytes
+  }
+
   /** The store is closing: every write from now on is synced, and the sync timer stops. */
   startClosing (): void {
     this.closing = true
     clearTimeout(this.syncTimer)
+    this.schedule()
   }
 
   /** Writes everything queued, with a final sync; a disk that keeps failing gets 10 s more, not forever. */
