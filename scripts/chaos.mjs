@@ -6,6 +6,7 @@
 // on every channel. `npm run build` first. Usage: node scripts/chaos.mjs [--minutes 10] [--seed 1] [--rate 300]
 import { spawn } from 'node:child_process'
 import { createWriteStream, mkdtempSync, mkdirSync, rmSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -185,7 +186,8 @@ async function main () {
         }))
         let seen = ''
         const up = await new Promise((resolve) => {
-          const timer = setTimeout(() => resolve(false), 30_000)
+          // Generous: on a machine loaded by other work a start has been seen to take over 30 s.
+          const timer = setTimeout(() => resolve(false), 120_000)
           child.stderr.on('data', (chunk) => {
             this.log.write(chunk)
             if (seen !== undefined) {
@@ -552,13 +554,24 @@ function faultSchedule (seed, totalMs) {
   return schedule
 }
 
+/**
+ * Free ports below the ephemeral range. The daemons are restarted on their ports, and while one is down a client
+ * dialling it can be given that very port as its own (a TCP self-connect, or just any outgoing connection), which
+ * then keeps the daemon from listening again: ports outside the ephemeral range are never handed out that way.
+ */
 async function freePorts (count) {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => resolve(s))
-  })))
-  const ports = servers.map((s) => s.address().port)
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999')
+  const low = Number(range.trim().split(/\s+/)[0])
+  const ports = []
+  while (ports.length < count) {
+    const port = 10_000 + Math.floor(Math.random() * Math.max(1, low - 10_000))
+    if (ports.includes(port)) continue
+    const free = await new Promise((resolve) => {
+      const s = createServer()
+      s.once('error', () => resolve(false))
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
+    })
+    if (free) ports.push(port)
+  }
   return ports
 }
