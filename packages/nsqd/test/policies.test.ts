@@ -419,6 +419,16 @@ describe('/stats', () => {
     expect(text).not.toMatch(/\[c {24}\].*dlq/)
     const metrics = await (await fetch(`${d.httpUrl}/metrics`)).text()
     expect(metrics).toContain('nsqd_channel_dead_lettered_total{topic="plain",channel="p"} 0')
+    expect(metrics).toContain('nsqd_topic_rejected_total{topic="plain"} 0')
+    await ok(d, 'POST', '/topic/policy?topic=plain&max_depth=9')
+    expect(await (await fetch(`${d.httpUrl}/stats?topic=plain`)).text()).toMatch(/\[plain +\] depth: 0 .* msgs: 0 +rejected: 0 +expired: 0 +dropped: 0 +e2e%: \n/)
+  })
+
+  it('the policy flags are not /config options, like nsqd\'s other nsqts-only flags', async () => {
+    const d = await nsqd({ maxAttempts: 3, msgTtl: 60_000 })
+    for (const name of ['max_attempts', 'msg_ttl', 'max_channel_depth', 'channel_overflow']) {
+      expect(await api(d, 'GET', `/config/${name}`)).toEqual({ status: 400, body: { message: 'INVALID_OPTION' } })
+    }
   })
 })
 
