@@ -86,3 +86,85 @@ describe('nsqjs against our nsqd', () => {
     w.close()
   })
 })
+
+async function post (path: string): Promise<void> {
+  const res = await fetch(`${d.httpUrl}${path}`, { method: 'POST' })
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+}
+
+/** A Reader (maxInFlight 10) whose messages go to `onMessage`. */
+function readerOf (topic: string, channel: string, onMessage: (msg: NsqjsMessage) => void): nsq.Reader {
+  const r = reader(topic, channel, { maxInFlight: 10 })
+  r.on('message', onMessage)
+  return r
+}
+
+// nsqjs knows nothing of nsqts's delivery policies (docs/policies.md): they must hold for it as for any NSQ client.
+describe('delivery policies with nsqjs', () => {
+  it('a message an nsqjs Reader keeps requeueing lands in the dead-letter topic after max_attempts, body intact', async () => {
+    await post('/topic/create?topic=nj_dl')
+    await post('/channel/create?topic=nj_dl&channel=work')
+    await post('/channel/policy?topic=nj_dl&channel=work&max_attempts=4')
+    const attempts: number[] = []
+    const r = readerOf('nj_dl', 'work', (msg) => {
+      attempts.push(msg.attempts)
+      msg.requeue(0, false)
+    })
+    const dead: string[] = []
+    const r2 = readerOf('nj_dl.dead', 'ops', (msg) => {
+      dead.push(msg.body.toString())
+      msg.finish()
+    })
+    const w = await openWriter()
+    await publish(w, 'nj_dl', 'bad input ✗')
+    await waitFor(() => dead.length === 1, 10_000, 'dead-lettered')
+    expect(dead).toEqual(['bad input ✗'])
+    expect(attempts).toEqual([1, 2, 3, 4])
+    r.close()
+    r2.close()
+    w.close()
+  })
+
+  it('an nsqjs Reader never receives a message older than the channel ttl', async () => {
+    await post('/topic/create?topic=nj_ttl')
+    await post('/channel/create?topic=nj_ttl&channel=c')
+    await post('/channel/policy?topic=nj_ttl&channel=c&ttl=1s')
+    const w = await openWriter()
+    await publish(w, 'nj_ttl', ['old-1', 'old-2'])
+    // Timed from the answer: the messages are at least this old; the fresh one has a second to be delivered.
+    const published = Date.now()
+    await waitFor(() => Date.now() > published + 1100, 5000, 'the ttl to pass')
+    await publish(w, 'nj_ttl', 'new')
+    const got: string[] = []
+    const r = readerOf('nj_ttl', 'c', (msg) => {
+      got.push(msg.body.toString())
+      msg.finish()
+    })
+    const ch = (): ReturnType<typeof d.nsqd.topics.get> => d.nsqd.topics.get('nj_ttl')
+    await waitFor(() => got.length === 1 && ch()!.channels.get('c')!.depth === 0 && ch()!.channels.get('c')!.inFlightCount === 0, 5000, 'channel drained')
+    expect(got).toEqual(['new'])
+    r.close()
+    w.close()
+  })
+
+  it('an nsqjs Writer publishing to a full topic gets E_PUB_FAILED, and a new Writer succeeds once it drains', async () => {
+    await post('/topic/create?topic=nj_full')
+    await post('/topic/policy?topic=nj_full&max_depth=2')
+    const w = await openWriter()
+    await publish(w, 'nj_full', ['a', 'b'])
+    await expect(publish(w, 'nj_full', 'c')).rejects.toThrow(/E_PUB_FAILED/)
+    w.close()
+    const got: string[] = []
+    const r = readerOf('nj_full', 'c', (msg) => {
+      got.push(msg.body.toString())
+      msg.finish()
+    })
+    await waitFor(() => got.length === 2, 5000, 'the backlog')
+    const w2 = await openWriter()
+    await publish(w2, 'nj_full', 'c')
+    await waitFor(() => got.length === 3, 5000, 'the new message')
+    expect(got).toEqual(['a', 'b', 'c'])
+    r.close()
+    w2.close()
+  })
+})

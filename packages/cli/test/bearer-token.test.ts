@@ -72,7 +72,8 @@ test('nsq_to_file --topic-pattern discovers topics through a token-guarded looku
     const http = new NsqdHttpClient(nsqd.httpUrl, { bearerToken: TOKEN })
     await waitFor(async () => {
       const channel = (await http.stats({ topic: 'archived', channel: 'nsq_to_file' })).topics?.[0]?.channels[0]
-      return channel?.message_count === 1 && channel.in_flight_count === 0
+      // depth 0 too: before the consumer's RDY the message waits in the channel, counted but not in flight.
+      return channel?.message_count === 1 && channel.depth === 0 && channel.in_flight_count === 0
     }, 10_000, () => `the message to be synced; stderr: ${tool.stderr}`, HTTP_POLL_MS)
     expect(await tool.stop()).toEqual({ code: 0, signal: null })
     const [file] = await readdir(out)

@@ -1,41 +1,26 @@
-import net from 'node:net'
-import tls from 'node:tls'
-import { FrameDecoder, FrameType, MAGIC_V2, NsqError, OK, commands, parseErrorText } from '@nsqts/protocol'
-import type { AuthResponse, IdentifyRequest, IdentifyResponse } from '@nsqts/protocol'
+import type net from 'node:net'
+import type tls from 'node:tls'
+import { FrameRangeDecoder, FrameType, HEARTBEAT, MAGIC_V2, NsqError, OK, commands } from '@nsqts/protocol'
+import type { AuthResponse, IdentifyResponse } from '@nsqts/protocol'
 import { formatAddress } from './address.js'
 import type { Address } from './address.js'
 import { createDeflateCodec, createSnappyCodec, loadSnappy } from './compression/codec.js'
 import type { WireCodec } from './compression/codec.js'
-import { ConnectionClosedError, ConnectionError } from './errors.js'
-import { CLIENT_VERSION } from './options.js'
+import { dial } from './dial.js'
+import { ConnectionClosedError, ConnectionError, errorFromText } from './errors.js'
+import { HandshakeReader } from './handshake-reader.js'
+import { PLAIN_OK_IDENTITY, identifyRequest } from './identify.js'
 import type { ResolvedConnectionOptions } from './options.js'
+import { OutputBuffer } from './output-buffer.js'
+import { startTls } from './tls-upgrade.js'
 
-/** What nsqd answers to IDENTIFY when it does not negotiate features (a plain `OK`): its documented defaults. */
-const PLAIN_OK_IDENTITY: IdentifyResponse = {
-  max_rdy_count: 2500,
-  version: '',
-  max_msg_timeout: 900_000,
-  msg_timeout: 60_000,
-  tls_v1: false,
-  deflate: false,
-  deflate_level: 0,
-  max_deflate_level: 0,
-  snappy: false,
-  sample_rate: 0,
-  auth_required: false,
-  output_buffer_size: 16384,
-  output_buffer_timeout: 250,
-}
-
-const HEARTBEAT_TEXT = '_heartbeat_'
-/** "HTTP" read as a frame size: the peer is an HTTP server, most likely the nsqd HTTP port. */
-const HTTP_AS_SIZE = 0x48545450
-/** Writes are coalesced until this many bytes are queued, or until the current tick ends. */
-const FLUSH_THRESHOLD = 64 * 1024
+const FIN_HEAD = Buffer.from('FIN ')
+/** A plain connection reads into one buffer of this size, reused for every read. */
+const READ_BUFFER_SIZE = 64 * 1024
 
 export interface ConnectionHandlers {
-  /** A message frame. `data` is only valid during the call. */
-  onMessage? (data: Buffer): void
+  /** A message frame: its data is `buf[start, end)`, only valid during the call. */
+  onMessage? (buf: Buffer, start: number, end: number): void
   /** E_FIN_FAILED / E_REQ_FAILED / E_TOUCH_FAILED: the only error frames after which nsqd keeps the connection. */
   onNonFatalError? (err: NsqError): void
   /** Called once, when the socket is gone; `err` is undefined after a close() we asked for. */
@@ -71,18 +56,14 @@ export class Connection {
   /** The stream commands are written to and frames read from: the socket, or the TLS socket wrapping it. */
   private stream!: net.Socket
   private codec: WireCodec | undefined
-  private decoder: FrameDecoder | undefined
+  private decoder: FrameRangeDecoder | undefined
   private readonly pending: Pending[] = []
-  private outQueue: Buffer[] = []
-  private outBytes = 0
-  private flushScheduled = false
+  private readonly output = new OutputBuffer((chunks) => { this.writeChunks(chunks) })
   private closeError: Error | undefined
   private lastReadAt = 0
   private readTimer: NodeJS.Timeout | undefined
   private writeTimer: NodeJS.Timeout | undefined
-  /** Handshake bytes received but not yet consumed as a frame. */
-  private handshakeBuf: Buffer = Buffer.alloc(0)
-  private handshakeWaiter: (() => void) | undefined
+  private readonly handshake: HandshakeReader
   private idleWaiters: Array<() => void> = []
   /** Only a connection that finished its handshake reports its close; a failed connect() rejects instead. */
   private wasOpen = false
@@ -94,6 +75,9 @@ export class Connection {
   ) {
     this.address = address
     this.name = formatAddress(address)
+    this.handshake = new HandshakeReader(this.name, () => this.phase === 'closed'
+      ? this.closeError ?? new ConnectionClosedError(this.name)
+      : undefined)
   }
 
   get isOpen (): boolean {
@@ -112,7 +96,7 @@ export class Connection {
     this.armReadTimer()
     try {
       this.socket.write(MAGIC_V2)
-      this.socket.write(commands.identify(this.identifyBody()))
+      this.socket.write(commands.identify(identifyRequest(this.options)))
       const answer = await this.readHandshakeResponse()
       if (answer[0] === 0x7b /* '{' */) {
         this.identity = { ...PLAIN_OK_IDENTITY, ...JSON.parse(answer.toString()) as Partial<IdentifyResponse> }
@@ -125,13 +109,12 @@ export class Connection {
     }
     this.phase = 'open'
     this.wasOpen = true
-    this.decoder = new FrameDecoder(
-      (type, data) => { this.onFrame(type, data) },
+    this.decoder = new FrameRangeDecoder(
+      (type, buf, start, end) => { this.onFrame(type, buf, start, end) },
       (err) => { this.destroy(new ConnectionError(this.name, err.message)) },
       this.options.maxMsgSize === 0 ? undefined : this.options.maxMsgSize
     )
-    const rest = this.handshakeBuf
-    this.handshakeBuf = Buffer.alloc(0)
+    const rest = this.handshake.takeRest()
     if (rest.length > 0) this.decoder.push(rest)
     return this.identity
   }
@@ -169,14 +152,13 @@ export class Connection {
   /** Writes a command that nsqd does not answer. Dropped silently once the connection is closed. */
   send (bytes: Buffer): void {
     if (this.phase === 'closed' || this.phase === 'connecting') return
-    this.outQueue.push(bytes)
-    this.outBytes += bytes.length
-    if (this.outBytes >= FLUSH_THRESHOLD) {
-      this.flush()
-    } else if (!this.flushScheduled) {
-      this.flushScheduled = true
-      process.nextTick(() => { this.flush() })
-    }
+    this.output.write(bytes)
+  }
+
+  /** FIN for the message whose 16-byte id starts at `source[idStart]`, without making the id a string. */
+  sendFin (source: Buffer, idStart: number): void {
+    if (this.phase === 'closed' || this.phase === 'connecting') return
+    this.output.writeWithId(FIN_HEAD, source, idStart)
   }
 
   /** Flushes queued writes and ends the connection; nsqd sees a clean EOF. */
@@ -186,7 +168,7 @@ export class Connection {
       this.destroy()
       return
     }
-    this.flush()
+    this.output.flush()
     this.phase = 'closed'
     this.stream.end()
     // A peer that never closes its side must not keep the socket around.
@@ -207,63 +189,33 @@ export class Connection {
     return new ConnectionError(this.name, 'not connected', { cause: this.closeError })
   }
 
-  private identifyBody (): IdentifyRequest {
-    const o = this.options
-    return {
-      client_id: o.clientId,
-      hostname: o.hostname,
-      user_agent: o.userAgent === '' ? `nsqts/${CLIENT_VERSION}` : o.userAgent,
-      feature_negotiation: true,
-      heartbeat_interval: o.heartbeatIntervalMs,
-      output_buffer_size: o.outputBufferSize,
-      output_buffer_timeout: o.outputBufferTimeoutMs,
-      tls_v1: o.tls !== undefined,
-      snappy: o.snappy,
-      deflate: o.deflate,
-      deflate_level: o.deflateLevel,
-      sample_rate: o.sampleRate,
-      msg_timeout: o.msgTimeoutMs,
-    }
-  }
-
-  private dial (): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: this.address.host, port: this.address.port })
-      this.socket = socket
-      this.stream = socket
-      const timer = setTimeout(() => {
-        socket.destroy(new Error(`dial timed out after ${this.options.dialTimeoutMs} ms`))
-      }, this.options.dialTimeoutMs)
-      let failure: Error | undefined
-      const onError = (err: Error): void => { failure = err }
-      // 'close' follows 'error', and also comes alone when destroy() aborts the dial.
-      const onClose = (): void => {
-        clearTimeout(timer)
-        this.phase = 'closed'
-        const cause = failure ?? this.closeError
-        reject(new ConnectionError(this.name, `cannot connect: ${cause?.message ?? 'aborted'}`, { cause }))
-      }
-      socket.once('error', onError)
-      socket.once('close', onClose)
-      socket.once('connect', () => {
-        clearTimeout(timer)
-        socket.off('error', onError)
-        socket.off('close', onClose)
-        socket.setNoDelay(true)
-        this.attach(socket)
-        socket.on('close', () => { this.onSocketClose() })
-        resolve()
-      })
+  private async dial (): Promise<void> {
+    // Without TLS or compression the socket reads into one reused buffer, with no Buffer and no stream event per
+    // read: everything the frame loop keeps (messages, answers, partial frames) is copied out of it. TLS and the
+    // codecs read through the stream as usual.
+    const reused = this.options.tls === undefined && !this.options.snappy && !this.options.deflate
+    const buffer = Buffer.allocUnsafe(reused ? READ_BUFFER_SIZE : 0)
+    const { socket, connected } = dial(this.address, {
+      name: this.name,
+      timeoutMs: this.options.dialTimeoutMs,
+      onread: reused ? { buffer, callback: (length) => this.onRead(buffer.subarray(0, length)) } : undefined,
+      abortCause: () => this.closeError,
     })
+    this.socket = socket
+    this.stream = socket
+    try {
+      await connected
+    } catch (err) {
+      this.phase = 'closed'
+      throw err
+    }
+    this.attach(socket)
+    socket.on('close', () => { this.onSocketClose() })
   }
 
   /** Routes a readable stream's bytes into the connection and its errors into the close path. */
   private attach (stream: net.Socket): void {
-    stream.on('data', (chunk: Buffer) => {
-      this.lastReadAt = performance.now()
-      if (this.codec !== undefined) this.codec.decode(chunk)
-      else this.onPlain(chunk)
-    })
+    stream.on('data', (chunk: Buffer) => { this.onRead(chunk) })
     stream.on('error', (err) => { this.closeError ??= new ConnectionError(this.name, err.message, { cause: err }) })
     stream.on('drain', () => {
       clearTimeout(this.writeTimer)
@@ -271,45 +223,31 @@ export class Connection {
     })
   }
 
+  /** @returns true: keep reading (the onread contract). */
+  private onRead (chunk: Buffer): true {
+    this.lastReadAt = performance.now()
+    if (this.codec !== undefined) this.codec.decode(chunk)
+    else this.onPlain(chunk)
+    return true
+  }
+
   private onPlain (chunk: Buffer): void {
-    if (this.decoder !== undefined) {
-      this.decoder.push(chunk)
-      return
-    }
-    this.handshakeBuf = this.handshakeBuf.length === 0 ? chunk : Buffer.concat([this.handshakeBuf, chunk])
-    this.handshakeWaiter?.()
+    if (this.decoder !== undefined) this.decoder.push(chunk)
+    else this.handshake.push(chunk)
   }
 
   /** Reads the next handshake frame, answering heartbeats; an error frame rejects with the NsqError. */
   private async readHandshakeResponse (): Promise<Buffer> {
     for (;;) {
-      const { type, data } = await this.readHandshakeFrame()
-      if (type === FrameType.Error) throw errorFromFrame(data)
+      const { type, data } = await this.handshake.frame()
+      if (type === FrameType.Error) throw errorFromText(data.toString())
       if (type !== FrameType.Response) throw new ConnectionError(this.name, `unexpected frame type ${type} during handshake`)
-      if (data.toString() === HEARTBEAT_TEXT) {
+      if (data.equals(HEARTBEAT)) {
         this.heartbeats++
         this.send(commands.NOP)
         continue
       }
       return data
-    }
-  }
-
-  private async readHandshakeFrame (): Promise<{ type: number, data: Buffer }> {
-    for (;;) {
-      if (this.phase === 'closed') throw this.closeError ?? new ConnectionClosedError(this.name)
-      const buf = this.handshakeBuf
-      if (buf.length >= 4) {
-        const size = buf.readUInt32BE(0)
-        if (size === HTTP_AS_SIZE) throw new ConnectionError(this.name, 'unexpected HTTP response: is this the nsqd HTTP port?')
-        if (size < 4) throw new ConnectionError(this.name, `frame too short (${size} bytes)`)
-        if (buf.length >= 4 + size) {
-          this.handshakeBuf = buf.subarray(4 + size)
-          return { type: buf.readUInt32BE(4), data: Buffer.from(buf.subarray(8, 4 + size)) }
-        }
-      }
-      await new Promise<void>((resolve) => { this.handshakeWaiter = resolve })
-      this.handshakeWaiter = undefined
     }
   }
 
@@ -336,36 +274,17 @@ export class Connection {
       }
       this.codec = o.snappy ? createSnappyCodec(await loadSnappy(), sinks) : createDeflateCodec(o.deflateLevel, sinks)
       // Whatever arrived after the IDENTIFY answer is already compressed.
-      const early = this.handshakeBuf
-      this.handshakeBuf = Buffer.alloc(0)
+      const early = this.handshake.takeRest()
       if (early.length > 0) this.codec.decode(early)
       await this.expectOk(o.snappy ? 'snappy upgrade' : 'deflate upgrade')
     }
   }
 
-  private startTls (options: tls.ConnectionOptions): Promise<void> {
-    if (this.handshakeBuf.length > 0) {
-      return Promise.reject(new ConnectionError(this.name, 'unexpected data before the TLS handshake'))
-    }
-    return new Promise((resolve, reject) => {
-      this.socket.removeAllListeners('data')
-      const secure = tls.connect({
-        host: this.address.host,
-        servername: net.isIP(this.address.host) === 0 ? this.address.host : undefined,
-        ...options,
-        socket: this.socket,
-      })
-      this.stream = secure
-      const onError = (err: Error): void => {
-        reject(new ConnectionError(this.name, `TLS handshake failed: ${err.message}`, { cause: err }))
-      }
-      secure.once('error', onError)
-      secure.once('secureConnect', () => {
-        secure.off('error', onError)
-        this.attach(secure)
-        resolve()
-      })
-    })
+  private async startTls (options: tls.ConnectionOptions): Promise<void> {
+    if (this.handshake.pending) throw new ConnectionError(this.name, 'unexpected data before the TLS handshake')
+    const secure = await startTls(this.socket, this.address, this.name, options)
+    this.stream = secure
+    this.attach(secure)
   }
 
   private async authenticate (): Promise<void> {
@@ -376,28 +295,26 @@ export class Connection {
     this.auth = JSON.parse((await this.readHandshakeResponse()).toString()) as AuthResponse
   }
 
-  private onFrame (type: number, data: Buffer): void {
+  private onFrame (type: number, buf: Buffer, start: number, end: number): void {
     if (type === FrameType.Message) {
-      this.handlers.onMessage?.(data)
+      this.handlers.onMessage?.(buf, start, end)
       return
     }
     if (type === FrameType.Response) {
-      if (data.length === HEARTBEAT_TEXT.length && data.toString() === HEARTBEAT_TEXT) {
+      // OK (the answer to every PUB) and heartbeats are recognised in place; other answers are copied out.
+      const length = end - start
+      if (length === 2 && buf[start] === 0x4f && buf[start + 1] === 0x4b) {
+        this.answer(OK)
+      } else if (length === HEARTBEAT.length && HEARTBEAT.compare(buf, start, end) === 0) {
         this.heartbeats++
         this.send(commands.NOP)
-        return
+      } else {
+        this.answer(Buffer.from(buf.subarray(start, end)))
       }
-      const waiter = this.pending.shift()
-      if (waiter === undefined) {
-        this.options.logger.warn(`${this.name}: unexpected response ${JSON.stringify(data.toString())}`)
-        return
-      }
-      waiter.resolve(data.equals(OK) ? OK : Buffer.from(data))
-      this.settled()
       return
     }
     if (type === FrameType.Error) {
-      const err = errorFromFrame(data)
+      const err = errorFromText(buf.toString('utf8', start, end))
       if (err instanceof NsqError && !err.fatal) {
         this.handlers.onNonFatalError?.(err)
         return
@@ -413,24 +330,30 @@ export class Connection {
     this.destroy(new ConnectionError(this.name, `unknown frame type ${type}`))
   }
 
-  private flush (): void {
-    this.flushScheduled = false
-    if (this.outBytes === 0 || this.phase === 'closed') return
-    const queue = this.outQueue
-    this.outQueue = []
-    this.outBytes = 0
+  private answer (data: Buffer): void {
+    const waiter = this.pending.shift()
+    if (waiter === undefined) {
+      this.options.logger.warn(`${this.name}: unexpected response ${JSON.stringify(data.toString())}`)
+      return
+    }
+    waiter.resolve(data)
+    this.settled()
+  }
+
+  /** The output buffer's flush: one write, or a writev (cork/uncork) for several chunks. */
+  private writeChunks (chunks: Buffer[]): void {
+    if (this.phase === 'closed') return
     if (this.codec !== undefined) {
-      this.codec.encode(queue.length === 1 ? queue[0]! : Buffer.concat(queue))
+      this.codec.encode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
       return
     }
-    if (queue.length === 1) {
-      this.writeWire(queue[0]!)
+    if (chunks.length === 1) {
+      this.writeWire(chunks[0]!)
       return
     }
-    // cork/uncork turns the writes into one writev.
     this.stream.cork()
-    for (let i = 0; i < queue.length - 1; i++) this.stream.write(queue[i]!)
-    this.writeWire(queue[queue.length - 1]!)
+    for (let i = 0; i < chunks.length - 1; i++) this.stream.write(chunks[i]!)
+    this.writeWire(chunks[chunks.length - 1]!)
     this.stream.uncork()
   }
 
@@ -466,17 +389,10 @@ export class Connection {
     clearTimeout(this.readTimer)
     clearTimeout(this.writeTimer)
     this.codec?.destroy()
-    this.handshakeWaiter?.()
+    this.handshake.wake()
     const cause = this.closeError
     for (const waiter of this.pending.splice(0)) waiter.reject(new ConnectionClosedError(this.name, { cause }))
     this.settled()
     if (this.wasOpen) this.handlers.onClose(cause)
   }
-}
-
-function errorFromFrame (data: Buffer): Error {
-  const text = data.toString()
-  const parsed = parseErrorText(text)
-  if (parsed === undefined) return new Error(`nsqd error: ${text}`)
-  return new NsqError(parsed.code, parsed.description)
 }

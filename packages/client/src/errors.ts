@@ -2,6 +2,7 @@
  * Errors raised by the client itself. Errors that nsqd sends (error frames) surface as the protocol package's
  * NsqError, with the wire code in `code`; the HTTP helpers raise {@link HttpError}.
  */
+import { NsqError, parseErrorText } from '@nsqts/protocol'
 
 /** The TCP connection to an nsqd failed or was lost. `address` says which node; `cause` holds the socket error. */
 export class ConnectionError extends Error {
@@ -30,4 +31,11 @@ export class ClosedError extends Error {
     super(`${what} is closed`)
     this.name = 'ClosedError'
   }
+}
+
+/** An error frame's text as an NsqError (`E_CODE description`), or a plain Error when it has no NSQ code. */
+export function errorFromText (text: string): Error {
+  const parsed = parseErrorText(text)
+  if (parsed === undefined) return new Error(`nsqd error: ${text}`)
+  return new NsqError(parsed.code, parsed.description)
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Consumer, HttpError, LookupdHttpClient, NsqdHttpClient, Producer, lookupTopicProducers } from '../src/index.js'
+import { Consumer, HttpError, LookupdHttpClient, NsqdHttpClient, Producer } from '../src/index.js'
 import { waitFor } from '@nsqts/testkit'
 import { cleanup, deferred, lookupd, nsqd, topicName } from './helpers.js'
 
@@ -60,6 +60,69 @@ describe('NsqdHttpClient', () => {
   })
 })
 
+describe('NsqdHttpClient delivery policies (nsqts)', () => {
+  it('sets, reads and clears a channel\'s and a topic\'s policy; a bad value is a named 400 that changes nothing', async () => {
+    const d = await nsqd()
+    const http = new NsqdHttpClient(d.httpAddress)
+    const topic = topicName()
+    await http.createTopic(topic)
+    await http.createChannel(topic, 'ch')
+    const off = { max_attempts: 0, dead_letter_topic: `${topic}.dead`, ttl: '', ttl_action: 'drop', max_depth: 0 }
+    expect(await http.getChannelPolicy(topic, 'ch')).toMatchObject(off)
+    const set = await http.setChannelPolicy(topic, 'ch', { max_attempts: 3, ttl: '30s', max_depth: 100 })
+    expect(set).toMatchObject({ max_attempts: 3, dead_letter_topic: `${topic}.dead`, ttl: '30s', max_depth: 100 })
+    // Fields left out stay as they are.
+    expect(await http.setChannelPolicy(topic, 'ch', { overflow: 'dead-letter' })).toEqual({ ...set, overflow: 'dead-letter' })
+    expect(await http.getChannelPolicy(topic, 'ch')).toEqual({ ...set, overflow: 'dead-letter' })
+    await expect(http.setChannelPolicy(topic, 'ch', { max_attempts: -1, ttl: '1m' }))
+      .rejects.toMatchObject({ status: 400, nsqMessage: 'INVALID_MAX_ATTEMPTS' })
+    expect((await http.getChannelPolicy(topic, 'ch')).ttl).toBe('30s')
+    expect(await http.setChannelPolicy(topic, 'ch', { max_attempts: 0, ttl: '', max_depth: 0 })).toMatchObject(off)
+
+    expect(await http.getTopicPolicy(topic)).toEqual({ ttl: '', max_depth: 0, overflow: 'reject' })
+    expect(await http.setTopicPolicy(topic, { ttl: '1m', max_depth: 5 })).toEqual({ ttl: '1m0s', max_depth: 5, overflow: 'reject' })
+    await expect(http.setTopicPolicy(topic, { overflow: 'dead-letter' })).rejects.toMatchObject({ status: 400, nsqMessage: 'INVALID_OVERFLOW' })
+    expect(await http.getTopicPolicy(topic)).toEqual({ ttl: '1m0s', max_depth: 5, overflow: 'reject' })
+
+    await expect(http.getTopicPolicy(topicName())).rejects.toMatchObject({ status: 404, nsqMessage: 'TOPIC_NOT_FOUND' })
+    await expect(http.getChannelPolicy(topic, 'nope')).rejects.toMatchObject({ status: 404, nsqMessage: 'CHANNEL_NOT_FOUND' })
+  })
+
+  it('peeks at the next messages without taking them, and redrives a channel\'s messages to another topic', async () => {
+    const d = await nsqd()
+    const http = new NsqdHttpClient(d.httpAddress)
+    const dead = `${topicName()}.dead`
+    const target = topicName()
+    await http.createTopic(dead)
+    await http.createChannel(dead, 'ch')
+    await http.createTopic(target)
+    await http.createChannel(target, 'back')
+    await http.publishMany(dead, ['first', 'second', Buffer.from([0xff, 0x00, 0xfe])])
+    const depth = async (topic: string, channel: string): Promise<number | undefined> =>
+      (await http.stats({ topic, channel })).topics?.[0]?.channels[0]?.depth
+    await waitFor(async () => await depth(dead, 'ch') === 3, 5000, 'three messages in the channel')
+
+    const peeked = await http.peekChannel(dead, 'ch', { n: 2 })
+    expect(peeked.messages.map((m) => [m.body, m.body_encoding])).toEqual([['first', 'utf8'], ['second', 'utf8']])
+    for (const m of peeked.messages) {
+      expect(m.id).toMatch(/^[0-9a-f]{16}$/)
+      expect(m.attempts).toBe(0)
+      expect(m.timestamp).toBeGreaterThan(Date.now() * 1e6 - 60e9)
+    }
+    const all = await http.peekChannel(dead, 'ch')
+    expect(all.messages.slice(0, 2)).toEqual(peeked.messages)
+    expect(all.messages[2]).toMatchObject({ body: Buffer.from([0xff, 0x00, 0xfe]).toString('base64'), body_encoding: 'base64' })
+    expect(await depth(dead, 'ch')).toBe(3)
+
+    expect(await http.redriveChannel(dead, 'ch', target, { n: 1 })).toEqual({ moved: 1 })
+    expect(await http.redriveChannel(dead, 'ch', target)).toEqual({ moved: 2 })
+    expect(await depth(dead, 'ch')).toBe(0)
+    await waitFor(async () => await depth(target, 'back') === 3, 5000, 'the three messages on the target topic')
+    const moved = await http.peekChannel(target, 'back')
+    expect(moved.messages.map((m) => m.body)).toEqual(all.messages.map((m) => m.body))
+  })
+})
+
 describe('LookupdHttpClient', () => {
   it('lookup, topics, channels and nodes of a registered nsqd', async () => {
     const l = await lookupd()
@@ -106,25 +169,6 @@ describe('LookupdHttpClient', () => {
     await http.tombstoneTopicProducer(topic, `127.0.0.1:${d.http.port}`)
     expect((await http.lookup(topic)).producers).toEqual([])
     await expect(http.deleteChannel(topic, 'missing')).rejects.toMatchObject({ status: 404, nsqMessage: 'CHANNEL_NOT_FOUND' })
-  })
-})
-
-describe('lookupTopicProducers', () => {
-  it('asks every lookupd, lists an nsqd known to several once, and reports the lookupds that failed', async () => {
-    const [l1, l2, l3] = [await lookupd(), await lookupd(), await lookupd()]
-    const d = await nsqd({ nsqlookupdTcpAddresses: [l1.tcpAddress, l2.tcpAddress] })
-    const topic = topicName()
-    await new NsqdHttpClient(d.httpAddress).createTopic(topic)
-    const [c1, c2, c3] = [l1, l2, l3].map((l) => new LookupdHttpClient(l.httpAddress))
-    await waitFor(async () => (await c1!.topics()).includes(topic) && (await c2!.topics()).includes(topic), 5000, 'both registrations')
-    // Nothing listens on port 1.
-    const down = new LookupdHttpClient('127.0.0.1:1')
-    const { producers, failures } = await lookupTopicProducers([c1!, down, c2!, c3!], topic)
-    expect(producers).toHaveLength(1)
-    expect(producers[0]).toMatchObject({ broadcast_address: '127.0.0.1', tcp_port: d.tcp.port, http_port: d.http.port })
-    // The lookupd that never heard of the topic answered 404; it is a failure like the one that is down.
-    expect(failures.map((f) => f.lookupd)).toEqual([down, c3])
-    expect(failures[1]!.error).toMatchObject({ status: 404 })
   })
 })
 

@@ -28,6 +28,10 @@ function spaceEndingAt (s: string, end: number): number {
 
 /** strings.TrimSpace over the UTF-8 bytes held in a latin1 string. */
 export function goTrimSpace (s: string): string {
+  // The usual line (a command from nsqd) starts and ends with a printable ASCII character: nothing to trim.
+  const first = s.charCodeAt(0)
+  const last = s.charCodeAt(s.length - 1)
+  if (first > 0x20 && first < 0x7f && last > 0x20 && last < 0x7f) return s
   let start = 0
   let end = s.length
   for (let n = spaceAt(s, start); n > 0 && start < end; n = spaceAt(s, start)) start += n

@@ -8,6 +8,7 @@ import { createLookupdMetrics } from './metrics.js'
 import { parseHostPort, resolveLookupdOptions, type HostPort, type LookupdOptions } from './options.js'
 import { RegistrationDB } from './registration-db.js'
 import { LookupClient } from './tcp.js'
+import { writeLogLine } from './log-writer.js'
 import { VERSION } from './version.js'
 
 /**
@@ -32,7 +33,7 @@ export class NSQLookupd {
   constructor (options: Partial<LookupdOptions> & { logger?: Logger } = {}) {
     const { logger, ...rest } = options
     this.options = resolveLookupdOptions(rest)
-    this.logger = logger ?? createLogger(this.options.logPrefix, () => this.options.logLevel, (line) => process.stderr.write(line))
+    this.logger = logger ?? createLogger(this.options.logPrefix, () => this.options.logLevel, writeLogLine)
     const metrics = createLookupdMetrics({
       db: this.db,
       inactiveProducerTimeout: this.options.inactiveProducerTimeout,

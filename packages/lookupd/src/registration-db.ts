@@ -14,12 +14,15 @@ export interface PeerInfo {
   lastUpdate: number
 }
 
-/** A peer's entry under one registration. Tombstones are per registration: a node is tombstoned for one topic. */
+/**
+ * A peer's entry under one registration. Tombstones are per registration: a node is tombstoned for one topic. The
+ * entries of a peer that is not tombstoned are one shared object; a tombstone replaces its registration's entry.
+ */
 export interface Producer {
   readonly peer: PeerInfo
-  tombstoned: boolean
+  readonly tombstoned: boolean
   /** Wall-clock ms; undefined while never tombstoned. */
-  tombstonedAt: number | undefined
+  readonly tombstonedAt: number | undefined
 }
 
 /** nsqlookupd's three kinds of key: `client` (every identified peer, key and subkey empty), `topic`, `channel`. */
@@ -31,6 +34,8 @@ export interface Registration {
   /** The channel name for `channel` registrations, else empty. */
   readonly subKey: string
   readonly producers: Map<string, Producer>
+  /** Counts changes to `producers` (added, removed, tombstoned): what was built from them holds until it moves. */
+  changes: number
 }
 
 /** The key, or subkey, that matches every key in a search (as in NSQ, `*` is a wildcard in lookups). */
@@ -42,11 +47,13 @@ export const WILDCARD = '*'
  * exception is an #ephemeral key, which goes with its last producer.
  *
  * Keys are nested category → key → subkey so that a topic's channels are found without a scan, and each peer
- * has an index of its registrations so that a disconnect or /nodes does not scan every key.
+ * has an index of its registrations so that a disconnect or /nodes does not scan every key. At 2,000 peers of 150
+ * registrations each, the per-entry cost is what counts: an entry is a map slot pointing to the peer's shared
+ * Producer, and the index is a plain array.
  */
 export class RegistrationDB {
   private readonly keys = new Map<Category, Map<string, Map<string, Registration>>>()
-  private readonly byPeer = new Map<string, Set<Registration>>()
+  private readonly byPeer = new Map<string, PeerEntry>()
 
   /** Returns the registration, creating an empty one if needed. */
   addRegistration (category: Category, key: string, subKey: string): Registration {
@@ -62,7 +69,7 @@ export class RegistrationDB {
     }
     let registration = bySubKey.get(subKey)
     if (registration === undefined) {
-      registration = { category, key, subKey, producers: new Map() }
+      registration = { category, key, subKey, producers: new Map(), changes: 0 }
       bySubKey.set(subKey, registration)
     }
     return registration
@@ -72,14 +79,40 @@ export class RegistrationDB {
   addProducer (category: Category, key: string, subKey: string, peer: PeerInfo): boolean {
     const registration = this.addRegistration(category, key, subKey)
     if (registration.producers.has(peer.id)) return false
-    registration.producers.set(peer.id, { peer, tombstoned: false, tombstonedAt: undefined })
     let mine = this.byPeer.get(peer.id)
     if (mine === undefined) {
-      mine = new Set()
+      mine = { producer: { peer, tombstoned: false, tombstonedAt: undefined }, registrations: [] }
       this.byPeer.set(peer.id, mine)
     }
-    mine.add(registration)
+    const shared = mine.producer.peer === peer ? mine.producer : { peer, tombstoned: false, tombstonedAt: undefined }
+    registration.producers.set(peer.id, shared)
+    registration.changes++
+    mine.registrations.push(registration)
     return true
+  }
+
+  /** Tombstones the peer's entry in this registration (its entries elsewhere stay as they are). */
+  tombstone (registration: Registration, peerId: string, at: number): void {
+    const producer = registration.producers.get(peerId)
+    if (producer === undefined) return
+    registration.producers.set(peerId, { peer: producer.peer, tombstoned: true, tombstonedAt: at })
+    registration.changes++
+  }
+
+  /**
+   * The peer is gone: it leaves every registration it produced (an #ephemeral key with no producer left goes too).
+   * Returns those registrations, in the order they were made.
+   */
+  removePeer (peerId: string): Registration[] {
+    const mine = this.byPeer.get(peerId)
+    if (mine === undefined) return []
+    this.byPeer.delete(peerId)
+    for (const registration of mine.registrations) {
+      registration.producers.delete(peerId)
+      registration.changes++
+      if (registration.producers.size === 0 && isEphemeralRegistration(registration)) this.removeRegistration(registration)
+    }
+    return mine.registrations
   }
 
   /**
@@ -88,7 +121,10 @@ export class RegistrationDB {
    */
   removeProducer (registration: Registration, peerId: string): { removed: boolean, left: number } {
     const removed = registration.producers.delete(peerId)
-    if (removed) this.forgetPeerRegistration(peerId, registration)
+    if (removed) {
+      registration.changes++
+      this.forgetPeerRegistration(peerId, registration)
+    }
     const left = registration.producers.size
     if (left === 0 && isEphemeralRegistration(registration)) this.removeRegistration(registration)
     return { removed, left }
@@ -136,9 +172,9 @@ export class RegistrationDB {
     return [...seen.values()]
   }
 
-  /** Every registration the peer produces. */
+  /** Every registration the peer produces, in the order they were made. */
   lookupRegistrations (peerId: string): Registration[] {
-    return [...(this.byPeer.get(peerId) ?? [])]
+    return [...(this.byPeer.get(peerId)?.registrations ?? [])]
   }
 
   /** Every registration, in no particular order. */
@@ -158,9 +194,16 @@ export class RegistrationDB {
   private forgetPeerRegistration (peerId: string, registration: Registration): void {
     const mine = this.byPeer.get(peerId)
     if (mine === undefined) return
-    mine.delete(registration)
-    if (mine.size === 0) this.byPeer.delete(peerId)
+    const i = mine.registrations.indexOf(registration)
+    if (i !== -1) mine.registrations.splice(i, 1)
+    if (mine.registrations.length === 0) this.byPeer.delete(peerId)
   }
+}
+
+/** A peer's index: the Producer its untombstoned entries share, and its registrations. */
+interface PeerEntry {
+  readonly producer: Producer
+  readonly registrations: Registration[]
 }
 
 function isEphemeralRegistration (registration: Registration): boolean {

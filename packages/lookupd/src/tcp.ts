@@ -39,6 +39,8 @@ export class LookupClient implements CommandSink {
   private peer: PeerInfo | null = null
   readonly id: string
   private readonly identifyBody: BodySpec
+  /** Answers held while a push() runs; undefined outside one. */
+  private replies: Buffer[] | undefined
 
   constructor (private readonly socket: Socket, private readonly ctx: TcpContext) {
     this.id = formatRemoteAddress(socket.remoteAddress, socket.remotePort)
@@ -53,18 +55,32 @@ export class LookupClient implements CommandSink {
   }
 
   push (chunk: Buffer): void {
-    this.socket.cork()
+    this.replies = []
     try {
       this.consume(chunk)
     } catch (err) {
       // A bug must cost this connection only, never the daemon.
       this.ctx.logger.error(`client(${this.id}) - internal error: ${(err as Error).stack ?? String(err)}`)
       this.isClosed = true
+      this.replies = undefined
       this.parser.stop()
       this.socket.destroy()
     } finally {
-      this.socket.uncork()
+      this.sendReplies()
     }
+  }
+
+  /** Answers of one push() leave together: an nsqd pipelines its registrations, one OK each. */
+  private reply (data: Buffer): void {
+    if (this.replies !== undefined) this.replies.push(data)
+    else this.socket.write(data)
+  }
+
+  private sendReplies (): void {
+    const replies = this.replies
+    this.replies = undefined
+    if (replies === undefined || replies.length === 0) return
+    this.socket.write(replies.length === 1 ? replies[0]! : Buffer.concat(replies))
   }
 
   /** The peer closed its side. Like nsqlookupd, answer an IDENTIFY cut short, then close. */
@@ -83,10 +99,8 @@ export class LookupClient implements CommandSink {
     if (peer === null) return
     this.peer = null
     const { db, logger } = this.ctx
-    for (const registration of db.lookupRegistrations(peer.id)) {
-      if (db.removeProducer(registration, peer.id).removed) {
-        logger.info(`DB: client(${this.id}) UNREGISTER category:${registration.category} key:${registration.key} subkey:${registration.subKey}`)
-      }
+    for (const registration of db.removePeer(peer.id)) {
+      logger.info(`DB: client(${this.id}) UNREGISTER category:${registration.category} key:${registration.key} subkey:${registration.subKey}`)
     }
   }
 
@@ -163,7 +177,7 @@ export class LookupClient implements CommandSink {
       this.ctx.logger.info(`CLIENT(${this.id}): pinged (last ping ${formatGoDuration((now - peer.lastUpdate) * 1e6)})`)
       peer.lastUpdate = now
     }
-    this.socket.write(OK_RESPONSE)
+    this.reply(OK_RESPONSE)
   }
 
   private onIdentifyBody (body: Buffer): void {
@@ -181,7 +195,7 @@ export class LookupClient implements CommandSink {
     const { db, logger } = this.ctx
     logger.info(`CLIENT(${this.id}): IDENTIFY Address:${peer.broadcastAddress} TCP:${peer.tcpPort} HTTP:${peer.httpPort} Version:${peer.version}`)
     if (db.addProducer('client', '', '', peer)) logger.info(`DB: client(${this.id}) REGISTER category:client key: subkey:`)
-    this.socket.write(this.ctx.identifyResponse)
+    this.reply(this.ctx.identifyResponse)
   }
 
   /** Checks REGISTER/UNREGISTER params in nsqlookupd's order; undefined after a fatal answer. */
@@ -219,7 +233,7 @@ export class LookupClient implements CommandSink {
     if (db.addProducer('topic', topic, '', peer)) {
       logger.info(`DB: client(${this.id}) REGISTER category:topic key:${topic} subkey:`)
     }
-    this.socket.write(OK_RESPONSE)
+    this.reply(OK_RESPONSE)
   }
 
   private unregister (params: string[]): void {
@@ -244,11 +258,11 @@ export class LookupClient implements CommandSink {
         logger.info(`DB: client(${this.id}) UNREGISTER category:topic key:${topic} subkey:`)
       }
     }
-    this.socket.write(OK_RESPONSE)
+    this.reply(OK_RESPONSE)
   }
 
   private respond (text: string): void {
-    this.socket.write(encodeSizePrefixed(Buffer.from(text, 'latin1')))
+    this.reply(encodeSizePrefixed(Buffer.from(text, 'latin1')))
   }
 
   /** Answers a fatal error and closes, as nsqlookupd does for every error. */
@@ -263,6 +277,7 @@ export class LookupClient implements CommandSink {
     if (this.isClosed) return
     this.isClosed = true
     this.parser.stop()
+    this.sendReplies()
     const socket = this.socket
     socket.end(() => socket.destroy())
   }

@@ -26,6 +26,13 @@ async function ok<T> (d: NsqdHandle, method: 'GET' | 'POST', path: string): Prom
   return r.body
 }
 
+/** Creates topic/channel (without a consumer) and sets the channel's policy from `query`. */
+async function channelWithPolicy (d: NsqdHandle, topic: string, channel: string, query: string): Promise<void> {
+  await ok(d, 'POST', `/topic/create?topic=${topic}`)
+  await ok(d, 'POST', `/channel/create?topic=${topic}&channel=${channel}`)
+  await ok(d, 'POST', `/channel/policy?topic=${topic}&channel=${channel}&${query}`)
+}
+
 async function stats (d: NsqdHandle, topic?: string): Promise<NsqdStats> {
   return ok<NsqdStats>(d, 'GET', `/stats?format=json&include_mem=false${topic === undefined ? '' : `&topic=${topic}`}`)
 }
@@ -166,9 +173,7 @@ describe('dead-letter', () => {
   })
 
   it('a message that times out max_attempts times goes to the named dead-letter topic', async () => {
-    await ok(d, 'POST', '/topic/create?topic=dlt')
-    await ok(d, 'POST', '/channel/create?topic=dlt&channel=slow')
-    await ok(d, 'POST', '/channel/policy?topic=dlt&channel=slow&max_attempts=1&dead_letter_topic=dlt_failed')
+    await channelWithPolicy(d, 'dlt', 'slow', 'max_attempts=1&dead_letter_topic=dlt_failed')
     const c = await consumer(d, 'dlt', 'slow', 1)
     await publish(d, 'dlt', ['stuck'])
     expect((await message(c)).body.toString()).toBe('stuck')
@@ -198,9 +203,7 @@ describe('ttl', () => {
   it('a message older than the ttl never reaches a consumer, in memory, on disk and deferred', async () => {
     for (const memQueueSize of [10000, 0]) {
       const d = await nsqd({ memQueueSize })
-      await ok(d, 'POST', '/topic/create?topic=ttl')
-      await ok(d, 'POST', '/channel/create?topic=ttl&channel=c')
-      await ok(d, 'POST', '/channel/policy?topic=ttl&channel=c&ttl=1s')
+      await channelWithPolicy(d, 'ttl', 'c', 'ttl=1s')
       await publish(d, 'ttl', numbered('old', 5))
       const p = await RawConn.open(d.tcp)
       p.write(commands.dpub('ttl', 300, 'deferred-old'))
@@ -221,9 +224,7 @@ describe('ttl', () => {
 
   it('ttl_action=dead-letter moves expired messages to the dead-letter topic', async () => {
     const d = await nsqd()
-    await ok(d, 'POST', '/topic/create?topic=ttld')
-    await ok(d, 'POST', '/channel/create?topic=ttld&channel=c')
-    await ok(d, 'POST', '/channel/policy?topic=ttld&channel=c&ttl=300ms&ttl_action=dead-letter')
+    await channelWithPolicy(d, 'ttld', 'c', 'ttl=300ms&ttl_action=dead-letter')
     await publish(d, 'ttld', ['late'])
     await olderThan(Date.now(), 400)
     const c = await consumer(d, 'ttld', 'c', 1)
@@ -254,9 +255,7 @@ describe('bounded depth', () => {
   it('drop-oldest keeps exactly max_depth, the newest, in memory and on disk', async () => {
     for (const memQueueSize of [10000, 0]) {
       const d = await nsqd({ memQueueSize })
-      await ok(d, 'POST', '/topic/create?topic=bound')
-      await ok(d, 'POST', '/channel/create?topic=bound&channel=c')
-      await ok(d, 'POST', '/channel/policy?topic=bound&channel=c&max_depth=5')
+      await channelWithPolicy(d, 'bound', 'c', 'max_depth=5')
       await publish(d, 'bound', numbered('m', 20))
       await waitFor(async () => (await channelStats(d, 'bound', 'c')).depth === 5, 5000, 'depth 5')
       expect(await channelStats(d, 'bound', 'c')).toMatchObject({ depth: 5, dropped_count: 15, message_count: 20 })
@@ -268,9 +267,7 @@ describe('bounded depth', () => {
 
   it('overflow=dead-letter sends the oldest to the dead-letter topic', async () => {
     const d = await nsqd()
-    await ok(d, 'POST', '/topic/create?topic=boundd')
-    await ok(d, 'POST', '/channel/create?topic=boundd&channel=c')
-    await ok(d, 'POST', '/channel/policy?topic=boundd&channel=c&max_depth=2&overflow=dead-letter')
+    await channelWithPolicy(d, 'boundd', 'c', 'max_depth=2&overflow=dead-letter')
     await publish(d, 'boundd', numbered('m', 5))
     const dead = await consumer(d, 'boundd.dead', 'c', 10)
     expect(await drain(dead, 3)).toEqual(['m-0', 'm-1', 'm-2'])
@@ -422,6 +419,16 @@ describe('/stats', () => {
     expect(text).not.toMatch(/\[c {24}\].*dlq/)
     const metrics = await (await fetch(`${d.httpUrl}/metrics`)).text()
     expect(metrics).toContain('nsqd_channel_dead_lettered_total{topic="plain",channel="p"} 0')
+    expect(metrics).toContain('nsqd_topic_rejected_total{topic="plain"} 0')
+    await ok(d, 'POST', '/topic/policy?topic=plain&max_depth=9')
+    expect(await (await fetch(`${d.httpUrl}/stats?topic=plain`)).text()).toMatch(/\[plain +\] depth: 0 .* msgs: 0 +rejected: 0 +expired: 0 +dropped: 0 +e2e%: \n/)
+  })
+
+  it('the policy flags are not /config options, like nsqd\'s other nsqts-only flags', async () => {
+    const d = await nsqd({ maxAttempts: 3, msgTtl: 60_000 })
+    for (const name of ['max_attempts', 'msg_ttl', 'max_channel_depth', 'channel_overflow']) {
+      expect(await api(d, 'GET', `/config/${name}`)).toEqual({ status: 400, body: { message: 'INVALID_OPTION' } })
+    }
   })
 })
 
@@ -430,9 +437,7 @@ describe('after a clean restart (SIGTERM)', () => {
     const first = await startNsqd({ msgTimeout: 1000 })
     const dataPath = first.dataPath
     try {
-      await ok(first, 'POST', '/topic/create?topic=rs')
-      await ok(first, 'POST', '/channel/create?topic=rs&channel=c')
-      await ok(first, 'POST', '/channel/policy?topic=rs&channel=c&max_attempts=1&ttl=1h&max_depth=3')
+      await channelWithPolicy(first, 'rs', 'c', 'max_attempts=1&ttl=1h&max_depth=3')
       await ok(first, 'POST', '/topic/policy?topic=rs&max_depth=100')
       const c = await consumer(first, 'rs', 'c', 1)
       await publish(first, 'rs', ['dies'])

@@ -24,12 +24,6 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
 })
 
-async function dataDir (): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'nsqts-slowdisk-'))
-  dirs.push(dir)
-  return dir
-}
-
 async function start (init: Parameters<typeof startNsqd>[0]): Promise<NsqdHandle> {
   const h = await startNsqd(init)
   handles.push(h)
@@ -124,8 +118,8 @@ describe('nsqd storage: a slow disk', () => {
   })
 
   it('durable mode: a crash while the disk holds a write loses no acknowledged message', async () => {
-    const dir = await dataDir()
-    const h = await start({ dataPath: dir, durable: true })
+    // testkit makes the data path, and removes it with the daemon.
+    const h = await start({ durable: true })
     const store = storeOf(h)
     h.nsqd.getTopic('slow').getChannel('c')
     const disk = heldDisk(store)
@@ -142,8 +136,9 @@ describe('nsqd storage: a slow disk', () => {
     // A write is held: what is on disk now is what a kill -9 would leave.
     await waitFor(() => disk.held > 0, 10_000, 'a held write')
     const ackedAtCrash = new Set(acked)
-    const image = await dataDir()
-    await cp(dir, image, { recursive: true })
+    const image = await mkdtemp(join(tmpdir(), 'nsqts-slowdisk-'))
+    dirs.push(image)
+    await cp(h.dataPath, image, { recursive: true })
     expect(ackedAtCrash.size).toBeLessThan(3 * 300)
 
     disk.open()

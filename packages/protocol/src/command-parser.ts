@@ -140,17 +140,18 @@ export class CommandParser {
             this.sink.overflow()
             return
           }
-          let line: Buffer
-          if (this.lineParts.length === 0) {
-            line = chunk.subarray(pos, nl)
-          } else {
-            this.lineParts.push(chunk.subarray(pos, nl))
-            line = Buffer.concat(this.lineParts)
-            this.lineParts = []
-          }
           this.lineLength = 0
+          const start = pos
           pos = nl + 1
-          this.onLine(line)
+          if (this.lineParts.length === 0) {
+            // The usual case, a whole line in the chunk: read in place, no view made of it.
+            this.onLine(chunk, start, nl)
+          } else {
+            this.lineParts.push(chunk.subarray(start, nl))
+            const line = Buffer.concat(this.lineParts)
+            this.lineParts = []
+            this.onLine(line, 0, line.length)
+          }
           break
         }
         case State.Size:
@@ -204,10 +205,9 @@ export class CommandParser {
     }
   }
 
-  private onLine (raw: Buffer): void {
-    let end = raw.length
-    if (end > 0 && raw[end - 1] === CR) end--
-    const params = raw.toString('latin1', 0, end).split(' ')
+  private onLine (raw: Buffer, start: number, end: number): void {
+    if (end > start && raw[end - 1] === CR) end--
+    const params = raw.toString('latin1', start, end).split(' ')
     const spec = this.sink.line(params)
     if (this.state === State.Stopped) return
     if (spec === null) return

@@ -41,27 +41,27 @@ export function encodeSizePrefixed (data: Buffer | string): Buffer {
 }
 
 /**
- * Reassembles `[4-byte BE size][payload]` records from a byte stream fed chunk by chunk. A record that lies whole in
- * one chunk is handed out as a view of that chunk (valid only during the callback); a record split across chunks is
- * gathered into one buffer of its exact size, so no chunk is ever concatenated with the rest of the stream.
+ * Reassembles `[4-byte BE size][payload]` records from a byte stream fed chunk by chunk, handing each out as a range
+ * of a buffer: `buf[start, end)`. A record that lies whole in one chunk is a range of that chunk (valid only during
+ * the callback); a record split across chunks is gathered into one buffer of its exact size, so no chunk is ever
+ * concatenated with the rest of the stream. Making no view per record keeps the per-record cost at a few reads.
  */
-export class SizePrefixedReader {
+export class SizePrefixedRangeReader {
   private readonly header = Buffer.alloc(4)
   private headerFill = 0
   private body: Buffer | null = null
   private bodyFill = 0
   private readonly maxSize: number
+  private stopped = false
 
   /** @param maxSize the largest payload accepted; a larger size is reported through onOversize and reading stops. */
   constructor (
-    private readonly onRecord: (payload: Buffer) => void,
+    private readonly onRecord: (buf: Buffer, start: number, end: number) => void,
     private readonly onOversize: (size: number) => void,
     maxSize = 0x7fffffff,
   ) {
     this.maxSize = maxSize
   }
-
-  private stopped = false
 
   stop (): void {
     this.stopped = true
@@ -80,7 +80,7 @@ export class SizePrefixedReader {
             return
           }
           if (len - pos - 4 >= size) {
-            this.onRecord(chunk.subarray(pos + 4, pos + 4 + size))
+            this.onRecord(chunk, pos + 4, pos + 4 + size)
             pos += 4 + size
             continue
           }
@@ -117,7 +117,24 @@ export class SizePrefixedReader {
   private finishBody (): void {
     const body = this.body as Buffer
     this.body = null
-    this.onRecord(body)
+    this.onRecord(body, 0, body.length)
+  }
+}
+
+/** {@link SizePrefixedRangeReader} handing each record out as a Buffer (a view, valid only during the callback). */
+export class SizePrefixedReader {
+  private readonly ranges: SizePrefixedRangeReader
+
+  constructor (onRecord: (payload: Buffer) => void, onOversize: (size: number) => void, maxSize?: number) {
+    this.ranges = new SizePrefixedRangeReader((buf, start, end) => { onRecord(buf.subarray(start, end)) }, onOversize, maxSize)
+  }
+
+  stop (): void {
+    this.ranges.stop()
+  }
+
+  push (chunk: Buffer): void {
+    this.ranges.push(chunk)
   }
 }
 
@@ -127,21 +144,21 @@ export interface Frame {
 }
 
 /**
- * Client-side decoder of nsqd frames. `data` is a view that is only valid during the callback unless the frame
- * spanned several chunks; copy it to keep it.
+ * Client-side decoder of nsqd frames, handing each frame's data out as a range: `buf[start, end)`, a range of the
+ * pushed chunk valid only during the callback unless the frame spanned several chunks; copy it to keep it.
  */
-export class FrameDecoder {
-  private readonly reader: SizePrefixedReader
-  constructor (onFrame: (type: number, data: Buffer) => void, onError: (err: Error) => void,
+export class FrameRangeDecoder {
+  private readonly reader: SizePrefixedRangeReader
+  constructor (onFrame: (type: number, buf: Buffer, start: number, end: number) => void, onError: (err: Error) => void,
     maxFrameSize = 0x7fffffff) {
-    this.reader = new SizePrefixedReader(
-      (payload) => {
-        if (payload.length < 4) {
+    this.reader = new SizePrefixedRangeReader(
+      (buf, start, end) => {
+        if (end - start < 4) {
           this.reader.stop()
-          onError(new Error(`frame too short (${payload.length} bytes)`))
+          onError(new Error(`frame too short (${end - start} bytes)`))
           return
         }
-        onFrame(payload.readUInt32BE(0), payload.subarray(4))
+        onFrame(buf.readUInt32BE(start), buf, start + 4, end)
       },
       (size) => { onError(new Error(`frame size ${size} exceeds the limit of ${maxFrameSize}`)) },
       maxFrameSize,
@@ -150,5 +167,17 @@ export class FrameDecoder {
 
   push (chunk: Buffer): void {
     this.reader.push(chunk)
+  }
+}
+
+/** {@link FrameRangeDecoder} handing each frame's data out as a Buffer (a view, valid only during the callback). */
+export class FrameDecoder {
+  private readonly ranges: FrameRangeDecoder
+  constructor (onFrame: (type: number, data: Buffer) => void, onError: (err: Error) => void, maxFrameSize?: number) {
+    this.ranges = new FrameRangeDecoder((type, buf, start, end) => { onFrame(type, buf.subarray(start, end)) }, onError, maxFrameSize)
+  }
+
+  push (chunk: Buffer): void {
+    this.ranges.push(chunk)
   }
 }

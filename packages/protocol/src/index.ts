@@ -4,7 +4,7 @@ export { isValidName, isValidTopicName, isValidChannelName, isEphemeral, MAX_NAM
 export { parseBase10, toInt64 } from './decimal.js'
 export {
   FrameType, FRAME_HEADER_SIZE, OK, CLOSE_WAIT, HEARTBEAT,
-  encodeFrame, encodeSizePrefixed, SizePrefixedReader, FrameDecoder,
+  encodeFrame, encodeSizePrefixed, SizePrefixedReader, SizePrefixedRangeReader, FrameDecoder, FrameRangeDecoder,
 } from './frame.js'
 export type { Frame } from './frame.js'
 export {

@@ -32,9 +32,17 @@ export function formatLogTime (date: Date): string {
  * change it live (PUT /config/log_level).
  */
 export function createLogger (prefix: string, level: () => LogLevelName, write: (line: string) => void): Logger {
+  // Lines come in bursts (a registration storm, a reconnecting fleet): the time is formatted once per millisecond.
+  let stampMs = -1
+  let stamp = ''
   const at = (name: LogLevelName, label: string) => (msg: string): void => {
     if (LOG_LEVELS[name] < LOG_LEVELS[level()]) return
-    write(`${prefix}${formatLogTime(new Date())} ${label}: ${msg}\n`)
+    const now = Date.now()
+    if (now !== stampMs) {
+      stampMs = now
+      stamp = formatLogTime(new Date(now))
+    }
+    write(`${prefix}${stamp} ${label}: ${msg}\n`)
   }
   return { debug: at('debug', 'DEBUG'), info: at('info', 'INFO'), warn: at('warn', 'WARNING'), error: at('error', 'ERROR') }
 }

@@ -1,9 +1,9 @@
-import { isValidChannelName, isValidTopicName, type GoJson, type Logger } from '@nsqts/protocol'
+import { goJson, isValidChannelName, isValidTopicName, type GoJson, type Logger } from '@nsqts/protocol'
 import type { Registry } from 'prom-client'
 import { GO_ZERO_TIME_UNIX_NANO, nowMs, toUnixNano } from '../clock.js'
 import { VERSION } from '../version.js'
-import { isActive, isTombstoned, WILDCARD, type PeerInfo, type Producer, type RegistrationDB } from '../registration-db.js'
-import { Router, v1Error, v1Response, type ApiRequest, type Handler } from './router.js'
+import { isActive, isTombstoned, WILDCARD, type PeerInfo, type Producer, type Registration, type RegistrationDB } from '../registration-db.js'
+import { JsonText, Router, v1Error, v1Response, type ApiRequest, type Handler } from './router.js'
 import type { QueryValues } from './url.js'
 
 export interface ApiContext {
@@ -22,7 +22,7 @@ class HttpError extends Error {
 }
 
 /** NSQ's V1 decorator: a handler's data (null for an empty 200) or HttpError becomes the wire answer. */
-function v1 (handler: (request: ApiRequest) => GoJson | null): Handler {
+function v1 (handler: (request: ApiRequest) => GoJson | JsonText | null): Handler {
   return (request) => {
     try {
       return v1Response(200, handler(request))
@@ -55,16 +55,34 @@ function topicChannelArgs (values: QueryValues): { topic: string, channel: strin
   return { topic, channel }
 }
 
+/** PeerInfo's fields never change once identified: its JSON is written once and reused by /lookup and /nodes. */
+const peerJsonCache = new WeakMap<PeerInfo, string>()
+
 /** PeerInfo's JSON, in the Go struct's field order (1.3.0 has no topology fields). */
-function peerJson (peer: PeerInfo): { [key: string]: GoJson } {
-  return {
-    remote_address: peer.remoteAddress,
-    hostname: peer.hostname,
-    broadcast_address: peer.broadcastAddress,
-    tcp_port: peer.tcpPort,
-    http_port: peer.httpPort,
-    version: peer.version,
+function peerJson (peer: PeerInfo): string {
+  let json = peerJsonCache.get(peer)
+  if (json === undefined) {
+    json = goJson({
+      remote_address: peer.remoteAddress,
+      hostname: peer.hostname,
+      broadcast_address: peer.broadcastAddress,
+      tcp_port: peer.tcpPort,
+      http_port: peer.httpPort,
+      version: peer.version,
+    })
+    peerJsonCache.set(peer, json)
   }
+  return json
+}
+
+/** A topic's list of active producers as JSON, and how long it holds without a change to the registration. */
+interface ActiveProducersJson {
+  changes: number
+  /** The first producer listed becomes inactive after this time (inclusive bound, as isActive). */
+  activeThrough: number
+  /** The first tombstone left out expires at this time (exclusive bound, as isTombstoned). */
+  tombstonedUntil: number
+  json: string
 }
 
 /** The HTTP API of nsqlookupd 1.3.0, plus GET /metrics. */
@@ -73,6 +91,39 @@ export function buildRouter (ctx: ApiContext): Router {
   const active = (producers: Producer[], tombstoneLifetime: number): Producer[] => {
     const now = nowMs()
     return producers.filter((p) => isActive(p, now, ctx.inactiveProducerTimeout, tombstoneLifetime))
+  }
+
+  /**
+   * `[...]` of the registration's active producers, as /lookup lists them. Built once and reused until a producer is
+   * added, removed or tombstoned, or one listed can turn inactive, or a tombstone expires: an nsqd fleet asks for the
+   * same topics over and over while its registrations rarely change. A list that leaves out an inactive producer is
+   * not kept, as a PING can bring that one back without changing the registration.
+   */
+  const producerCache = new WeakMap<Registration, ActiveProducersJson>()
+  const activeProducersJson = (registration: Registration): string => {
+    const now = nowMs()
+    const cached = producerCache.get(registration)
+    if (cached !== undefined && cached.changes === registration.changes && now <= cached.activeThrough && now < cached.tombstonedUntil) {
+      return cached.json
+    }
+    const parts: string[] = []
+    let activeThrough = Infinity
+    let tombstonedUntil = Infinity
+    let keep = true
+    for (const p of registration.producers.values()) {
+      if (isActive(p, now, ctx.inactiveProducerTimeout, ctx.tombstoneLifetime)) {
+        parts.push(peerJson(p.peer))
+        activeThrough = Math.min(activeThrough, p.peer.lastUpdate + ctx.inactiveProducerTimeout)
+      } else if (isTombstoned(p, now, ctx.tombstoneLifetime)) {
+        tombstonedUntil = Math.min(tombstonedUntil, (p.tombstonedAt as number) + ctx.tombstoneLifetime)
+      } else {
+        keep = false
+      }
+    }
+    const json = `[${parts.join(',')}]`
+    if (keep) producerCache.set(registration, { changes: registration.changes, activeThrough, tombstonedUntil, json })
+    else producerCache.delete(registration)
+    return json
   }
 
   return new Router()
@@ -100,10 +151,14 @@ export function buildRouter (ctx: ApiContext): Router {
     }))
     .add('GET', '/lookup', v1((request) => {
       const topic = requiredTopic(query(request))
-      if (db.findRegistrations('topic', topic, '').length === 0) throw new HttpError(404, 'TOPIC_NOT_FOUND')
+      const registrations = db.findRegistrations('topic', topic, '')
+      if (registrations.length === 0) throw new HttpError(404, 'TOPIC_NOT_FOUND')
       const channels = db.findRegistrations('channel', topic, WILDCARD).map((r) => r.subKey)
-      const producers = active(db.findProducers('topic', topic, ''), ctx.tombstoneLifetime)
-      return { channels, producers: producers.map((p) => peerJson(p.peer)) }
+      // `*` matches every topic: its producers, one per peer, are not one registration's list.
+      const producers = registrations.length === 1
+        ? activeProducersJson(registrations[0] as Registration)
+        : `[${active(db.findProducers('topic', topic, ''), ctx.tombstoneLifetime).map((p) => peerJson(p.peer)).join(',')}]`
+      return new JsonText(`{"channels":${goJson(channels)},"producers":${producers}}`)
     }))
     .add('GET', '/topics', v1(() => ({ topics: db.findRegistrations('topic', WILDCARD, '').map((r) => r.key) })))
     .add('GET', '/channels', v1((request) => {
@@ -119,9 +174,10 @@ export function buildRouter (ctx: ApiContext): Router {
           const mine = r.producers.get(p.peer.id)
           return mine !== undefined && isTombstoned(mine, now, ctx.tombstoneLifetime)
         })
-        return { ...peerJson(p.peer), tombstones, topics: topics.map((r) => r.key) }
+        // The peer's fields, then tombstones and topics: the JSON of Go's node struct, which embeds PeerInfo.
+        return `${peerJson(p.peer).slice(0, -1)},"tombstones":${goJson(tombstones)},"topics":${goJson(topics.map((r) => r.key))}}`
       })
-      return { producers }
+      return new JsonText(`{"producers":[${producers.join(',')}]}`)
     }))
     .add('POST', '/topic/create', v1((request) => {
       const topic = requiredTopic(query(request))
@@ -150,10 +206,13 @@ export function buildRouter (ctx: ApiContext): Router {
       if (node === undefined) throw new HttpError(400, 'MISSING_ARG_NODE')
       logger.info(`DB: setting tombstone for producer@${node} of topic(${topic})`)
       const now = nowMs()
-      for (const p of db.findProducers('topic', topic, '')) {
-        if (`${p.peer.broadcastAddress}:${p.peer.httpPort}` === node) {
-          p.tombstoned = true
-          p.tombstonedAt = now
+      // As findProducers: with a `*` topic, a peer's entry in the first registration that lists it.
+      const seen = new Set<string>()
+      for (const registration of db.findRegistrations('topic', topic, '')) {
+        for (const [peerId, p] of registration.producers) {
+          if (seen.has(peerId)) continue
+          seen.add(peerId)
+          if (`${p.peer.broadcastAddress}:${p.peer.httpPort}` === node) db.tombstone(registration, peerId, now)
         }
       }
       return null

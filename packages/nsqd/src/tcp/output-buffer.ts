@@ -40,8 +40,15 @@ export class OutputBuffer {
   writable = true
   /** A response or error frame waits in the buffer for the end of the current chunk of commands. */
   responsePending = false
+  /**
+   * Frames are appended to `out` at `outLength`; those from `outStart` on are not flushed yet. A flush hands the
+   * socket a view of them and the next frames follow in the same buffer (the socket may still hold that view, so
+   * nothing flushed is written over): a new buffer only when this one is full, not one per flush, which with one
+   * small answer per flush (a PUB at a time) cost an allocation per command.
+   */
   private out: Buffer
   private outLength = 0
+  private outStart = 0
   private flushTimer: NodeJS.Timeout | undefined
   private writeDeadline: NodeJS.Timeout | undefined
 
@@ -72,11 +79,18 @@ export class OutputBuffer {
     this.outLength += size
   }
 
-  /** Room for `size` more bytes in the output buffer, flushing or growing it as needed. */
+  /**
+   * Room for `size` more bytes in the output buffer: flushed first when output_buffer_size would be passed, and a
+   * new buffer when this one has no room left.
+   */
   private reserve (size: number): Buffer {
-    if (this.outLength + size <= this.out.length) return this.out
+    const bufferSize = Math.max(this.owner.outputBufferSize, 64)
+    if (this.outLength + size <= this.out.length && this.outLength - this.outStart + size <= bufferSize) return this.out
     this.flush()
-    if (size > this.out.length) this.out = Buffer.allocUnsafe(size)
+    if (this.outLength + size > this.out.length) {
+      this.out = Buffer.allocUnsafe(Math.max(bufferSize, size))
+      this.outStart = this.outLength = 0
+    }
     return this.out
   }
 
@@ -94,11 +108,9 @@ export class OutputBuffer {
       clearTimeout(this.flushTimer)
       this.flushTimer = undefined
     }
-    if (this.outLength === 0 || this.owner.isClosed) return
-    const chunk = this.out.subarray(0, this.outLength)
-    // The socket keeps the written buffer until it is sent, so the next frames go into a fresh one.
-    this.out = Buffer.allocUnsafe(Math.max(this.owner.outputBufferSize, 64))
-    this.outLength = 0
+    if (this.outLength === this.outStart || this.owner.isClosed) return
+    const chunk = this.out.subarray(this.outStart, this.outLength)
+    this.outStart = this.outLength
     const compression = this.owner.compression
     if (compression === undefined) {
       this.writeWire(chunk)

@@ -110,15 +110,24 @@ export function encodeChunk (records: Buffer[], from: number, into?: Buffer): Bu
   return value
 }
 
-/** The `count` records of a chunk (views into the value), or undefined when the value is damaged. */
-export function decodeChunk (value: Buffer, count: number): Buffer[] | undefined {
+/**
+ * The `count` records of a chunk, or undefined when the value is damaged: views into the value, or with `copy` each
+ * copied into a buffer of its own (from Node's pool), so that a record held long does not keep the whole value.
+ */
+export function decodeChunk (value: Buffer, count: number, copy = false): Buffer[] | undefined {
   if (value.length < 4 || crc32(value.subarray(4)) !== value.readUInt32BE(0)) return undefined
   const records: Buffer[] = []
   let at = 4
   while (at + 4 <= value.length) {
     const length = value.readUInt32BE(at)
     if (length < MESSAGE_HEADER_SIZE || at + 4 + length > value.length) return undefined
-    records.push(value.subarray(at + 4, at + 4 + length))
+    if (copy) {
+      const record = Buffer.allocUnsafe(length)
+      value.copy(record, 0, at + 4, at + 4 + length)
+      records.push(record)
+    } else {
+      records.push(value.subarray(at + 4, at + 4 + length))
+    }
     at += 4 + length
   }
   return at === value.length && records.length === count ? records : undefined

@@ -314,7 +314,9 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
       const first = seqOfKey(key)
       const count = countOfKey(key)
       counted += count
-      const records = decodeChunk(value, count)
+      // Records copied out of the value (but a chunk of one): a message held long, deferred say, must not keep its
+      // whole chunk.
+      const records = decodeChunk(value, count, count > 1)
       if (records === undefined) {
         this.store.setAside(key, value, `chunk of records ${first}..${first + count - 1} of queue ${this.name} is damaged (${value.length} bytes)`)
         this.depth -= count
@@ -322,9 +324,7 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
       }
       const c = new Chunk(this, first, count, false)
       c.key = key
-      for (const view of records) {
-        // A copy of its own (from Node's pool): a message held long, deferred say, must not keep its whole chunk.
-        const record = count > 1 ? Buffer.from(view) : view
+      for (const record of records) {
         this.aheadRecords.push(record)
         this.aheadChunks.push(c)
         this.aheadBytes += record.length
