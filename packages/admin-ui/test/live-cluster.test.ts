@@ -1,3 +1,5 @@
+import { connect } from 'node:net'
+import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { NsqdHttpClient } from '@nsqts/client'
 import { silentLogger } from '@nsqts/protocol'
@@ -101,5 +103,19 @@ describe('against our nsqd and nsqlookupd', () => {
     expect(node.status).toBe(200)
     expect(node.body.topics.map((t) => t.topic_name)).toEqual(['direct'])
     expect((await get<{ channel_name: string }>('/api/topics/direct/c1')).body.channel_name).toBe('c1')
+  })
+
+  it('close() returns while a browser holds a connection with a request half sent', async () => {
+    const a = new NSQAdmin({ httpAddress: '127.0.0.1:0', nsqdHttpAddresses: ['127.0.0.1:1'], logger: silentLogger })
+    await a.start()
+    // A browser's preconnected or stalled socket is not idle to node's http server, which would otherwise wait for it.
+    const socket = connect(a.httpAddress.port, '127.0.0.1')
+    await once(socket, 'connect')
+    socket.write('GET /api/topics HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+    // The server ends it by destroying it, which the client may see as a reset.
+    socket.on('error', () => {})
+    const closedByServer = new Promise((resolve) => socket.once('close', resolve))
+    await a.close()
+    await closedByServer
   })
 })

@@ -32,7 +32,9 @@ function pageConfig (ctx: AppContext, isAdmin: boolean): string {
 
 /** Builds nsqadmin's fastify app (never listens: NSQAdmin does, tests use inject()). */
 export async function buildAdminApp (ctx: AppContext): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true } })
+  // close() ends every connection, not only idle ones: a browser's preconnected or half-sent socket would otherwise
+  // hold the shutdown until its headers timeout.
+  const app = Fastify({ logger: false, forceCloseConnections: true, routerOptions: { ignoreTrailingSlash: true } })
   // nsqadmin reads bodies as JSON whatever the Content-Type (curl -d sends form encoding), and reports bad JSON itself.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => { done(null, body) })
