@@ -225,12 +225,12 @@ export class LevelStore {
 
   /** Test and drill seam: while set, every write first waits for `delay()`, as a slow disk would make it. */
   injectWriteDelay (delay: (() => Promise<void>) | undefined): void {
-    this.pipeline.injectWriteDelay(delay)
+    this.pipeline.faults.injectWriteDelay(delay)
   }
 
   /** Test and drill seam: while set, every write fails with this error, as a full or broken disk would make it. */
   injectWriteFault (err: Error | undefined): void {
-    this.pipeline.injectWriteFault(err)
+    this.pipeline.faults.injectWriteFault(err)
   }
 
   /** Writes everything queued with a final sync and releases the database and the data path's lock. */
