@@ -191,11 +191,6 @@ export class LevelStore {
     this.pipeline.op({ type: 'del', key }, false)
   }
 
-  /** @internal a queue could not read from the database; it retries on its own. */
-  readFailed (q: LevelQueue, err: Error): void {
-    this.logger.error(`store: failed to read queue ${q.name} - ${err.message}`)
-  }
-
   // ---- writes (write-pipeline.ts) ----
 
   /** A position in the stream of operations, to learn later whether a publish wrote anything. */
