@@ -35,6 +35,12 @@ export interface CommandSink {
    * body, or an NsqError to stop parsing (the connection's fate is the sink's).
    */
   line (params: string[]): BodySpec | NsqError | null
+  /**
+   * Optional: each whole line (bytes start..end of `raw`, a trailing \r dropped) before it is split into params.
+   * Return true when it was handled, a command without a body: `line` is then not called. For the commands a busy
+   * connection sends per message (FIN), read in place: no string and no params array made of them.
+   */
+  rawLine? (raw: Buffer, start: number, end: number): boolean
   /** The body of the last line that asked for a sized body. */
   body (params: string[], body: Buffer): void
   /** The messages of the last line that asked for a multi body. */
@@ -213,6 +219,7 @@ export class CommandParser {
 
   private onLine (raw: Buffer, start: number, end: number): void {
     if (end > start && raw[end - 1] === CR) end--
+    if (this.sink.rawLine?.(raw, start, end) === true) return
     const params = raw.toString('latin1', start, end).split(' ')
     const spec = this.sink.line(params)
     if (this.state === State.Stopped) return
