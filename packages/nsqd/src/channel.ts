@@ -1,32 +1,15 @@
 import { isEphemeral, type ChannelPolicy } from '@nsqts/protocol'
-import { Deque } from './deque.js'
+import type { ChannelConsumer } from './channel-consumer.js'
+import { ChannelQueue } from './channel-queue.js'
+import { PolicyEnforcer, type PolicyCounts } from './channel-policy.js'
 import { DeadlineQueue } from './deadline-queue.js'
-import { Message, timestampMsOf } from './message.js'
+import { Message } from './message.js'
 import type { BackendQueue } from './backend/types.js'
 import type { LatencyStats } from './latency.js'
 import {
   activeChannelPolicy, channelPolicyJson, channelSettingsFromStored, isEmptySettings, settingsToStored,
-  type ActiveChannelPolicy, type ChannelPolicyDefaults, type ChannelPolicySettings,
+  type ChannelPolicyDefaults, type ChannelPolicySettings,
 } from './policy.js'
-
-/** What a channel needs of a subscribed client. The TCP client implements it. */
-export interface ChannelConsumer {
-  readonly id: number
-  /** RDY window open, socket writable, subscribed and not closing. */
-  isReady (): boolean
-  /** 0 = every message; otherwise the percentage of messages this consumer samples (NSQ's sample_rate). */
-  readonly sampleRate: number
-  /** Per-connection in-flight timeout in ms. */
-  readonly msgTimeoutMs: number
-  /** Takes one message into flight: counts it and buffers its frame. */
-  deliver (msg: Message): void
-  /** One of its in-flight messages left flight without a FIN or REQ from it (timed out). */
-  inFlightTimedOut (): void
-  /** The channel was emptied: its in-flight count starts again at 0. */
-  inFlightCleared (): void
-  /** The pump finished a round that delivered to this consumer: time to flush what it buffered. */
-  afterDelivery (): void
-}
 
 export interface ChannelHooks {
   /** The last client of an ephemeral channel left. */
@@ -52,7 +35,7 @@ export type RequeueError = 'ID not in flight' | 'client does not own message'
 
 /**
  * A channel: its own copy of every message of its topic, delivered to whichever subscribed client is ready.
- * Queued messages sit in a bounded memory FIFO that overflows to the backend; in-flight and deferred messages sit in
+ * Queued messages sit in a ChannelQueue (memory overflowing to the backend); in-flight and deferred messages sit in
  * a DeadlineQueue each (a min-heap by deadline, drained by one timer armed for the earliest deadline).
  */
 export class Channel {
@@ -62,16 +45,13 @@ export class Channel {
   requeueCount = 0
   timeoutCount = 0
   exiting = false
-  /** Delivery policies (policy.ts): messages moved to the dead-letter topic, dropped by ttl, dropped by max_depth. */
-  deadLetteredCount = 0
-  expiredCount = 0
-  droppedCount = 0
   /** What this channel sets itself; the flags fill the rest. */
   policySettings: ChannelPolicySettings
   /** The policy in force, or null when it changes nothing: the delivery path's only cost for a channel without one. */
-  private policy: ActiveChannelPolicy | null
+  private policy: PolicyEnforcer | null
+  private readonly policyCounts: PolicyCounts = { deadLettered: 0, expired: 0, dropped: 0 }
 
-  private readonly memory = new Deque<Message>()
+  private readonly queue: ChannelQueue
   private readonly consumers = new Map<number, ChannelConsumer>()
   private consumerList: ChannelConsumer[] = []
   private nextConsumer = 0
@@ -80,15 +60,13 @@ export class Channel {
     this.timeoutCount++
     this.consumers.get(msg.clientId)?.inFlightTimedOut()
     msg.clientId = 0
-    if (this.policy === null || !this.deadLetterSpent(this.policy, msg)) this.enqueue(msg)
+    if (this.policy === null || !this.policy.deadLetterIfSpent(msg)) this.enqueue(msg)
   })
 
   /** Deferred (DPUB, REQ with a delay) until they are due: then they are queued. */
   private readonly deferred = new DeadlineQueue((msg) => { this.enqueue(msg) })
 
   private pumpScheduled = false
-  /** Alternates memory and backend reads while both hold messages, so neither starves. */
-  private preferBackend = false
 
   constructor (
     readonly topicName: string,
@@ -100,8 +78,9 @@ export class Channel {
   ) {
     this.ephemeral = isEphemeral(name)
     this.paused = backend.paused
+    this.queue = new ChannelQueue(backend, limits.memQueueSize)
     this.policySettings = channelSettingsFromStored(backend.policy)
-    this.policy = activeChannelPolicy(this.policySettings, limits.policyDefaults, topicName)
+    this.policy = this.enforcerOf(this.policySettings)
     backend.onReadable = this.onReadable
     this.restoreKept()
   }
@@ -123,11 +102,11 @@ export class Channel {
 
   /** Queued messages (memory + backend); in-flight and deferred are counted apart, as NSQ does. */
   get depth (): number {
-    return this.memory.length + this.backend.depth
+    return this.queue.length
   }
 
   get memoryDepth (): number {
-    return this.memory.length
+    return this.queue.memoryLength
   }
 
   get backendDepth (): number {
@@ -150,6 +129,19 @@ export class Channel {
     return this.consumers.values()
   }
 
+  /** Delivery policies (policy.ts): messages moved to the dead-letter topic, dropped by ttl, dropped by max_depth. */
+  get deadLetteredCount (): number {
+    return this.policyCounts.deadLettered
+  }
+
+  get expiredCount (): number {
+    return this.policyCounts.expired
+  }
+
+  get droppedCount (): number {
+    return this.policyCounts.dropped
+  }
+
   // ---- input ----
 
   /** A new message from the topic (or one coming back from flight): queue it, or defer it when asked. */
@@ -165,13 +157,9 @@ export class Channel {
   }
 
   private enqueue (msg: Message): void {
-    // A durable backend must hold every message, so nothing waits in memory only; its read-ahead serves readers.
-    if (this.memory.length < this.limits.memQueueSize && !this.backend.durable) {
-      this.memory.push(msg)
-    } else {
-      this.backend.put(msg.toStored())
-    }
-    if (this.policy !== null && this.policy.maxDepth > 0) this.trim(this.policy)
+    this.queue.push(msg)
+    const policy = this.policy
+    if (policy !== null && policy.limitsDepth) policy.trim()
     this.schedulePump()
   }
 
@@ -223,7 +211,7 @@ export class Channel {
     if (typeof msg === 'string') return msg
     this.requeueCount++
     msg.clientId = 0
-    if (this.policy !== null && this.deadLetterSpent(this.policy, msg)) {
+    if (this.policy !== null && this.policy.deadLetterIfSpent(msg)) {
       this.schedulePump()
       return undefined
     }
@@ -254,37 +242,23 @@ export class Channel {
     queueMicrotask(this.pump)
   }
 
-  private nextMessage (): Message | undefined {
-    const fromBackend = this.preferBackend || this.memory.length === 0
-    this.preferBackend = !this.preferBackend
-    if (fromBackend) {
-      const record = this.backend.read()
-      if (record !== undefined) return Message.fromStored(record)
-    }
-    return this.memory.shift() ?? this.readBackend()
-  }
-
-  private readBackend (): Message | undefined {
-    const record = this.backend.read()
-    return record === undefined ? undefined : Message.fromStored(record)
-  }
-
   private readonly pump = (): void => {
     this.pumpScheduled = false
     if (this.paused || this.exiting || this.consumerList.length === 0) return
     const list = this.consumerList
     const n = list.length
+    const queue = this.queue
     const policy = this.policy
     const now = policy === null ? 0 : Date.now()
     let idle = 0
     let msg: Message | undefined
     // Round-robin over consumers, a burst each, until no one is ready or nothing is left.
-    while (idle < n && this.depth > 0) {
+    while (idle < n && queue.length > 0) {
       const consumer = list[this.nextConsumer % n] as ChannelConsumer
       this.nextConsumer = (this.nextConsumer + 1) % n
       let sent = 0
-      while (sent < BURST && consumer.isReady() && (msg = this.nextMessage()) !== undefined) {
-        if (policy !== null && this.withheld(policy, msg, now)) continue
+      while (sent < BURST && consumer.isReady() && (msg = queue.shift()) !== undefined) {
+        if (policy !== null && policy.withhold(msg, now)) continue
         if (consumer.sampleRate > 0 && Math.floor(Math.random() * 100) > consumer.sampleRate) continue
         this.startInFlight(msg, consumer)
         consumer.deliver(msg)
@@ -315,18 +289,20 @@ export class Channel {
     this.deferred.add(msg, dueAt)
   }
 
-  // ---- delivery policies (docs/policies.md) ----
+  // ---- delivery policies, peek and redrive (docs/policies.md) ----
 
   private readonly onReadable = (): void => {
     // Records a drop had to wait for (the oldest were on disk) are readable now.
-    if (this.policy !== null && this.policy.maxDepth > 0) this.trim(this.policy)
+    if (this.policy !== null && this.policy.limitsDepth) this.policy.trim()
     this.schedulePump()
-    const waiters = this.readableWaiters
-    this.readableWaiters = []
-    for (const wake of waiters) wake()
+    this.queue.readableAgain()
   }
 
-  private readableWaiters: Array<() => void> = []
+  /** The enforcer of the policy in force, or null when the policy changes nothing. */
+  private enforcerOf (settings: ChannelPolicySettings): PolicyEnforcer | null {
+    const rules = activeChannelPolicy(settings, this.limits.policyDefaults, this.topicName)
+    return rules === null ? null : new PolicyEnforcer(rules, this.queue, this.hooks, this.policyCounts)
+  }
 
   /** The policy in force, as GET /channel/policy and /stats show it. */
   policyJson (): ChannelPolicy {
@@ -335,127 +311,34 @@ export class Channel {
 
   /** Whether /stats shows this channel's policy and counts: a policy in force, or something counted. */
   get reportsPolicy (): boolean {
+    const counts = this.policyCounts
     return this.policy !== null || !isEmptySettings(this.policySettings) ||
-      this.deadLetteredCount + this.expiredCount + this.droppedCount > 0
+      counts.deadLettered + counts.expired + counts.dropped > 0
   }
 
   /** Sets what the channel sets itself (stored with its metadata) and applies it to what it holds now. */
   setPolicy (settings: ChannelPolicySettings): void {
     this.policySettings = settings
-    this.policy = activeChannelPolicy(settings, this.limits.policyDefaults, this.topicName)
+    this.policy = this.enforcerOf(settings)
     this.backend.setPolicy(isEmptySettings(settings) ? undefined : settingsToStored(settings))
-    if (this.policy !== null && this.policy.maxDepth > 0) this.trim(this.policy)
+    if (this.policy !== null && this.policy.limitsDepth) this.policy.trim()
     this.schedulePump()
   }
 
-  /**
-   * A message that came back (REQ, timeout) and was delivered max_attempts times goes to the dead-letter topic
-   * instead of the queue. True when it went.
-   */
-  private deadLetterSpent (policy: ActiveChannelPolicy, msg: Message): boolean {
-    if (policy.maxAttempts === 0 || msg.attempts < policy.maxAttempts) return false
-    this.deadLetter(policy, msg)
-    return true
-  }
-
-  /**
-   * Checked before each delivery: a message that was delivered max_attempts times (the policy changed while it
-   * waited) or is older than the ttl is taken out instead of being delivered. True when it was.
-   */
-  private withheld (policy: ActiveChannelPolicy, msg: Message, now: number): boolean {
-    if (this.deadLetterSpent(policy, msg)) return true
-    if (policy.ttlMs === 0 || now - msg.timestampMs <= policy.ttlMs) return false
-    if (policy.ttlDeadLetter) {
-      this.deadLetter(policy, msg)
-    } else {
-      this.expiredCount++
-      this.backend.ack(msg.id)
-    }
-    return true
-  }
-
-  /** Queued past max_depth: the oldest go. Stops while the oldest may still be on disk, loading (onReadable resumes). */
-  private trim (policy: ActiveChannelPolicy): void {
-    while (this.depth > policy.maxDepth) {
-      const msg = this.takeOldest()
-      if (msg === undefined) return
-      if (policy.overflowDeadLetter) {
-        this.deadLetter(policy, msg)
-      } else {
-        this.droppedCount++
-        this.backend.ack(msg.id)
-      }
-    }
-  }
-
-  /**
-   * The oldest queued message: memory and backend are each in order, so it is the older of their heads (delivery
-   * alternates between the two, so the next delivered need not be the oldest).
-   */
-  private takeOldest (): Message | undefined {
-    const record = this.backend.head()
-    if (record === undefined) return this.backend.depth > 0 ? undefined : this.memory.shift()
-    const inMemory = this.memory.peek()
-    if (inMemory !== undefined && inMemory.timestampMs <= timestampMsOf(record)) return this.memory.shift()
-    return this.readBackend()
-  }
-
-  /** Publishes the body anew on the dead-letter topic, then finishes the original: a crash leaves one or both. */
-  private deadLetter (policy: ActiveChannelPolicy, msg: Message): void {
-    this.hooks.republish(policy.deadLetterTopic, msg)
-    this.deadLetteredCount++
-    this.backend.ack(msg.id)
-  }
-
-  /**
-   * The next `n` queued messages in the order the channel would deliver them (memory and backend interleaved as
-   * nextMessage takes them), in stored form with their attempts; nothing changes.
-   */
-  async peek (n: number): Promise<Buffer[]> {
-    const stored = await this.backend.peek(n)
-    const out: Buffer[] = []
-    let preferBackend = this.preferBackend
-    let m = 0
-    let b = 0
-    while (out.length < n) {
-      const fromBackend = preferBackend || m >= this.memory.length
-      preferBackend = !preferBackend
-      const next = fromBackend && b < stored.length ? stored[b++] : (this.memory.at(m++)?.toStored() ?? stored[b++])
-      if (next === undefined) break
-      out.push(next)
-    }
-    return out
+  /** The next `n` queued messages in the order the channel would deliver them, in stored form; nothing changes. */
+  peek (n: number): Promise<Buffer[]> {
+    return this.queue.peek(n)
   }
 
   /**
    * Redrive: moves up to `n` queued messages (at most the depth when it starts) to topic `to`, each published anew
-   * before its original is finished, so a crash leaves each in one place or both, never neither. Yields to the event
-   * loop between batches; waits for records still on disk.
+   * before its original is finished, so a crash leaves each in one place or both, never neither.
    */
-  async moveQueued (to: string, n: number): Promise<number> {
-    const limit = Math.min(n, this.depth)
-    let moved = 0
-    while (moved < limit && !this.exiting) {
-      const msg = this.nextMessage()
-      if (msg === undefined) {
-        if (this.depth === 0) break
-        await this.readable()
-        continue
-      }
+  moveQueued (to: string, n: number): Promise<number> {
+    return this.queue.takeEach(n, (msg) => {
       this.hooks.republish(to, msg)
       this.backend.ack(msg.id)
-      moved++
-      if (moved % 256 === 0) await new Promise<void>((resolve) => setImmediate(resolve))
-    }
-    return moved
-  }
-
-  /** Resolves when the backend says records are readable again, or after 100 ms (a load that found nothing). */
-  private readable (): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, 100)
-      this.readableWaiters.push(() => { clearTimeout(timer); resolve() })
-    })
+    }, () => this.exiting)
   }
 
   // ---- admin ----
@@ -473,7 +356,7 @@ export class Channel {
 
   /** Drops queued, in-flight and deferred messages; clients' in-flight counts start again at 0. */
   async empty (): Promise<void> {
-    this.memory.clear()
+    this.queue.clearMemory()
     this.inFlight.clear()
     this.deferred.clear()
     for (const c of this.consumers.values()) c.inFlightCleared()
@@ -483,7 +366,7 @@ export class Channel {
 
   /** Every message this channel holds that is not yet finished, for a clean shutdown: queued, in flight, deferred. */
   takeUnfinished (): { queued: Message[], inFlight: Message[], deferred: Message[] } {
-    const queued = this.memory.drain()
+    const queued = this.queue.drainMemory()
     const inFlight = [...this.inFlight.values()]
     const deferred = [...this.deferred.values()]
     this.inFlight.clear()

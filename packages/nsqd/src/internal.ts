@@ -1,7 +1,7 @@
 export * from './index.js'
 export { Topic } from './topic.js'
 export { Channel } from './channel.js'
-export type { ChannelConsumer } from './channel.js'
+export type { ChannelConsumer } from './channel-consumer.js'
 export { Message } from './message.js'
 export { MessageHeap } from './pqueue.js'
 export { DeadlineQueue } from './deadline-queue.js'

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
-import type { NSQD } from './nsqd.js'
+import type { StatsSource } from './stats.js'
 import type { Topic } from './topic.js'
 import type { Channel } from './channel.js'
 import { LatencyStats } from './latency.js'
@@ -26,7 +26,7 @@ function processMetrics (): Registry {
 type Setter<L extends string> = (labels: Record<L, string>, value: number) => void
 
 /** Builds this daemon's registry: its own nsqd_* metrics plus the process metrics. */
-export function createMetricsRegistry (nsqd: NSQD): Registry {
+export function createMetricsRegistry (nsqd: StatsSource): Registry {
   const registry = new Registry()
 
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: (set: Setter<L>) => void): void => {

@@ -18,6 +18,7 @@ import { TlsRequired, TlsUpgrader, tlsServerOptions } from './tcp/tls.js'
 import { loadSnappy } from './tcp/compression.js'
 import { StatsdPusher } from './statsd.js'
 import { VERSION } from './version.js'
+import type { HttpBroker } from './http/broker.js'
 import type { ChannelPolicyDefaults } from './policy.js'
 
 export interface Address {
@@ -48,7 +49,7 @@ export interface NsqdInit extends Partial<NsqdOptions> {
  * The broker: its topics, the TCP and HTTP listeners, and their lifecycle. Construct, `await start()`, and read the
  * bound addresses from tcpAddress / httpAddress (port 0 binds a free port).
  */
-export class NSQD implements TcpBroker {
+export class NSQD implements TcpBroker, HttpBroker {
   readonly options: NsqdOptions
   readonly logger: Logger
   readonly topics = new Map<string, Topic>()

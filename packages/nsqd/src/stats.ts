@@ -1,7 +1,6 @@
 import { getHeapStatistics } from 'node:v8'
 import { PerformanceObserver } from 'node:perf_hooks'
 import type { ChannelStats, ClientStats, E2eProcessingLatency, MemoryStats, NsqdStats, TopicStats } from '@nsqts/protocol'
-import type { NSQD } from './nsqd.js'
 import type { Topic } from './topic.js'
 import type { Channel } from './channel.js'
 import type { Client } from './tcp/client.js'
@@ -12,6 +11,16 @@ import { LatencyStats } from './latency.js'
  * The /stats model. Its shapes are the wire's (@nsqts/protocol); each object here is built in the order nsqd 1.3.0
  * writes its keys, because JSON.stringify keeps insertion order.
  */
+
+/** What stats and metrics read of the broker (nsqd.ts implements it). */
+export interface StatsSource {
+  readonly topics: ReadonlyMap<string, Topic>
+  /** Every connected client by id: a channel's clients are found here, not by class. */
+  readonly clients: ReadonlyMap<number, Client>
+  /** The store's last write error, while writes fail. */
+  readonly health: string | undefined
+  getExistingTopic (name: string): Topic | undefined
+}
 
 /** What GetStats gathers; the /stats route wraps it in the envelope with version, health and memory. */
 export type Stats = Pick<NsqdStats, 'topics' | 'producers'>
@@ -119,7 +128,7 @@ function topicStats (topic: Topic, filter: StatsFilter, registry: Clients): Topi
 }
 
 /** nsqd's GetStats: topics and their channels sorted by name, and the producers. */
-export function collectStats (nsqd: NSQD, filter: StatsFilter): Stats {
+export function collectStats (nsqd: StatsSource, filter: StatsFilter): Stats {
   let topics: Topic[]
   if (filter.topic === '') {
     topics = [...nsqd.topics.values()].sort(byName)
@@ -143,7 +152,7 @@ export function collectStats (nsqd: NSQD, filter: StatsFilter): Stats {
 }
 
 /** "OK", or "NOK - <last storage error>", as /stats and /ping report health. */
-export function healthText (nsqd: NSQD): string {
+export function healthText (nsqd: StatsSource): string {
   return nsqd.health === undefined ? 'OK' : `NOK - ${nsqd.health}`
 }
 

@@ -1,11 +1,20 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { lookup } from 'node:dns/promises'
-import { AddrError, isEphemeral, joinHostPort, parsePort, splitHostPort, type LatencyPercentile } from '@nsqts/protocol'
-import type { NSQD } from './nsqd.js'
-import { collectStats, memStats, observeGc } from './stats.js'
+import {
+  AddrError, isEphemeral, joinHostPort, parsePort, splitHostPort, type LatencyPercentile, type Logger,
+} from '@nsqts/protocol'
+import type { NsqdOptions } from './options.js'
+import { collectStats, memStats, observeGc, type StatsSource } from './stats.js'
+
+/** What the statsd pusher reads of the broker (nsqd.ts implements it). */
+export interface StatsdSource extends StatsSource {
+  readonly options: NsqdOptions
+  readonly logger: Logger
+  readonly broadcastHttpPort: number
+}
 
 /** nsqd's statsd prefix with `%s` replaced by the host key (broadcast host:port, `.` and `:` as `_`), ending in `.`. */
-export function statsdPrefix (nsqd: NSQD): string {
+export function statsdPrefix (nsqd: StatsdSource): string {
   const prefix = nsqd.options.statsdPrefix
   if (prefix === '') return ''
   const host = nsqd.options.broadcastAddress
@@ -76,7 +85,7 @@ export class StatsdPusher {
   private pushing = false
   private closed = false
 
-  constructor (private readonly nsqd: NSQD) {}
+  constructor (private readonly nsqd: StatsdSource) {}
 
   start (): void {
     if (this.nsqd.options.statsdMemStats) observeGc()

@@ -4,18 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, expect } from 'vitest'
 import { Level } from 'level'
+import type { RawChainedBatch } from '../src/backend/level/native-batch.js'
 
 /**
  * The level store writes through classic-level's own chained batch (`_chainedBatch()`, then `_put`, `_del`,
- * `_write`, `_clear`): private methods, checked against the versions nsqd's package.json pins exactly
- * (docs/storage.md). An upgrade that renames or changes them fails here, not as lost writes.
+ * `_write`, `_clear`; src/backend/level/native-batch.ts): private methods, checked against the versions nsqd's
+ * package.json pins exactly (docs/storage.md). An upgrade that renames or changes them fails here, not as lost writes.
  */
-interface RawChainedBatch {
-  _put (key: Buffer, value: Buffer): void
-  _del (key: Buffer): void
-  _clear (): void
-  _write (options: { sync: boolean }): Promise<void>
-}
 
 const require = createRequire(import.meta.url)
 

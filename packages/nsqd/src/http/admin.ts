@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { isValidChannelName, isValidTopicName } from '@nsqts/protocol'
-import type { NSQD } from '../nsqd.js'
+import type { HttpBroker } from './broker.js'
 import type { Topic } from '../topic.js'
 import type { Channel } from '../channel.js'
 import { first, type QueryValues } from './query.js'
@@ -18,14 +18,14 @@ export function required (query: QueryValues, key: string, missing: string): str
   return value
 }
 
-export function existingTopic (nsqd: NSQD, name: string): Topic {
+export function existingTopic (nsqd: HttpBroker, name: string): Topic {
   const topic = nsqd.getExistingTopic(name)
   if (topic === undefined) throw new HttpError(404, 'TOPIC_NOT_FOUND')
   return topic
 }
 
 /** The existing topic and the (valid) channel name of a channel route. */
-export function topicAndChannelName (nsqd: NSQD, query: QueryValues): [Topic, string] {
+export function topicAndChannelName (nsqd: HttpBroker, query: QueryValues): [Topic, string] {
   const topicName = required(query, 'topic', 'MISSING_ARG_TOPIC')
   if (!isValidTopicName(topicName)) throw new HttpError(400, 'INVALID_ARG_TOPIC')
   const channelName = required(query, 'channel', 'MISSING_ARG_CHANNEL')
@@ -39,7 +39,7 @@ export function existingChannel (topic: Topic, name: string): Channel {
   return channel
 }
 
-export async function adminRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD }): Promise<void> {
+export async function adminRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
   app.post('/topic/create', async (request, reply) => {
     topicFromQuery(nsqd, queryOf(request))
     await sendV1(reply, null)

@@ -2,7 +2,7 @@ import fastify, { type FastifyInstance } from 'fastify'
 import type { TlsOptions } from 'node:tls'
 import { timingSafeEqual } from 'node:crypto'
 import { formatGoDuration, joinHostPort } from '@nsqts/protocol'
-import type { NSQD } from '../nsqd.js'
+import type { HttpBroker } from './broker.js'
 import { observeGc } from '../stats.js'
 import { HttpError, RequestAborted, sendGoBadRequest, sendV1Error, sendV1Json } from './respond.js'
 import { TlsRequired } from '../tcp/tls.js'
@@ -38,7 +38,7 @@ function noSchemas (): never {
   throw new Error('nsqd routes have no schemas')
 }
 
-export function buildHttpApp (nsqd: NSQD, tls?: TlsOptions): FastifyInstance {
+export function buildHttpApp (nsqd: HttpBroker, tls?: TlsOptions): FastifyInstance {
   observeGc()
   const routes = new RouteTable()
   const app = fastify({

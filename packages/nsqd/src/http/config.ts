@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { LOG_LEVELS, type LogLevelName } from '@nsqts/protocol'
-import type { NSQD } from '../nsqd.js'
+import type { HttpBroker } from './broker.js'
 import { HttpError, readBody, sendV1 } from './respond.js'
 import { statsdPrefix } from '../statsd.js'
 
@@ -12,7 +12,7 @@ const ns = (ms: number): number => Math.round(ms * 1e6)
  * Every option GET /config/<name> knows, under nsqd 1.3.0's config names (the `cfg` name: `id`, not `node_id`),
  * with NSQ's value types: durations in nanoseconds, log_level as its number, ports as bound.
  */
-const OPTIONS: ReadonlyMap<string, (nsqd: NSQD) => ConfigValue> = new Map<string, (nsqd: NSQD) => ConfigValue>([
+const OPTIONS: ReadonlyMap<string, (nsqd: HttpBroker) => ConfigValue> = new Map<string, (nsqd: HttpBroker) => ConfigValue>([
   ['id', (d) => d.options.nodeId],
   ['log_level', (d) => LOG_LEVELS[d.options.logLevel]],
   ['log_prefix', (d) => d.options.logPrefix],
@@ -65,7 +65,7 @@ const OPTIONS: ReadonlyMap<string, (nsqd: NSQD) => ConfigValue> = new Map<string
 ])
 
 /** Strings go out raw as text (an empty one as an empty body), everything else as JSON. */
-function sendOption (nsqd: NSQD, reply: FastifyReply, name: string): Promise<void> {
+function sendOption (nsqd: HttpBroker, reply: FastifyReply, name: string): Promise<void> {
   const get = OPTIONS.get(name)
   if (get === undefined) throw new HttpError(400, 'INVALID_OPTION')
   const value = get(nsqd)
@@ -93,7 +93,7 @@ function parseLogLevel (body: Buffer): LogLevelName {
 }
 
 /** GET /config/:opt reads any option; PUT changes the two nsqd allows at runtime and answers the new value. */
-export async function configRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD }): Promise<void> {
+export async function configRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
   // httprouter does not match an empty parameter: /config/ is the router's 404.
   app.get<{ Params: { opt: string } }>('/config/:opt', async (request, reply) => {
     if (request.params.opt === '') return reply.callNotFound()

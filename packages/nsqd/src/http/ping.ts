@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify'
-import type { NSQD } from '../nsqd.js'
+import type { HttpBroker } from './broker.js'
 import { VERSION } from '../version.js'
 import { healthText } from '../stats.js'
 import { sendPlain, sendV1 } from './respond.js'
 
 /** GET /ping (plain text, no V1 header: load balancers read it) and GET /info. */
-export async function pingRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD }): Promise<void> {
+export async function pingRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
   app.get('/ping', async (_request, reply) => {
     await sendPlain(reply, nsqd.health === undefined ? 200 : 500, healthText(nsqd))
   })

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { isValidTopicName, type PeekResponse, type RedriveResponse } from '@nsqts/protocol'
-import type { NSQD } from '../nsqd.js'
+import type { HttpBroker } from './broker.js'
 import {
   PolicyError, applyPatch, deadLetterTopicUsable, parseChannelPolicyQuery, parseTopicPolicyQuery, peekedMessage,
 } from '../policy.js'
@@ -36,12 +36,12 @@ function policyParams<T> (parse: () => T): T {
 }
 
 /** Answers once the stored metadata holds the change (synced in --durable mode), so a crash after OK keeps it. */
-async function persisted (nsqd: NSQD, mark: number): Promise<void> {
+async function persisted (nsqd: HttpBroker, mark: number): Promise<void> {
   const write = nsqd.writeSince(mark)
   if (write !== undefined) await new Promise<void>((resolve) => write.onSettled(resolve))
 }
 
-export async function policyRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD }): Promise<void> {
+export async function policyRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
   const topicOf = (query: QueryValues) => {
     const name = required(query, 'topic', 'MISSING_ARG_TOPIC')
     if (!isValidTopicName(name)) throw new HttpError(400, 'INVALID_TOPIC')

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import { isValidTopicName } from '@nsqts/protocol'
-import type { NSQD } from '../nsqd.js'
+import type { HttpBroker } from './broker.js'
 import type { Topic } from '../topic.js'
 import type { PendingWrite } from '../backend/types.js'
 import { first, type QueryValues } from './query.js'
 import { HttpError, declaredLength, queryOf, readBody, sendV1 } from './respond.js'
 
 /** nsqd reads the topic (and creates it) from `?topic=`: missing is MISSING_ARG_TOPIC, a bad name INVALID_TOPIC. */
-export function topicFromQuery (nsqd: NSQD, query: QueryValues): Topic {
+export function topicFromQuery (nsqd: HttpBroker, query: QueryValues): Topic {
   const name = first(query, 'topic')
   if (name === undefined) throw new HttpError(400, 'MISSING_ARG_TOPIC')
   if (!isValidTopicName(name)) throw new HttpError(400, 'INVALID_TOPIC')
@@ -30,7 +30,7 @@ function deferOf (query: QueryValues, maxReqTimeout: number): number {
 const BOOLS: ReadonlyMap<string, boolean> = new Map([['true', true], ['1', true], ['false', false], ['0', false]])
 
 /** /mpub?binary=: true/1/false/0; any other value means binary too (nsqd logs it as deprecated). */
-function binaryMode (nsqd: NSQD, query: QueryValues): boolean {
+function binaryMode (nsqd: HttpBroker, query: QueryValues): boolean {
   const value = first(query, 'binary')
   if (value === undefined) return false
   const mode = BOOLS.get(value)
@@ -97,7 +97,7 @@ async function stored (write: PendingWrite | undefined, failure: string): Promis
 }
 
 /** POST /pub and /mpub. Not access-logged, like nsqd: they are the hot path. */
-export async function pubRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD }): Promise<void> {
+export async function pubRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
   const quiet = { config: { accessLog: 'off' as const } }
 
   // nsqd checks the body before the query, so an empty body without a topic is MSG_EMPTY.

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { TlsOptions } from 'node:tls'
-import type { NSQD, Address } from '../nsqd.js'
+import type { Address } from '../nsqd.js'
+import type { HttpBroker } from './broker.js'
 import { buildHttpApp } from './app.js'
 
 export { buildHttpApp }
@@ -9,7 +10,7 @@ export { buildHttpApp }
 export class HttpServer {
   private app: FastifyInstance | undefined
 
-  constructor (private readonly nsqd: NSQD, private readonly tls?: TlsOptions) {}
+  constructor (private readonly nsqd: HttpBroker, private readonly tls?: TlsOptions) {}
 
   async listen (at: Address): Promise<void> {
     const app = buildHttpApp(this.nsqd, this.tls)

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { NSQD } from '../nsqd.js'
+import type { HttpBroker } from './broker.js'
 import { VERSION } from '../version.js'
 import { collectStats, healthText, memStats } from '../stats.js'
 import { first } from './query.js'
@@ -13,14 +13,14 @@ function flag (value: string | undefined): boolean {
 
 interface StoreDamageStats { set_aside: number, skipped_records: number, repaired: boolean, log_bytes_dropped: number }
 
-function storeDamage (nsqd: NSQD): { store_damage?: StoreDamageStats } {
+function storeDamage (nsqd: HttpBroker): { store_damage?: StoreDamageStats } {
   const d = nsqd.store?.damage
   if (d === undefined || (d.setAside === 0 && d.skippedRecords === 0 && !d.repaired && d.droppedLogBytes === 0)) return {}
   return { store_damage: { set_aside: d.setAside, skipped_records: d.skippedRecords, repaired: d.repaired, log_bytes_dropped: d.droppedLogBytes } }
 }
 
 /** GET /stats: text unless format=json; topic, channel, include_clients and include_mem filters. */
-export async function statsRoutes (app: FastifyInstance, { nsqd }: { nsqd: NSQD }): Promise<void> {
+export async function statsRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
   app.get('/stats', async (request, reply) => {
     const query = queryOf(request)
     const includeMem = flag(first(query, 'include_mem'))

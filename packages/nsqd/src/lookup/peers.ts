@@ -1,7 +1,20 @@
-import { isEphemeral, joinHostPort } from '@nsqts/protocol'
-import type { NSQD } from '../nsqd.js'
+import { isEphemeral, joinHostPort, type Logger } from '@nsqts/protocol'
+import type { NsqdEvents } from '../nsqd.js'
+import type { NsqdOptions } from '../options.js'
 import type { Topic } from '../topic.js'
 import { LookupPeer } from './peer.js'
+
+/** What the lookupd peers need of the broker (nsqd.ts implements it): what they announce, and its events. */
+export interface LookupBroker {
+  readonly options: NsqdOptions
+  readonly logger: Logger
+  readonly hostname: string
+  readonly broadcastTcpPort: number
+  readonly broadcastHttpPort: number
+  readonly topics: ReadonlyMap<string, Topic>
+  /** Calls `listener` on topic and channel changes until the returned function is called. */
+  subscribe (listener: NsqdEvents): () => void
+}
 
 /**
  * The nsqlookupd peers of one nsqd (--lookupd-tcp-address, PUT /config/nsqlookupd_tcp_addresses): keeps each told
@@ -11,7 +24,7 @@ export class LookupPeers {
   private readonly peers = new Map<string, LookupPeer>()
   private unsubscribe: (() => void) | undefined
 
-  constructor (private readonly nsqd: NSQD) {}
+  constructor (private readonly nsqd: LookupBroker) {}
 
   get size (): number {
     return this.peers.size

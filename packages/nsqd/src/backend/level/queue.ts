@@ -1,44 +1,14 @@
-import { Deque } from '../../deque.js'
 import type { BackendQueue, KeptRecord, StoredPolicy } from '../types.js'
-import { KIND_QUEUED, KIND_KEPT, recordKey, chunkKey, seqOfKey, countOfKey, encodeChunk, decodeChunk, encodeKept, messageIdOf } from './format.js'
+import { KIND_QUEUED, KIND_KEPT, recordKey, chunkKey, encodeChunk, encodeKept, messageIdOf } from './format.js'
 import { Chunk, MAX_CHUNK_BYTES, MAX_CHUNK_RECORDS, type ChunkOwner } from './chunk.js'
 import type { WritePipeline } from './write-pipeline.js'
 import type { FoundQueue } from './recovery.js'
 import type { LevelStore } from './store.js'
-
-/** A load reads about this much at most, in one go (native memory grows with it). */
-const MAX_LOAD_BYTES = 1024 * 1024
-/**
- * A queue reads through one LevelDB iterator for this many loads at most, then opens a fresh one. classic-level's
- * iterator keeps (in native memory, unseen by V8) a copy of the entries of its last read until the garbage collector
- * finalizes it, long after it was closed: an iterator per load held some 130 MB of dead copies while a backlog of
- * 150 MB was read. Reusing one keeps one copy alive. An iterator sees the database as it was when opened (and keeps
- * that version's files and memtables alive), so it is also replaced once it has read all it can see.
- */
-const LOADS_PER_ITERATOR = 64
-
-/** What a load needs of a LevelDB iterator. */
-interface LevelIterator {
-  nextv (size: number): Promise<Array<[Buffer, Buffer]>>
-  close (): Promise<void>
-}
-
-/** The iterator a queue reads from disk with, while it can go on where the last load stopped. */
-interface DiskReader {
-  it: LevelIterator
-  /** The seq its next entry starts at, as far as the queue knows: loads reuse it only when they start there. */
-  next: number
-  /** Its range ends here: everything below was on disk when it was opened, nothing above is visible to it. */
-  upto: number
-  generation: number
-  loads: number
-}
+import { ReadAhead, type ReadAheadOwner } from './read-ahead.js'
 
 /**
  * One topic's or channel's queue in the store. Records are numbered by a per-queue seq and stored in chunks (see
- * Chunk). The newest ones stay in memory as a read-ahead while the reader keeps up (then a record is written and read
- * back without touching the disk for the read); otherwise reads stream from LevelDB in order, some chunks at a time,
- * as the read-ahead drains.
+ * Chunk), and read through the read-ahead (read-ahead.ts), which the newest ones join while the reader keeps up.
  *
  * The records a queue puts in one write form one chunk, removed once all its records are done (see Chunk). Default
  * mode: reading a record consumes it. Durable mode: a read record stays stored until ack() or until the owner stores
@@ -46,36 +16,20 @@ interface DiskReader {
  * each such message, to count it done there. A clean close stores again what is left of a chunk whose read records
  * are all done.
  */
-export class LevelQueue implements BackendQueue, ChunkOwner {
+export class LevelQueue implements BackendQueue, ChunkOwner, ReadAheadOwner {
   onReadable: (() => void) | undefined
   depth = 0
   paused: boolean
   policy: StoredPolicy | undefined
   readonly durable: boolean
 
-  /** Next seq for a queued record, and for a kept one (a key space of its own). */
-  private writeSeq: number
+  /** Next seq for a queued record (the read-ahead reads it), and for a kept one (a key space of its own). */
+  writeSeq: number
   private keepSeq: number
-  /** Every queued record below this seq is in the read-ahead or was read; always a chunk's first seq. */
-  private loadedSeq: number
-  /** Every queued record below this seq is on disk (or was read before it had to be), so a load may go that far. */
-  private writtenSeq: number
-  /** The read-ahead: records in order, and the chunk of each. */
-  private readonly aheadRecords = new Deque<Buffer>()
-  private readonly aheadChunks = new Deque<Chunk>()
-  private aheadBytes = 0
+  private readonly readAhead: ReadAhead
   /** The chunk that takes the next record while its write is still open. */
   private filling: Chunk | undefined
   private fillingSerial = 0
-  private loading = false
-  private waitingForWrite = false
-  private loadFailures = 0
-  private loadRetry: NodeJS.Timeout | undefined
-  /** Bumped by empty(): a load that started before it must not add what it read. */
-  private generation = 0
-  /** Records per chunk lately, to ask LevelDB for about as many chunks as the read-ahead has room for. */
-  private chunkRecords: number
-  private reader: DiskReader | undefined
   /**
    * Durable: message id -> the chunk of its record (read, so held by the owner) or the key of its kept record. No
    * record bytes: a chunk kept alive by one message in flight costs its small object only.
@@ -91,12 +45,10 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     this.paused = found?.paused ?? false
     this.policy = found?.policy
     this.depth = found?.count ?? 0
-    this.loadedSeq = found !== undefined && found.count > 0 ? found.firstSeq : 0
     this.writeSeq = found?.endSeq ?? 0
-    this.writtenSeq = this.writeSeq
     this.keepSeq = (found?.lastKeptSeq ?? -1) + 1
     this.kept = found?.kept ?? []
-    this.chunkRecords = found !== undefined && found.chunks > 0 ? found.count / found.chunks : 1
+    this.readAhead = new ReadAhead(this, store, found)
   }
 
   put (record: Buffer): void {
@@ -105,8 +57,9 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     this.depth++
     // While the read-ahead reaches the newest record and has room, it takes the new one too: a reader that keeps up
     // never reads from disk.
-    const ahead = seq === this.loadedSeq && this.aheadRecords.length < this.store.cacheRecords &&
-      this.aheadBytes + record.length <= this.store.cacheBytes
+    const readAhead = this.readAhead
+    const ahead = seq === readAhead.loadedSeq && readAhead.records.length < this.store.cacheRecords &&
+      readAhead.bytes + record.length <= this.store.cacheBytes
     let c = this.filling
     if (c === undefined || c.ahead !== ahead || c.size >= MAX_CHUNK_RECORDS || c.bytes + record.length > MAX_CHUNK_BYTES ||
         !this.pipeline.canExtend(this.fillingSerial)) {
@@ -120,36 +73,37 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     c.size++
     c.bytes += record.length
     if (ahead) {
-      this.aheadRecords.push(record)
-      this.aheadChunks.push(c)
-      this.aheadBytes += record.length
-      this.loadedSeq = seq + 1
+      readAhead.records.push(record)
+      readAhead.chunks.push(c)
+      readAhead.bytes += record.length
+      readAhead.loadedSeq = seq + 1
     }
     // A requeue: the earlier record goes only now, in this write or a later one, so no crash finds neither stored.
     if (this.held.size > 0) this.release(messageIdOf(record))
   }
 
   read (): Buffer | undefined {
-    const record = this.aheadRecords.shift()
+    const readAhead = this.readAhead
+    const record = readAhead.records.shift()
     if (record === undefined) {
-      if (this.depth > 0) this.requestLoad()
+      if (this.depth > 0) readAhead.requestLoad()
       return undefined
     }
-    const c = this.aheadChunks.shift() as Chunk
+    const c = readAhead.chunks.shift() as Chunk
     c.handed++
-    this.aheadBytes -= record.length
+    readAhead.bytes -= record.length
     this.depth--
     // Default mode: a chunk whose write has not started is stored without what was read by then (a crash would lose
     // those in flight either way, as NSQ loses in-flight messages); a stored one goes once its last record was read.
     if (this.durable) this.hold(messageIdOf(record), c)
     else this.countDone(c)
-    if (this.loadedSeq < this.writeSeq && this.aheadRecords.length <= this.store.cacheRecords >> 1) this.requestLoad()
+    if (readAhead.loadedSeq < this.writeSeq && readAhead.records.length <= this.store.cacheRecords >> 1) readAhead.requestLoad()
     return record
   }
 
   head (): Buffer | undefined {
-    const record = this.aheadRecords.peek()
-    if (record === undefined && this.depth > 0) this.requestLoad()
+    const record = this.readAhead.records.peek()
+    if (record === undefined && this.depth > 0) this.readAhead.requestLoad()
     return record
   }
 
@@ -218,174 +172,14 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
     this.store.putEntry(this)
   }
 
-  /**
-   * The read-ahead's records, then the chunks on disk past it, read beside the read-ahead (a second iterator): the
-   * queue's state is not touched. Records put but not yet written are waited for (peek is rare; a record is readable
-   * from disk once its write landed).
-   */
-  async peek (n: number): Promise<Buffer[]> {
-    const out: Buffer[] = []
-    for (let i = 0; i < this.aheadRecords.length && out.length < n; i++) out.push(this.aheadRecords.at(i) as Buffer)
-    const from = this.loadedSeq
-    const upto = this.writeSeq
-    if (out.length >= n || from >= upto || this.closed) return out
-    if (this.writtenSeq < upto) {
-      const write = this.pipeline.lastWrite()
-      // Not put off (a default-mode write nobody waits for may be): this one is waited for.
-      this.pipeline.hurry()
-      if (write !== undefined) await new Promise<void>((resolve) => write.onSettled(resolve))
-    }
-    const generation = this.generation
-    const it = this.store.db.iterator({ gte: recordKey(KIND_QUEUED, this.id, from), lt: recordKey(KIND_QUEUED, this.id, upto), fillCache: false })
-    try {
-      while (out.length < n && generation === this.generation && !this.closed) {
-        const entries = await it.nextv(16)
-        if (entries.length === 0) break
-        for (const [key, value] of entries) {
-          // A damaged chunk is the reader's to set aside; a peek just shows what it can.
-          const records = decodeChunk(value, countOfKey(key))
-          for (const view of records ?? []) {
-            if (out.length < n) out.push(Buffer.from(view))
-          }
-        }
-      }
-    } finally {
-      await it.close().catch(() => {})
-    }
-    return out
+  /** See ReadAhead.peek: nothing changes. */
+  peek (n: number): Promise<Buffer[]> {
+    return this.readAhead.peek(n)
   }
-
-  // ---- reading from disk ----
 
   /** @internal its records below `upto` are on disk, or (upto 0) the writes caught up. */
   written (upto: number): void {
-    if (upto > this.writtenSeq) this.writtenSeq = upto
-    if (this.waitingForWrite) {
-      this.waitingForWrite = false
-      this.requestLoad()
-    }
-  }
-
-  private requestLoad (): void {
-    if (this.loading || this.closed || this.loadRetry !== undefined) return
-    if (this.loadedSeq >= this.writeSeq) {
-      if (this.aheadRecords.length === 0 && this.depth > 0) {
-        // Everything put was read, yet records are counted: some went missing on disk. Say so and count true.
-        this.store.logger.error(`store: queue ${this.name} lost ${this.depth} record(s) on disk`)
-        this.depth = 0
-      }
-      return
-    }
-    if (this.loadedSeq >= this.writtenSeq || this.pipeline.mustWait(this)) {
-      this.waitingForWrite = true
-      // The records to read are still in the pipeline: their write must not be put off.
-      if (this.loadedSeq >= this.writtenSeq) this.pipeline.hurry()
-      return
-    }
-    this.loading = true
-    void this.load(this.loadedSeq, this.writtenSeq, this.generation)
-  }
-
-  private async load (from: number, upto: number, generation: number): Promise<void> {
-    const roomRecords = Math.max(1, this.store.cacheRecords - this.aheadRecords.length)
-    const limit = Math.max(1, Math.min(4096, Math.ceil(roomRecords / this.chunkRecords)))
-    let entries: Array<[Buffer, Buffer]>
-    let reader: DiskReader
-    try {
-      // A new iterator throws at once, not through a rejection, while the database is closed (reopened after a
-      // failed write).
-      reader = this.readerFrom(from, upto, generation)
-      entries = await reader.it.nextv(limit)
-    } catch (err) {
-      this.loading = false
-      this.dropReader()
-      this.loadFailed(err as Error, from, Math.min(upto, from + roomRecords))
-      return
-    }
-    this.loading = false
-    this.loadFailures = 0
-    if (this.closed || generation !== this.generation) {
-      this.dropReader()
-      return
-    }
-    let added = 0
-    let counted = 0
-    for (const [key, value] of entries) {
-      const first = seqOfKey(key)
-      const count = countOfKey(key)
-      counted += count
-      // Records copied out of the value (but a chunk of one): a message held long, deferred say, must not keep its
-      // whole chunk.
-      const records = decodeChunk(value, count, count > 1)
-      if (records === undefined) {
-        this.store.setAside(key, value, `chunk of records ${first}..${first + count - 1} of queue ${this.name} is damaged (${value.length} bytes)`)
-        this.depth -= count
-        continue
-      }
-      const c = new Chunk(this, first, count, false)
-      c.key = key
-      for (const record of records) {
-        this.aheadRecords.push(record)
-        this.aheadChunks.push(c)
-        this.aheadBytes += record.length
-      }
-      added += count
-    }
-    if (entries.length > 0) this.chunkRecords = counted / entries.length
-    // nextv may stop short of `limit` on bytes: only an empty answer says the iterator has nothing more to show.
-    const last = entries.at(-1)
-    this.loadedSeq = last === undefined ? reader.upto : seqOfKey(last[0]) + countOfKey(last[0])
-    reader.next = this.loadedSeq
-    if (last === undefined || reader.loads >= LOADS_PER_ITERATOR) this.dropReader()
-    if (added > 0) this.onReadable?.()
-    else this.requestLoad()
-  }
-
-  /** The iterator of the last load when this one starts where it stopped; else a fresh one over [from, upto). */
-  private readerFrom (from: number, upto: number, generation: number): DiskReader {
-    let r = this.reader
-    if (r === undefined || r.next !== from || r.next >= r.upto || r.generation !== generation) {
-      this.dropReader()
-      // highWaterMarkBytes (classic-level's own option, unknown to abstract-level's typings) ends a nextv once it read
-      // that much: the read-ahead overshoots its bound by one chunk at most, however big the chunks.
-      const options = {
-        gte: recordKey(KIND_QUEUED, this.id, from),
-        lt: recordKey(KIND_QUEUED, this.id, upto),
-        fillCache: false,
-        highWaterMarkBytes: Math.min(MAX_LOAD_BYTES, Math.max(1, this.store.cacheBytes >> 1)),
-      }
-      const it: LevelIterator = this.store.db.iterator(options)
-      r = this.reader = { it, next: from, upto, generation, loads: 0 }
-    }
-    r.loads++
-    return r
-  }
-
-  private dropReader (): void {
-    const r = this.reader
-    if (r === undefined) return
-    this.reader = undefined
-    r.it.close().catch(() => {})
-  }
-
-  /**
-   * A read failed. Retry a few times (a reopen or a passing error); then the range is unreadable: skip it, say so,
-   * and go on with what follows, rather than stall the queue or the daemon on it.
-   */
-  private loadFailed (err: Error, from: number, skipTo: number): void {
-    if (this.closed) return
-    this.store.readFailed(this, err)
-    // Reads fail too while the database is being reopened after a failed write; only count the ones that are not.
-    if (!this.pipeline.isFailing && ++this.loadFailures >= 3) {
-      this.store.logger.error(`store: skipping unreadable records ${from}..${skipTo - 1} of queue ${this.name}`)
-      if (this.loadedSeq === from) this.store.damage.skippedRecords += skipTo - from
-      this.loadFailures = 0
-      if (this.loadedSeq === from) this.loadedSeq = skipTo
-    }
-    this.loadRetry = setTimeout(() => {
-      this.loadRetry = undefined
-      this.requestLoad()
-    }, 100 * (this.loadFailures + 1))
+    this.readAhead.written(upto)
   }
 
   /**
@@ -397,13 +191,12 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
   closeReads (): void {
     if (this.closed) return
     this.closed = true
-    clearTimeout(this.loadRetry)
-    // A load under way drops it when it comes back.
-    if (!this.loading) this.dropReader()
+    const readAhead = this.readAhead
+    readAhead.close()
     let chunk: Chunk | undefined
     let rest: Buffer[] = []
-    for (let record = this.aheadRecords.shift(); record !== undefined; record = this.aheadRecords.shift()) {
-      const c = this.aheadChunks.shift()
+    for (let record = readAhead.records.shift(); record !== undefined; record = readAhead.records.shift()) {
+      const c = readAhead.chunks.shift()
       if (c !== chunk) {
         this.storeRest(chunk, rest)
         chunk = c
@@ -412,7 +205,7 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
       rest.push(record)
     }
     this.storeRest(chunk, rest)
-    this.aheadBytes = 0
+    readAhead.bytes = 0
   }
 
   private storeRest (c: Chunk | undefined, rest: Buffer[]): void {
@@ -427,18 +220,13 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
   // ---- lifecycle ----
 
   async empty (): Promise<void> {
-    this.generation++
-    if (!this.loading) this.dropReader()
-    this.aheadRecords.clear()
-    this.aheadChunks.clear()
-    this.aheadBytes = 0
+    const queuedEnd = this.writeSeq
+    const keptEnd = this.keepSeq
+    this.readAhead.clear(queuedEnd)
     this.filling = undefined
     this.depth = 0
     this.held.clear()
     this.kept = []
-    const queuedEnd = this.writeSeq
-    const keptEnd = this.keepSeq
-    this.loadedSeq = queuedEnd
     await Promise.all([
       this.pipeline.clear(recordKey(KIND_QUEUED, this.id, 0), recordKey(KIND_QUEUED, this.id, queuedEnd)),
       this.pipeline.clear(recordKey(KIND_KEPT, this.id, 0), recordKey(KIND_KEPT, this.id, keptEnd)),
@@ -450,12 +238,9 @@ export class LevelQueue implements BackendQueue, ChunkOwner {
   }
 
   async delete (): Promise<void> {
-    this.generation++
     this.closed = true
-    clearTimeout(this.loadRetry)
-    if (!this.loading) this.dropReader()
-    this.aheadRecords.clear()
-    this.aheadChunks.clear()
+    this.readAhead.clear(this.writeSeq)
+    this.readAhead.close()
     this.filling = undefined
     this.depth = 0
     this.held.clear()

@@ -191,11 +191,6 @@ export class LevelStore {
     this.pipeline.op({ type: 'del', key }, false)
   }
 
-  /** @internal a queue could not read from the database; it retries on its own. */
-  readFailed (q: LevelQueue, err: Error): void {
-    this.logger.error(`store: failed to read queue ${q.name} - ${err.message}`)
-  }
-
   // ---- writes (write-pipeline.ts) ----
 
   /** A position in the stream of operations, to learn later whether a publish wrote anything. */
@@ -225,12 +220,12 @@ export class LevelStore {
 
   /** Test and drill seam: while set, every write first waits for `delay()`, as a slow disk would make it. */
   injectWriteDelay (delay: (() => Promise<void>) | undefined): void {
-    this.pipeline.injectWriteDelay(delay)
+    this.pipeline.faults.injectWriteDelay(delay)
   }
 
   /** Test and drill seam: while set, every write fails with this error, as a full or broken disk would make it. */
   injectWriteFault (err: Error | undefined): void {
-    this.pipeline.injectWriteFault(err)
+    this.pipeline.faults.injectWriteFault(err)
   }
 
   /** Writes everything queued with a final sync and releases the database and the data path's lock. */

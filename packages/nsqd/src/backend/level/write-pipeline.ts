@@ -1,42 +1,13 @@
-import { readdir, stat, statfs } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { Level } from 'level'
 import type { Logger } from '@nsqts/protocol'
 import type { PendingWrite } from '../types.js'
-import { KIND_SYNC, encodeChunk, kindStart } from './format.js'
-import { Chunk, MAX_CHUNK_BYTES, prepare, type ChunkOwner, type Op, type WriteOp } from './chunk.js'
-import { Write } from './write.js'
+import { KIND_SYNC, kindStart } from './format.js'
+import { Chunk, prepare, type ChunkOwner, type Op } from './chunk.js'
+import { Clear, Write } from './write.js'
+import { NativeBatchWriter } from './native-batch.js'
+import { WriteFaults } from './write-faults.js'
 
 export type Db = Level<Buffer, Buffer>
-
-/** Room for the new log, the new manifest and LevelDB's info log beyond the old logs' size. */
-const REOPEN_SLACK_BYTES = 1024 * 1024
-
-/** Whether the disk has room to reopen the database at `location`: as many bytes free as its logs hold, and some. */
-async function roomToReopen (location: string): Promise<boolean> {
-  try {
-    const [disk, names] = await Promise.all([statfs(location), readdir(location)])
-    let logs = 0
-    for (const name of names) if (name.endsWith('.log')) logs += (await stat(join(location, name))).size
-    return disk.bavail * disk.bsize >= logs + REOPEN_SLACK_BYTES
-  } catch {
-    // Cannot tell: try the reopen, as before.
-    return true
-  }
-}
-
-/**
- * classic-level's own chained batch, under abstract-level's public API. The public batch copies, validates and
- * re-encodes every operation in JS (a third of the daemon's CPU in the disk benchmark), and its array form costs
- * twice the main-thread time of adding operations one by one. Ours are Buffers already, and the pipeline only writes
- * while the database is open, which is what the public checks are for.
- */
-interface RawChainedBatch {
-  _put (key: Buffer, value: Buffer): void
-  _del (key: Buffer): void
-  _clear (): void
-  _write (options: { sync: boolean }): Promise<void>
-}
 
 /**
  * A write takes at most this many operations; more go into the next one. It bounds the memory of one batch, which
@@ -67,11 +38,6 @@ const WRITE_DELAY_MS = 5
  */
 const MAX_PENDING_OPS = MAX_WRITE_OPS
 
-/** A range removal; it runs in pipeline order, so writes queued before it land before it. */
-class Clear {
-  constructor (readonly gte: Buffer, readonly lt: Buffer, readonly done: (err?: Error) => void) {}
-}
-
 export interface WritePipelineOptions {
   /** Every write that stores a record is synced. */
   durable: boolean
@@ -97,7 +63,9 @@ export class WritePipeline {
   private readonly syncEvery: number
   private readonly syncTimeout: number
   private readonly logger: Logger
-  private readonly onHealth: (error: Error | undefined) => void
+  private readonly batch: NativeBatchWriter
+  /** Failed writes, their retries and the drills' seams. */
+  readonly faults: WriteFaults
 
   /** Writes and clears in the order they must run; short, since each write takes every operation of its turns. */
   private readonly steps: Array<Write | Clear> = []
@@ -108,9 +76,6 @@ export class WritePipeline {
   private hurried = false
   private running = false
   private retryTimer: NodeJS.Timeout | undefined
-  private retryDelay = 0
-  private failing: Error | undefined
-  private injectedFault: Error | undefined
   private opsSinceSync = 0
   /** Operations and records queued and not yet written, and the queues whose loads wait for them (mustWait). */
   private pending = 0
@@ -124,8 +89,6 @@ export class WritePipeline {
   private closing = false
   /** Bytes of records queued and not yet written. */
   private unwrittenBytes = 0
-  /** Test and drill seam: what every write waits for before it goes to LevelDB (a slow disk). */
-  private injectedDelay: (() => Promise<void>) | undefined
   /**
    * Batches written, how many of them were synced, and failed attempts; publishes made to wait for their write in the
    * default mode (the writes had fallen behind, or were failing); the most bytes of records that waited to be written
@@ -133,20 +96,13 @@ export class WritePipeline {
    */
   readonly counters = { writes: 0, syncs: 0, failures: 0, throttled: 0, maxUnwrittenBytes: 0 }
 
-  /**
-   * One native batch, cleared and reused for every write (writes run one at a time): a native batch is freed only
-   * when the garbage collector finalizes it, which V8, blind to its size, does too late.
-   */
-  private nativeBatch: RawChainedBatch | undefined
-  /** Where chunks are encoded for the native batch, which copies them at once (a larger one gets its own buffer). */
-  private readonly scratch = Buffer.allocUnsafeSlow(MAX_CHUNK_BYTES + 64 * 1024)
-
-  constructor (private readonly db: Db, private readonly location: string, opts: WritePipelineOptions) {
+  constructor (private readonly db: Db, location: string, opts: WritePipelineOptions) {
     this.durable = opts.durable
     this.syncEvery = opts.syncEvery
     this.syncTimeout = opts.syncTimeout
     this.logger = opts.logger
-    this.onHealth = opts.onHealth
+    this.batch = new NativeBatchWriter(db)
+    this.faults = new WriteFaults(db, location, this.batch, opts.logger, opts.onHealth)
   }
 
   /** A position in the stream of operations, to learn later whether a publish wrote anything. */
@@ -178,7 +134,7 @@ export class WritePipeline {
     const write = this.writeAfter(mark)
     if (write === undefined) return undefined
     if (!this.durable) {
-      if (this.failing === undefined && this.unwrittenBytes <= MAX_UNWRITTEN_BYTES) return undefined
+      if (this.faults.failing === undefined && this.unwrittenBytes <= MAX_UNWRITTEN_BYTES) return undefined
       this.counters.throttled++
     }
     this.hurry()
@@ -315,10 +271,8 @@ export class WritePipeline {
     const ops = w.ops = prepare(w.ops, this.steps.length === 1)
     const sync = w.sync || this.opsSinceSync + w.records >= this.syncEvery || this.closing
     try {
-      if (this.injectedDelay !== undefined) await this.injectedDelay()
-      if (this.injectedFault !== undefined) throw this.injectedFault
-      if (this.failing !== undefined) await this.reopen()
-      if (ops.length > 0) await this.writeBatch(ops, sync)
+      await this.faults.beforeWrite()
+      if (ops.length > 0) await this.batch.write(ops, sync)
     } catch (err) {
       this.writeFailed(err as Error)
       return
@@ -330,12 +284,7 @@ export class WritePipeline {
       this.opsSinceSync = sync ? 0 : this.opsSinceSync + w.records
       if (!sync) this.armSyncTimer()
     }
-    if (this.failing !== undefined) {
-      this.failing = undefined
-      this.retryDelay = 0
-      this.logger.info(`store: writes to ${this.location} succeed again`)
-      this.onHealth(undefined)
-    }
+    this.faults.succeeded()
     for (const c of w.chunks) {
       if (c.removeOnceWritten) this.op({ type: 'del', key: c.key as Buffer }, false, 0)
       c.queue.written(c.first + c.size)
@@ -350,20 +299,6 @@ export class WritePipeline {
     w.settle(null, this.logger)
   }
 
-  private async writeBatch (ops: WriteOp[], sync: boolean): Promise<void> {
-    const batch = this.nativeBatch ??= (this.db as unknown as { _chainedBatch (): RawChainedBatch })._chainedBatch()
-    try {
-      for (const op of ops) {
-        if (op.type === 'records') batch._put(op.key, encodeChunk(op.records, op.from, this.scratch))
-        else if (op.type === 'put') batch._put(op.key, op.value)
-        else batch._del(op.key)
-      }
-      await batch._write({ sync })
-    } finally {
-      batch._clear()
-    }
-  }
-
   /**
    * Tells everyone waiting that their write failed (no publish may answer OK for a record that is not stored), then
    * retries every queued operation after a backoff, reopening the database first: LevelDB refuses all writes after
@@ -371,12 +306,7 @@ export class WritePipeline {
    */
   private writeFailed (err: Error): void {
     this.counters.failures++
-    const changed = this.failing?.message !== err.message
-    this.failing = err
-    if (changed) {
-      this.logger.error(`store: failed to write to ${this.location} - ${err.message}`)
-      this.onHealth(err)
-    }
+    const retryDelay = this.faults.failed(err)
     for (let i = 0; i < this.steps.length; i++) {
       const step = this.steps[i]
       if (!(step instanceof Write)) continue
@@ -385,22 +315,10 @@ export class WritePipeline {
       if (step === this.open) this.open = again
       step.settle(err, this.logger)
     }
-    this.retryDelay = Math.min(2000, this.retryDelay === 0 ? 50 : this.retryDelay * 2)
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined
       this.schedule()
-    }, this.retryDelay)
-  }
-
-  private async reopen (): Promise<void> {
-    if (this.injectedFault !== undefined) return
-    // Reopening writes a new log and manifest and turns the old log into a table: on a full disk the open fails and
-    // leaves the database closed, and every read with it (consumers could no longer drain what is stored). So, until
-    // there is room for that, the database stays open for reads and the write fails again as it did.
-    if (this.failing !== undefined && !(await roomToReopen(this.location))) throw this.failing
-    this.nativeBatch = undefined
-    await this.db.close()
-    await this.db.open()
+    }, retryDelay)
   }
 
   private async runClear (c: Clear): Promise<void> {
@@ -426,17 +344,7 @@ export class WritePipeline {
 
   /** True while writes fail: reads that fail then are not the records' fault. */
   get isFailing (): boolean {
-    return this.failing !== undefined
-  }
-
-  /** Test and drill seam: while set, every write fails with this error, as a full or broken disk would make it. */
-  injectWriteFault (err: Error | undefined): void {
-    this.injectedFault = err
-  }
-
-  /** Test and drill seam: while set, every write first waits for `delay()`, as a slow disk would make it. */
-  injectWriteDelay (delay: (() => Promise<void>) | undefined): void {
-    this.injectedDelay = delay
+    return this.faults.failing !== undefined
   }
 
   /** Bytes of records queued and not yet written. */
@@ -459,8 +367,9 @@ export class WritePipeline {
     // The daemon must still exit.
     const deadline = Date.now() + 10_000
     while (this.steps.length > 0) {
-      if (this.failing !== undefined && Date.now() > deadline) {
-        this.logger.error(`store: giving up on ${this.steps.length} unwritten batch(es) at exit - ${this.failing.message}`)
+      const failing = this.faults.failing
+      if (failing !== undefined && Date.now() > deadline) {
+        this.logger.error(`store: giving up on ${this.steps.length} unwritten batch(es) at exit - ${failing.message}`)
         break
       }
       await new Promise<void>((resolve) => this.stepWaiters.push(resolve))

@@ -61,3 +61,8 @@ export class Write implements PendingWrite {
     return w
   }
 }
+
+/** A range removal; it runs in pipeline order, so writes queued before it land before it. */
+export class Clear {
+  constructor (readonly gte: Buffer, readonly lt: Buffer, readonly done: (err?: Error) => void) {}
+}
