@@ -35,6 +35,10 @@ export interface OutputOwner {
  * caused them, so pipelined PUBs cost one write. It also tracks back-pressure: while the peer is not taking what is
  * written, the connection takes no messages (`writable`).
  */
+const NO_OUTPUT = Buffer.alloc(0)
+// Room for the answers to a connection's first commands (IDENTIFY's JSON, OK), from Node's shared buffer pool.
+const FIRST_BUFFER_SIZE = 1024
+
 export class OutputBuffer {
   /** False while the peer is not taking what is written. */
   writable = true
@@ -46,15 +50,23 @@ export class OutputBuffer {
    * nothing flushed is written over): a new buffer only when this one is full, not one per flush, which with one
    * small answer per flush (a PUB at a time) cost an allocation per command.
    */
-  private out: Buffer
+  // The first buffer is small and comes with the first frame: a crowd of connecting clients (a reconnect storm, a
+  // thousand consumers waiting for messages) would otherwise each hold output_buffer_size for one OK.
+  private out: Buffer = NO_OUTPUT
   private outLength = 0
   private outStart = 0
+  /**
+   * output_buffer_timeout: frames wait until `flushAt` at the latest. The timer is not cleared by a flush: it finds
+   * nothing due and ends, or is moved to the next deadline, so a flush per pump round costs no timer of its own (a
+   * reader whose window fills every round armed and cleared one each round).
+   */
   private flushTimer: NodeJS.Timeout | undefined
+  private flushAt = 0
+  private flushTimerAt = 0
+  private flushDue = false
   private writeDeadline: NodeJS.Timeout | undefined
 
-  constructor (private readonly owner: OutputOwner) {
-    this.out = Buffer.allocUnsafe(owner.outputBufferSize)
-  }
+  constructor (private readonly owner: OutputOwner) {}
 
   appendFrame (type: number, data: Buffer): void {
     const size = FRAME_HEADER_SIZE + data.length
@@ -88,7 +100,8 @@ export class OutputBuffer {
     if (this.outLength + size <= this.out.length && this.outLength - this.outStart + size <= bufferSize) return this.out
     this.flush()
     if (this.outLength + size > this.out.length) {
-      this.out = Buffer.allocUnsafe(Math.max(bufferSize, size))
+      const wanted = this.out === NO_OUTPUT ? Math.min(bufferSize, FIRST_BUFFER_SIZE) : bufferSize
+      this.out = Buffer.allocUnsafe(Math.max(wanted, size))
       this.outStart = this.outLength = 0
     }
     return this.out
@@ -96,18 +109,31 @@ export class OutputBuffer {
 
   /** Flushes in `ms` unless something flushes sooner (output_buffer_timeout). */
   flushWithin (ms: number): void {
-    this.flushTimer ??= setTimeout(() => {
-      this.flushTimer = undefined
-      this.flush()
-    }, ms)
+    if (this.flushDue) return
+    this.flushDue = true
+    const at = this.flushAt = Date.now() + ms
+    // A timer still running for an earlier deadline moves itself on when it fires.
+    if (this.flushTimer !== undefined && this.flushTimerAt <= at) return
+    clearTimeout(this.flushTimer)
+    this.armFlushTimer(at, ms)
+  }
+
+  private armFlushTimer (at: number, ms: number): void {
+    this.flushTimerAt = at
+    this.flushTimer = setTimeout(this.onFlushTimer, ms)
+  }
+
+  private readonly onFlushTimer = (): void => {
+    this.flushTimer = undefined
+    if (!this.flushDue) return
+    const left = this.flushAt - Date.now()
+    if (left > 0) this.armFlushTimer(this.flushAt, left)
+    else this.flush()
   }
 
   flush (): void {
     this.responsePending = false
-    if (this.flushTimer !== undefined) {
-      clearTimeout(this.flushTimer)
-      this.flushTimer = undefined
-    }
+    this.flushDue = false
     if (this.outLength === this.outStart || this.owner.isClosed) return
     const chunk = this.out.subarray(this.outStart, this.outLength)
     this.outStart = this.outLength
@@ -157,5 +183,6 @@ export class OutputBuffer {
     clearTimeout(this.flushTimer)
     clearTimeout(this.writeDeadline)
     this.flushTimer = this.writeDeadline = undefined
+    this.flushDue = false
   }
 }
