@@ -323,8 +323,8 @@ export class Client implements ChannelConsumer, CommandSink, InputOwner, OutputO
   // ---- ChannelConsumer ----
 
   isReady (): boolean {
-    return this.state === ClientState.Subscribed && this.output.writable && this.inFlightCount < this.readyCount && !this.closed &&
-      this.channel !== undefined && !this.channel.paused
+    return this.state === ClientState.Subscribed && this.output.writable && this.inFlightCount < this.readyCount &&
+      !this.closed && this.channel !== undefined && !this.channel.paused
   }
 
   deliver (msg: Message): void {

@@ -55,10 +55,10 @@ export function identify (client: Client, body: Buffer): void {
   const deflateLevel = intField(data, 'deflate_level')
   const sampleRate = intField(data, 'sample_rate')
   const msgTimeout = intField(data, 'msg_timeout')
-  if (clientId === undefined || hostname === undefined || userAgent === undefined || region === undefined || zone === undefined ||
-      featureNegotiation === undefined || tlsV1 === undefined || snappy === undefined || deflate === undefined ||
-      heartbeat === undefined || bufSize === undefined || bufTimeout === undefined || deflateLevel === undefined ||
-      sampleRate === undefined || msgTimeout === undefined) {
+  if (clientId === undefined || hostname === undefined || userAgent === undefined || region === undefined ||
+      zone === undefined || featureNegotiation === undefined || tlsV1 === undefined || snappy === undefined ||
+      deflate === undefined || heartbeat === undefined || bufSize === undefined || bufTimeout === undefined ||
+      deflateLevel === undefined || sampleRate === undefined || msgTimeout === undefined) {
     return client.sendError(badBody('failed to decode JSON body'))
   }
 
