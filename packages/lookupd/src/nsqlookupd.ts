@@ -1,14 +1,13 @@
 import { hostname } from 'node:os'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { createLogger, encodeSizePrefixed, goJson, joinHostPort, type Logger } from '@nsqts/protocol'
+import { createLogger, encodeSizePrefixed, goJson, joinHostPort, writeLogLine, type Logger } from '@nsqts/protocol'
 import { buildRouter } from './http/api.js'
 import { buildHttpApp } from './http/app.js'
 import { createLookupdMetrics } from './metrics.js'
 import { parseHostPort, resolveLookupdOptions, type HostPort, type LookupdOptions } from './options.js'
 import { RegistrationDB } from './registration-db.js'
 import { LookupClient } from './tcp.js'
-import { writeLogLine } from './log-writer.js'
 import { VERSION } from './version.js'
 
 /**

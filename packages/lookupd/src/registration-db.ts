@@ -54,6 +54,8 @@ export const WILDCARD = '*'
 export class RegistrationDB {
   private readonly keys = new Map<Category, Map<string, Map<string, Registration>>>()
   private readonly byPeer = new Map<string, PeerEntry>()
+  /** Counts registrations made and removed (not their producers): a list of keys holds until it moves. */
+  keyChanges = 0
 
   /** Returns the registration, creating an empty one if needed. */
   addRegistration (category: Category, key: string, subKey: string): Registration {
@@ -71,6 +73,7 @@ export class RegistrationDB {
     if (registration === undefined) {
       registration = { category, key, subKey, producers: new Map(), changes: 0 }
       bySubKey.set(subKey, registration)
+      this.keyChanges++
     }
     return registration
   }
@@ -138,6 +141,7 @@ export class RegistrationDB {
     if (bySubKey?.get(registration.subKey) !== registration) return
     bySubKey.delete(registration.subKey)
     if (bySubKey.size === 0) byKey?.delete(registration.key)
+    this.keyChanges++
     for (const peerId of registration.producers.keys()) this.forgetPeerRegistration(peerId, registration)
   }
 

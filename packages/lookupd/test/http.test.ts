@@ -145,4 +145,27 @@ describe('the app without a socket (inject)', () => {
       await app.close()
     }
   })
+
+  it('answers /lookup again after a channel or a producer changed, though it keeps the answer', async () => {
+    const db = new RegistrationDB()
+    const router = buildRouter({
+      db, logger: silentLogger, inactiveProducerTimeout: 300_000, tombstoneLifetime: 45_000, metrics: new Registry(),
+    })
+    const app = buildHttpApp(router, silentLogger)
+    const lookup = async (): Promise<string> => (await app.inject({ method: 'GET', url: '/lookup?topic=kept' })).body
+    try {
+      await app.inject({ method: 'POST', url: '/topic/create?topic=kept' })
+      expect(await lookup()).toBe('{"channels":[],"producers":[]}')
+      expect(await lookup()).toBe('{"channels":[],"producers":[]}')
+      await app.inject({ method: 'POST', url: '/channel/create?topic=kept&channel=c1' })
+      expect(await lookup()).toBe('{"channels":["c1"],"producers":[]}')
+      await app.inject({ method: 'POST', url: '/channel/delete?topic=kept&channel=c1' })
+      expect(await lookup()).toBe('{"channels":[],"producers":[]}')
+      const peer = { id: '127.0.0.1:1', remoteAddress: '127.0.0.1:1', hostname: 'h', broadcastAddress: 'b' }
+      db.addProducer('topic', 'kept', '', { ...peer, tcpPort: 4150n, httpPort: 4151n, version: '1.3.0', lastUpdate: Date.now() })
+      expect(JSON.parse(await lookup()).producers).toHaveLength(1)
+    } finally {
+      await app.close()
+    }
+  })
 })

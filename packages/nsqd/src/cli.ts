@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
-import { createLogger, goStyleFlags, parseConfigFile, parseLogLevel, resolveFlagValues, type ConfigValue } from '@nsqts/protocol'
+import { createLogger, writeLogLine, goStyleFlags, parseConfigFile, parseLogLevel, resolveFlagValues, type ConfigValue } from '@nsqts/protocol'
 import { NSQD } from './nsqd.js'
 import { VERSION } from './version.js'
 import { NSQD_FLAGS, convertValue } from './flags.js'
@@ -89,7 +89,7 @@ export async function runCli (args: readonly string[]): Promise<void> {
     // The level is read per line, so that PUT /config/log_level takes effect at once.
     const holder: { nsqd?: NSQD } = {}
     const logger = createLogger(options.logPrefix ?? defaultOptions().logPrefix,
-      () => holder.nsqd?.options.logLevel ?? options.logLevel ?? 'info', (line) => process.stderr.write(line))
+      () => holder.nsqd?.options.logLevel ?? options.logLevel ?? 'info', writeLogLine)
     nsqd = new NSQD({ ...options, logger })
     holder.nsqd = nsqd
   } catch (err) {

@@ -10,11 +10,9 @@ import { spawnNsqd, killLeftovers, publishNumbered, type Daemon } from './storag
 // at once (and again every 20 ms until they are in). nsqd must stay up and keep answering /ping the whole time.
 
 const CLIENTS = 2000
-// Issue 14 asks for 100 ms. On the shared 2-core machine (load average 14-18) the slowest /ping during the storm was
-// 133-710 ms, where an idle nsqd's own p99 was 37-48 ms: nsqd takes the 2,000 connections' accept, SUB and OK
-// writes in one event-loop turn, and a /ping waits behind them. The bound checked is therefore 1 s: answered, never
-// stalled; the 100 ms target is open (docs/reliability.md).
-const PING_BOUND_MS = 1000
+// Issue 14's bound. The file runs alone (vitest.config.ts), so the /ping sampler in this process and nsqd share the
+// machine with nothing of the suite's.
+const PING_BOUND_MS = 100
 const CLIENTS_BIN = new URL('./storm-clients.mjs', import.meta.url).pathname
 
 const dirs: string[] = []

@@ -21,6 +21,7 @@ export type { IdentifyRequest, IdentifyResponse, AuthResponse } from './identify
 export { goQuote } from './quote.js'
 export { AddrError, joinHostPort, splitHostPort, parsePort } from './host-port.js'
 export { LOG_LEVELS, parseLogLevel, formatLogTime, createLogger, silentLogger } from './logger.js'
+export { writeLogLine } from './log-writer.js'
 export type { Logger, LogLevelName } from './logger.js'
 export { parseDuration, parseConfigFile, goStyleFlags, flagKey, resolveFlagValues } from './config.js'
 export type { ConfigValue, FlagName } from './config.js'

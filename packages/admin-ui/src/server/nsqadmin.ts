@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
-import { createLogger, parsePort, splitHostPort, type Logger } from '@nsqts/protocol'
+import { createLogger, writeLogLine, parsePort, splitHostPort, type Logger } from '@nsqts/protocol'
 import { buildAdminApp } from './app.js'
 import { ClusterInfo } from './cluster.js'
 import { StatsHistory } from './history.js'
@@ -44,7 +44,7 @@ export class NSQAdmin {
   constructor (init: AdminInit) {
     this.options = resolveAdminOptions(init)
     const o = this.options
-    this.logger = init.logger ?? createLogger(o.logPrefix, () => o.logLevel, (line) => process.stderr.write(line))
+    this.logger = init.logger ?? createLogger(o.logPrefix, () => o.logLevel, writeLogLine)
     this.webDir = init.webDir ?? DEFAULT_WEB_DIR
     this.cluster = new ClusterInfo({
       lookupd: () => o.lookupdHttpAddresses,

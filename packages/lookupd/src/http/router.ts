@@ -21,16 +21,20 @@ const NSQ_CONTENT_TYPE: readonly [string, string] = ['X-Nsq-Content-Type', 'nsq;
 const JSON_CONTENT_TYPE: readonly [string, string] = ['Content-Type', 'application/json; charset=utf-8']
 const EMPTY = Buffer.alloc(0)
 
-/** JSON already written as Go's json.Marshal would write it (large answers are built from cached parts). */
+/**
+ * JSON already written as Go's json.Marshal would write it (large answers are built from cached parts), as text or
+ * as its UTF-8 bytes (an answer kept whole, never changed once made).
+ */
 export class JsonText {
-  constructor (readonly text: string) {}
+  constructor (readonly text: string | Buffer) {}
 }
 
 /** NSQ's "V1" answer: JSON (or an empty body for a nil result) with the X-Nsq-Content-Type header. */
 export function v1Response (status: number, data: GoJson | JsonText | null): RawResponse {
   if (data === null) return { status, headers: [NSQ_CONTENT_TYPE], body: EMPTY }
   const text = data instanceof JsonText ? data.text : goJson(data)
-  return { status, headers: [JSON_CONTENT_TYPE, NSQ_CONTENT_TYPE], body: Buffer.from(text) }
+  const body = typeof text === 'string' ? Buffer.from(text) : text
+  return { status, headers: [JSON_CONTENT_TYPE, NSQ_CONTENT_TYPE], body }
 }
 
 /** NSQ's V1 error: `{"message":"<TEXT>"}`. */

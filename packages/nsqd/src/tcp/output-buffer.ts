@@ -35,6 +35,10 @@ export interface OutputOwner {
  * caused them, so pipelined PUBs cost one write. It also tracks back-pressure: while the peer is not taking what is
  * written, the connection takes no messages (`writable`).
  */
+const NO_OUTPUT = Buffer.alloc(0)
+// Room for the answers to a connection's first commands (IDENTIFY's JSON, OK), from Node's shared buffer pool.
+const FIRST_BUFFER_SIZE = 1024
+
 export class OutputBuffer {
   /** False while the peer is not taking what is written. */
   writable = true
@@ -46,15 +50,15 @@ export class OutputBuffer {
    * nothing flushed is written over): a new buffer only when this one is full, not one per flush, which with one
    * small answer per flush (a PUB at a time) cost an allocation per command.
    */
-  private out: Buffer
+  // The first buffer is small and comes with the first frame: a crowd of connecting clients (a reconnect storm, a
+  // thousand consumers waiting for messages) would otherwise each hold output_buffer_size for one OK.
+  private out: Buffer = NO_OUTPUT
   private outLength = 0
   private outStart = 0
   private flushTimer: NodeJS.Timeout | undefined
   private writeDeadline: NodeJS.Timeout | undefined
 
-  constructor (private readonly owner: OutputOwner) {
-    this.out = Buffer.allocUnsafe(owner.outputBufferSize)
-  }
+  constructor (private readonly owner: OutputOwner) {}
 
   appendFrame (type: number, data: Buffer): void {
     const size = FRAME_HEADER_SIZE + data.length
@@ -88,7 +92,8 @@ export class OutputBuffer {
     if (this.outLength + size <= this.out.length && this.outLength - this.outStart + size <= bufferSize) return this.out
     this.flush()
     if (this.outLength + size > this.out.length) {
-      this.out = Buffer.allocUnsafe(Math.max(bufferSize, size))
+      const wanted = this.out === NO_OUTPUT ? Math.min(bufferSize, FIRST_BUFFER_SIZE) : bufferSize
+      this.out = Buffer.allocUnsafe(Math.max(wanted, size))
       this.outStart = this.outLength = 0
     }
     return this.out
