@@ -148,14 +148,13 @@ export class Topic implements ChannelHooks {
    */
   publish (bodies: Buffer | readonly Buffer[], deferMs = 0): PendingWrite | undefined {
     const mark = this.ctx.writeMark()
+    const now = Date.now()
     if (Buffer.isBuffer(bodies)) {
       // The one copy a published body gets: into its message's stored form.
-      this.put(Message.create(this.generateId(), bodies, deferMs))
+      this.put(Message.publish(this.ids, bodies, deferMs, now))
     } else {
       // Every body was checked before any is queued: all or nothing, with one timestamp.
-      const now = Date.now()
-      const msgs = bodies.map((b) => Message.create(this.generateId(), b, deferMs, now))
-      for (const msg of msgs) this.put(msg)
+      for (let i = 0; i < bodies.length; i++) this.put(Message.publish(this.ids, bodies[i] as Buffer, deferMs, now))
     }
     return this.ctx.publishWait(mark)
   }

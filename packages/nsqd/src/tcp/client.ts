@@ -194,6 +194,10 @@ export class Client implements ChannelConsumer, CommandSink, InputOwner, OutputO
     return dispatch.line(this, params)
   }
 
+  rawLine (raw: Buffer, start: number, end: number): boolean {
+    return dispatch.rawLine(this, raw, start, end)
+  }
+
   body (params: string[], body: Buffer): void {
     dispatch.body(this, params, body)
   }
