@@ -1,6 +1,7 @@
 import { NsqError, OK, type IdentifyResponse } from '@nsqts/protocol'
 import { VERSION } from '../version.js'
 import type { Client } from './client.js'
+import { upgrade } from './upgrade.js'
 
 function badBody (text: string): NsqError {
   return new NsqError('E_BAD_BODY', `IDENTIFY ${text}`)
@@ -139,5 +140,5 @@ export function identify (client: Client, body: Buffer): void {
   // break its own connection, never the daemon.
   const tls = negotiatedTls && client.tls === undefined
   const compression = client.snappy || client.deflate ? undefined : negotiatedSnappy ? 'snappy' : negotiatedDeflate ? 'deflate' : undefined
-  if (tls || compression !== undefined) client.upgrade(tls, compression, level)
+  if (tls || compression !== undefined) upgrade(client, client.nsqd, tls, compression, level)
 }
