@@ -74,7 +74,7 @@ export class LevelQueue implements BackendQueue, ChunkOwner, ReadAheadOwner {
       this.fillingSerial = opened.serial
     }
     this.pipeline.added(record.length)
-    c.records?.push(record)
+    c.add(record)
     c.size++
     c.bytes += record.length
     if (ahead) {
