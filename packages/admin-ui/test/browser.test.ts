@@ -1,18 +1,16 @@
 /**
- * The dashboard in Debian's chromium (playwright-core), against a real nsqlookupd + nsqd started here. Builds the web
- * bundle first, so `npm test` on a fresh clone tests what it serves. Screenshots go to packages/admin-ui/screenshots/.
+ * The dashboard in Debian's chromium (playwright-core), against a real nsqlookupd + nsqd started here
+ * (browser-harness.ts, which builds the web bundle first, so `npm test` on a fresh clone tests what it serves).
+ * Screenshots go to packages/admin-ui/screenshots/.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build } from 'vite'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { NsqdHttpClient } from '@nsqts/client'
-import { silentLogger } from '@nsqts/protocol'
-import { startLookupd, startNsqd, waitFor, type LookupdHandle, type NsqdHandle } from '@nsqts/testkit'
-import { DEFAULT_WEB_DIR, NSQAdmin } from '@nsqts/admin-ui'
+import type { BrowserContext, Page } from 'playwright-core'
+import type { NsqdHttpClient } from '@nsqts/client'
+import { waitFor, type NsqdHandle } from '@nsqts/testkit'
+import { DEFAULT_WEB_DIR, type NSQAdmin } from '@nsqts/admin-ui'
+import { CLOSE_TIMEOUT_MS, START_TIMEOUT_MS, startDashboard, type Dashboard } from './browser-harness.js'
 
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url))
 // Functions given to page.evaluate / waitForFunction run in the page. The tests' type-check has no DOM lib (its fetch
@@ -23,56 +21,25 @@ declare const document: {
 }
 declare const window: { innerWidth: number }
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync']
-
 describe('dashboard in a browser', () => {
-  let lookupd: LookupdHandle
+  let dash: Dashboard | undefined
   let nsqd: NsqdHandle
-  let admin: NSQAdmin
   let deadAdmin: NSQAdmin
   let context: BrowserContext
   let page: Page
   let base: string
   let nsqdClient: NsqdHttpClient
-  let profile: string
-  const consoleErrors: string[] = []
+  let consoleErrors: string[]
 
   beforeAll(async () => {
-    await build({ configFile: fileURLToPath(new URL('../web/vite.config.ts', import.meta.url)), logLevel: 'error' })
     mkdirSync(SHOTS, { recursive: true })
-    lookupd = await startLookupd()
-    nsqd = await startNsqd({ nsqlookupdTcpAddresses: [`127.0.0.1:${lookupd.tcp.port}`] })
-    nsqdClient = new NsqdHttpClient(nsqd.httpUrl)
-    admin = new NSQAdmin({
-      httpAddress: '127.0.0.1:0',
-      lookupdHttpAddresses: [`127.0.0.1:${lookupd.http.port}`],
-      historyIntervalMs: 250,
-      historyWindowMs: 120_000,
-      logger: silentLogger,
-    })
-    await admin.start()
-    base = `http://127.0.0.1:${admin.httpAddress.port}`
+    dash = await startDashboard()
+    ;({ nsqd, context, page, base, nsqdClient, consoleErrors } = dash)
     // Nothing listens on port 1: the dashboard must say so instead of showing an empty cluster.
-    deadAdmin = new NSQAdmin({ httpAddress: '127.0.0.1:0', lookupdHttpAddresses: ['127.0.0.1:1'], logger: silentLogger })
-    await deadAdmin.start()
-    profile = mkdtempSync(join(tmpdir(), 'nsqadmin-chromium-'))
-    // A persistent context on a fresh directory is playwright's way to give chromium its own --user-data-dir.
-    context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: { width: 1280, height: 800 } })
-    page = await context.newPage()
-    page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(`${page.url()}: ${msg.text()}`) })
-    page.on('pageerror', (err) => { consoleErrors.push(`${page.url()}: ${err.message}`) })
-  }, 90_000)
+    deadAdmin = await dash.startAdmin({ lookupdHttpAddresses: ['127.0.0.1:1'] })
+  }, START_TIMEOUT_MS)
 
-  afterAll(async () => {
-    await context?.close()
-    await admin?.close()
-    await deadAdmin?.close()
-    await nsqd?.close()
-    await lookupd?.close()
-    if (profile !== undefined) rmSync(profile, { recursive: true, force: true })
-    // Closing chromium has taken over 20 s (vitest's hook default here) while other agents' tests load both cores.
-  }, 60_000)
+  afterAll(async () => { await dash?.close() }, CLOSE_TIMEOUT_MS)
 
   const nsqdChannel = async (): Promise<{ paused: boolean, depth: number } | undefined> =>
     (await nsqdClient.stats({ topic: 'orders', channel: 'billing' })).topics?.[0]?.channels[0]
@@ -97,7 +64,8 @@ describe('dashboard in a browser', () => {
   it('shows a clear error when lookupd is unreachable', async () => {
     const other = await context.newPage()
     await other.goto(`http://127.0.0.1:${deadAdmin.httpAddress.port}/`)
-    await other.getByText(/Cannot reach the cluster: UPSTREAM_ERROR: failed to query any nsqlookupd/).waitFor({ timeout: 10_000 })
+    await other.getByText(/Cannot reach the cluster: UPSTREAM_ERROR: failed to query any nsqlookupd/)
+      .waitFor({ timeout: 10_000 })
     await other.screenshot({ path: `${SHOTS}lookupd-unreachable.png` })
     await other.close()
   })
@@ -146,7 +114,10 @@ describe('dashboard in a browser', () => {
     })()
     try {
       await page.goto(`${base}/topics/orders`)
-      await page.waitForFunction(() => Number(document.querySelector('[data-testid="chart-rate"]')?.getAttribute('data-latest') ?? 0) > 0, undefined, { timeout: 15_000 })
+      // Runs in the page.
+      const rising = (): boolean =>
+        Number(document.querySelector('[data-testid="chart-rate"]')?.getAttribute('data-latest') ?? 0) > 0
+      await page.waitForFunction(rising, undefined, { timeout: 15_000 })
       await page.screenshot({ path: `${SHOTS}topic-live-rate.png` })
     } finally {
       writing.on = false
@@ -163,7 +134,9 @@ describe('dashboard in a browser', () => {
     await page.getByRole('link', { name: 'orders' }).first().waitFor()
     await page.screenshot({ path: `${SHOTS}node.png` })
     await page.goto(`${base}/counter`)
-    await waitFor(async () => Number((await page.getByTestId('counter').textContent())?.replace(/,/g, '')) > 0, 10_000, 'counter above zero')
+    const counted = async (): Promise<number> =>
+      Number((await page.getByTestId('counter').textContent())?.replace(/,/g, ''))
+    await waitFor(async () => await counted() > 0, 10_000, 'counter above zero')
     await page.screenshot({ path: `${SHOTS}counter.png` })
     await page.goto(`${base}/lookup`)
     await page.getByPlaceholder('topic').fill('planned')
@@ -185,14 +158,8 @@ describe('dashboard in a browser', () => {
     expect(consoleErrors).toEqual([])
   })
 
-  it('with --http-bearer-token, keeps the token given once as ?token= for the tab; another tab is told how to give it', async () => {
-    const secured = new NSQAdmin({
-      httpAddress: '127.0.0.1:0',
-      lookupdHttpAddresses: [`127.0.0.1:${lookupd.http.port}`],
-      httpBearerToken: 'browser-token',
-      logger: silentLogger,
-    })
-    await secured.start()
+  it('with --http-bearer-token, a ?token= given once lasts for the tab; other tabs say how to give it', async () => {
+    const secured = await (dash as Dashboard).startAdmin({ httpBearerToken: 'browser-token' })
     const at = `http://127.0.0.1:${secured.httpAddress.port}`
     const tab = await context.newPage()
     const stranger = await context.newPage()
@@ -205,12 +172,12 @@ describe('dashboard in a browser', () => {
       await tab.locator('table[data-testid="nodes"] td', { hasText: '1.3.0' }).first().waitFor({ timeout: 10_000 })
 
       await stranger.goto(`${at}/nodes`)
-      await stranger.getByText('nsqadmin needs its token: open this page as /nodes?token=<token>').waitFor({ timeout: 10_000 })
+      await stranger.getByText('nsqadmin needs its token: open this page as /nodes?token=<token>')
+        .waitFor({ timeout: 10_000 })
       await stranger.screenshot({ path: `${SHOTS}token-needed.png` })
     } finally {
       await stranger.close()
       await tab.close()
-      await secured.close()
     }
   })
 })

@@ -54,7 +54,8 @@ export class LookupdPoller {
       for (const result of results) {
         if (result.status === 'rejected') {
           // 404: lookupd does not know the topic yet, which is normal before the first publish.
-          if (!(result.reason instanceof HttpError && result.reason.status === 404)) this.handlers.report(result.reason as Error)
+          const unknownTopic = result.reason instanceof HttpError && result.reason.status === 404
+          if (!unknownTopic) this.handlers.report(result.reason as Error)
           continue
         }
         for (const p of result.value.producers ?? []) {

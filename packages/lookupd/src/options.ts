@@ -59,7 +59,9 @@ export function parseHostPort (address: string): HostPort {
 export function resolveLookupdOptions (partial: Partial<LookupdOptions>): LookupdOptions {
   const options: LookupdOptions = { ...defaultLookupdOptions }
   for (const [key, value] of Object.entries(partial) as Array<[keyof LookupdOptions, unknown]>) {
-    if (value !== undefined && key in defaultLookupdOptions) (options as unknown as Record<string, unknown>)[key] = value
+    if (value !== undefined && key in defaultLookupdOptions) {
+      (options as unknown as Record<string, unknown>)[key] = value
+    }
   }
   parseHostPort(options.tcpAddress)
   parseHostPort(options.httpAddress)

@@ -55,6 +55,8 @@ export class Channel {
   private readonly consumers = new Map<number, ChannelConsumer>()
   private consumerList: ChannelConsumer[] = []
   private nextConsumer = 0
+  /** The pump's marks of which consumers (by index in consumerList) it delivered to this round; all 0 between rounds. */
+  private sentTo = new Uint8Array(0)
   /** In flight until their timeout: then they are queued again (NSQ's timeout, counted in timeoutCount). */
   private readonly inFlight = new DeadlineQueue((msg) => {
     this.timeoutCount++
@@ -65,7 +67,6 @@ export class Channel {
 
   /** Deferred (DPUB, REQ with a delay) until they are due: then they are queued. */
   private readonly deferred = new DeadlineQueue((msg) => { this.enqueue(msg) })
-
   private pumpScheduled = false
 
   constructor (
@@ -168,6 +169,7 @@ export class Channel {
   addConsumer (consumer: ChannelConsumer): void {
     this.consumers.set(consumer.id, consumer)
     this.consumerList = [...this.consumers.values()]
+    this.sentTo = new Uint8Array(this.consumerList.length)
     this.schedulePump()
   }
 
@@ -178,6 +180,7 @@ export class Channel {
   removeConsumer (consumer: ChannelConsumer): void {
     if (!this.consumers.delete(consumer.id)) return
     this.consumerList = [...this.consumers.values()]
+    this.sentTo = new Uint8Array(this.consumerList.length)
     if (this.consumers.size === 0 && this.ephemeral) this.hooks.ephemeralChannelIdle(this)
   }
 
@@ -188,8 +191,7 @@ export class Channel {
 
   // ---- acknowledgements ----
 
-  private takeInFlight (clientId: number, id: string): Message | RequeueError {
-    const msg = this.inFlight.get(id)
+  private takeInFlight (clientId: number, msg: Message | undefined): Message | RequeueError {
     if (msg === undefined) return 'ID not in flight'
     if (msg.clientId !== clientId) return 'client does not own message'
     this.inFlight.remove(msg)
@@ -197,9 +199,17 @@ export class Channel {
   }
 
   finish (clientId: number, id: string): RequeueError | undefined {
-    const msg = this.takeInFlight(clientId, id)
+    return this.finished(this.takeInFlight(clientId, this.inFlight.get(id)))
+  }
+
+  /** FIN of the message whose id is the 16 bytes of `line` at `at`: a FIN line read in place, no id string made. */
+  finishBytes (clientId: number, line: Buffer, at: number): RequeueError | undefined {
+    return this.finished(this.takeInFlight(clientId, this.inFlight.getBytes(line, at)))
+  }
+
+  private finished (msg: Message | RequeueError): RequeueError | undefined {
     if (typeof msg === 'string') return msg
-    this.backend.ack(id)
+    if (this.backend.durable) this.backend.ack(msg.id)
     this.latency?.record(Date.now() - msg.timestampMs)
     this.schedulePump()
     return undefined
@@ -207,7 +217,7 @@ export class Channel {
 
   /** REQ: 0 puts it back on the queue at once, more defers it. The caller has clamped the delay. */
   requeue (clientId: number, id: string, delayMs: number): RequeueError | undefined {
-    const msg = this.takeInFlight(clientId, id)
+    const msg = this.takeInFlight(clientId, this.inFlight.get(id))
     if (typeof msg === 'string') return msg
     this.requeueCount++
     msg.clientId = 0
@@ -249,18 +259,20 @@ export class Channel {
     const n = list.length
     const queue = this.queue
     const policy = this.policy
-    const now = policy === null ? 0 : Date.now()
+    const now = Date.now() // the round's: one clock read per pump, not per message
+    const sentTo = this.sentTo
     let idle = 0
     let msg: Message | undefined
     // Round-robin over consumers, a burst each, until no one is ready or nothing is left.
     while (idle < n && queue.length > 0) {
-      const consumer = list[this.nextConsumer % n] as ChannelConsumer
-      this.nextConsumer = (this.nextConsumer + 1) % n
+      const at = this.nextConsumer % n
+      const consumer = list[at] as ChannelConsumer
+      this.nextConsumer = (at + 1) % n
       let sent = 0
       while (sent < BURST && consumer.isReady() && (msg = queue.shift()) !== undefined) {
         if (policy !== null && policy.withhold(msg, now)) continue
         if (consumer.sampleRate > 0 && Math.floor(Math.random() * 100) > consumer.sampleRate) continue
-        this.startInFlight(msg, consumer)
+        this.startInFlight(msg, consumer, now)
         consumer.deliver(msg)
         sent++
       }
@@ -268,14 +280,19 @@ export class Channel {
         idle++
       } else {
         idle = 0
-        consumer.afterDelivery()
+        sentTo[at] = 1
       }
     }
     this.inFlight.arm()
+    // Once per consumer and round, not per burst (a flush timer armed after one burst, cleared after the next).
+    for (let i = 0; i < n; i++) {
+      if (sentTo[i] === 0) continue
+      sentTo[i] = 0
+      ;(list[i] as ChannelConsumer).afterDelivery()
+    }
   }
 
-  private startInFlight (msg: Message, consumer: ChannelConsumer): void {
-    const now = Date.now()
+  private startInFlight (msg: Message, consumer: ChannelConsumer, now: number): void {
     msg.attempts++
     msg.clientId = consumer.id
     msg.deliveredAt = now

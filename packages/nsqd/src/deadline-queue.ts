@@ -1,5 +1,6 @@
 import type { Message } from './message.js'
 import { MessageHeap } from './pqueue.js'
+import { IdIndex } from './id-index.js'
 
 /**
  * Messages waiting for a deadline (in flight until their timeout, deferred until their due time), by id and in a
@@ -7,7 +8,7 @@ import { MessageHeap } from './pqueue.js'
  * timer per message. When it fires, every message whose deadline has passed leaves, earliest first, through `onDue`.
  */
 export class DeadlineQueue {
-  private readonly byId = new Map<string, Message>()
+  private readonly byId = new IdIndex()
   private readonly heap = new MessageHeap()
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
@@ -23,6 +24,11 @@ export class DeadlineQueue {
     return this.byId.get(id)
   }
 
+  /** The message whose id is the 16 bytes of `buf` at `at` (a FIN line read in place). */
+  getBytes (buf: Buffer, at: number): Message | undefined {
+    return this.byId.getBytes(buf, at)
+  }
+
   /** Adds a message due at `deadline` and arms the timer for it if it is the earliest. */
   add (msg: Message, deadline: number): void {
     this.addBatched(msg, deadline)
@@ -32,13 +38,13 @@ export class DeadlineQueue {
   /** Adds a message without arming the timer: the caller calls arm() once after a batch (the pump's round). */
   addBatched (msg: Message, deadline: number): void {
     msg.priority = deadline
-    this.byId.set(msg.id, msg)
+    this.byId.set(msg)
     this.heap.push(msg)
   }
 
   /** A message left before its deadline (FIN, REQ). */
   remove (msg: Message): void {
-    this.byId.delete(msg.id)
+    this.byId.delete(msg)
     this.heap.remove(msg)
   }
 
@@ -84,7 +90,7 @@ export class DeadlineQueue {
     const now = Date.now()
     for (let top = this.heap.peek(); top !== undefined && top.priority <= now; top = this.heap.peek()) {
       this.heap.pop()
-      this.byId.delete(top.id)
+      this.byId.delete(top)
       this.onDue(top)
     }
     this.arm()

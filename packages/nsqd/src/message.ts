@@ -1,4 +1,7 @@
-import { MESSAGE_HEADER_SIZE, encodeMessage, ATTEMPTS_OFFSET } from '@nsqts/protocol'
+import {
+  MESSAGE_HEADER_SIZE, MESSAGE_ID_LENGTH, ID_OFFSET, ATTEMPTS_OFFSET, encodeMessage, writeTimestampMs,
+  type MessageIdGenerator,
+} from '@nsqts/protocol'
 
 /**
  * One message in one queue. `data` holds the stored form ([ts][attempts][id][body]) and is shared, never mutated,
@@ -16,18 +19,36 @@ export class Message {
   /** Requested deferral in ms, applied when the topic hands it to a channel (DPUB). */
   deferMs: number
 
-  constructor (readonly id: string, readonly data: Buffer, attempts = 0, deferMs = 0) {
+  /** The id as a string, made when first asked for: delivery and FIN read it where it lies, in `data`. */
+  private idString: string | undefined
+
+  constructor (readonly data: Buffer, attempts = 0, deferMs = 0, id?: string) {
     this.attempts = attempts
     this.deferMs = deferMs
+    this.idString = id
+  }
+
+  get id (): string {
+    return (this.idString ??= this.data.toString('latin1', ID_OFFSET, ID_OFFSET + MESSAGE_ID_LENGTH))
   }
 
   static create (id: string, body: Buffer, deferMs = 0, nowMs = Date.now()): Message {
-    return new Message(id, encodeMessage(id, nowMs, 0, body), 0, deferMs)
+    return new Message(encodeMessage(id, nowMs, 0, body), 0, deferMs, id)
+  }
+
+  /** A new message with the next id of `ids`, written straight into its stored form (no id string is made). */
+  static publish (ids: MessageIdGenerator, body: Buffer, deferMs: number, nowMs: number): Message {
+    const data = Buffer.allocUnsafe(MESSAGE_HEADER_SIZE + body.length)
+    writeTimestampMs(data, 0, nowMs)
+    data.writeUInt16BE(0, ATTEMPTS_OFFSET)
+    ids.writeNext(data, ID_OFFSET, nowMs)
+    body.copy(data, MESSAGE_HEADER_SIZE)
+    return new Message(data, 0, deferMs)
   }
 
   /** Rebuilds a message from its stored form (a backend record). */
   static fromStored (data: Buffer): Message {
-    return new Message(data.toString('latin1', 10, 26), data, data.readUInt16BE(ATTEMPTS_OFFSET))
+    return new Message(data, data.readUInt16BE(ATTEMPTS_OFFSET))
   }
 
   get bodyLength (): number {
@@ -45,7 +66,7 @@ export class Message {
 
   /** A copy for another channel: same id, timestamp and body, its own attempts and state. */
   copy (): Message {
-    return new Message(this.id, this.data, this.attempts, this.deferMs)
+    return new Message(this.data, this.attempts, this.deferMs, this.idString)
   }
 
   /** The stored form with this copy's attempts, for writing to a backend. */

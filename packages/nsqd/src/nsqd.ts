@@ -161,8 +161,9 @@ export class NSQD implements TcpBroker, HttpBroker {
       durable: o.durable,
       syncEvery: o.syncEvery,
       syncTimeout: o.syncTimeout,
-      // Durable queues keep nothing in memory only, so their read-ahead plays the part of the memory queue.
-      cacheRecords: o.durable ? Math.max(8192, o.memQueueSize) : 8192,
+      // Durable queues keep nothing in memory only, so their read-ahead plays the part of the memory queue. Otherwise
+      // it only bridges a load (a few ms): records held longer outlive V8's young generation and die in the old one.
+      cacheRecords: o.durable ? Math.max(8192, o.memQueueSize) : 2048,
       logger: this.logger,
       onHealth: (err) => this.setHealth(err),
     })
@@ -365,7 +366,10 @@ export class NSQD implements TcpBroker, HttpBroker {
     await Promise.all([this.tcp.close(), this.http.close(), this.https?.close()])
     for (const topic of this.topics.values()) topic.stop()
     this.persistUnfinished()
-    await Promise.all([...this.topics.values()].flatMap((t) => [t.backend.close(), ...[...t.channels.values()].map((c) => c.backend.close())]))
+    await Promise.all([...this.topics.values()].flatMap((t) => [
+      t.backend.close(),
+      ...[...t.channels.values()].map((c) => c.backend.close()),
+    ]))
     await this.store?.close()
   }
 

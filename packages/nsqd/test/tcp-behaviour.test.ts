@@ -104,6 +104,27 @@ describe('message flow', () => {
     c.close()
   })
 
+  it('answers a FIN read in place as FIN\'s handler does: CRLF, another client\'s message, an unknown or odd id', async () => {
+    await publish('flow_fin', 'a', 'b')
+    const [c1, c2] = [await consumer('flow_fin', 'ch', 1), await consumer('flow_fin', 'ch', 1)]
+    const [m1, m2] = [await message(c1), await message(c2)]
+    c2.write(commands.fin(m1.id))
+    expect(await c2.expect(FrameType.Error)).toBe(`E_FIN_FAILED FIN ${m1.id} failed client does not own message`)
+    c2.write(`FIN ${m2.id}\r\n`)
+    c1.write(`FIN ${m1.id.toUpperCase()}\n`)
+    expect(await c1.expect(FrameType.Error)).toBe(`E_FIN_FAILED FIN ${m1.id.toUpperCase()} failed ID not in flight`)
+    c1.write(Buffer.concat([Buffer.from('FIN '), Buffer.from(m1.id.slice(0, 15), 'latin1'), Buffer.from([0xe9, 0x0a])]))
+    expect(await c1.expect(FrameType.Error)).toBe(`E_FIN_FAILED FIN ${m1.id.slice(0, 15)}\u00e9 failed ID not in flight`)
+    c1.write(`FIN ${m1.id}\n`)
+    const ch = d.nsqd.topics.get('flow_fin')!.channels.get('ch')!
+    await waitFor(() => ch.inFlightCount === 0)
+    // A space in the id: split into more params, so the id is 7 bytes long (fatal, as nsqd says).
+    c1.write(`FIN ${m1.id.slice(0, 7)} ${m1.id.slice(8)}\n`)
+    expect(await c1.expect(FrameType.Error)).toBe('E_INVALID invalid message ID')
+    c1.close()
+    c2.close()
+  })
+
   it('TOUCH keeps a message in flight past its timeout', async () => {
     await publish('flow_touch', 'held')
     const c = await consumer('flow_touch', 'ch', 1)

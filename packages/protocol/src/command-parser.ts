@@ -35,6 +35,12 @@ export interface CommandSink {
    * body, or an NsqError to stop parsing (the connection's fate is the sink's).
    */
   line (params: string[]): BodySpec | NsqError | null
+  /**
+   * Optional: each whole line (bytes start..end of `raw`, a trailing \r dropped) before it is split into params.
+   * Return true when it was handled, a command without a body: `line` is then not called. For the commands a busy
+   * connection sends per message (FIN), read in place: no string and no params array made of them.
+   */
+  rawLine? (raw: Buffer, start: number, end: number): boolean
   /** The body of the last line that asked for a sized body. */
   body (params: string[], body: Buffer): void
   /** The messages of the last line that asked for a multi body. */
@@ -71,7 +77,9 @@ export class CommandParser {
   private multi: MultiBodySpec | null = null
   private readonly word = Buffer.alloc(4)
   private wordFill = 0
+  /** The buffer a body split across chunks is gathered in; null while none is started. */
   private body: Buffer | null = null
+  private bodySize = 0
   private bodyFill = 0
   private count = 0
   private bodies: Buffer[] = []
@@ -176,7 +184,19 @@ export class CommandParser {
         }
         case State.Body:
         case State.MultiMessage: {
-          const body = this.body as Buffer
+          let body = this.body
+          if (body === null) {
+            const size = this.bodySize
+            if (len - pos >= size) {
+              // A body that lies whole in the rest of this chunk is handed out as a view, without a copy.
+              const view = chunk.subarray(pos, pos + size)
+              pos += size
+              this.onBodyComplete(view)
+              break
+            }
+            body = this.body = Buffer.allocUnsafe(size)
+            this.bodyFill = 0
+          }
           const take = Math.min(body.length - this.bodyFill, len - pos)
           chunk.copy(body, this.bodyFill, pos, pos + take)
           this.bodyFill += take
@@ -187,14 +207,6 @@ export class CommandParser {
           }
           break
         }
-      }
-      // A body that lies whole in the rest of this chunk is handed out as a view, without a copy.
-      const inBody = this.state === State.Body || this.state === State.MultiMessage
-      if (inBody && this.body !== null && this.bodyFill === 0 && len - pos >= this.body.length) {
-        const view = chunk.subarray(pos, pos + this.body.length)
-        pos += this.body.length
-        this.body = null
-        this.onBodyComplete(view)
       }
       if (this.handOffTo !== null) {
         const take = this.handOffTo
@@ -207,6 +219,7 @@ export class CommandParser {
 
   private onLine (raw: Buffer, start: number, end: number): void {
     if (end > start && raw[end - 1] === CR) end--
+    if (this.sink.rawLine?.(raw, start, end) === true) return
     const params = raw.toString('latin1', start, end).split(' ')
     const spec = this.sink.line(params)
     if (this.state === State.Stopped) return
@@ -257,14 +270,13 @@ export class CommandParser {
     }
   }
 
+  /** The body's buffer is made only if it is split across chunks (see push). */
   private startBody (state: State.Body | State.MultiMessage, size: number): void {
     this.state = state
-    this.body = Buffer.allocUnsafe(size)
+    this.body = null
+    this.bodySize = size
     this.bodyFill = 0
-    if (size === 0) {
-      this.body = null
-      this.onBodyComplete(Buffer.alloc(0))
-    }
+    if (size === 0) this.onBodyComplete(Buffer.alloc(0))
   }
 
   private onBodyComplete (body: Buffer): void {

@@ -54,6 +54,15 @@ describe('messages', () => {
     const gen = new MessageIdGenerator(617, () => 1795235928669)
     expect(gen.next()).toBe('18a2b3028d669000')
   })
+
+  it('writes the same ids in place, at an offset, with a clock read passed in', () => {
+    const gen = new MessageIdGenerator(617, () => 1795235928669)
+    const out = Buffer.alloc(20, 0x2e)
+    gen.writeNext(out, 2, 1795235928669)
+    expect(out.toString('latin1')).toBe('..18a2b3028d669000..')
+    gen.writeNext(out, 2)
+    expect(out.toString('latin1', 2, 18)).toBe('18a2b3028d669001')
+  })
 })
 
 describe('names', () => {

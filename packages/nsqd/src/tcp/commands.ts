@@ -309,7 +309,9 @@ const table: Record<string, Handler> = {
 }
 
 /** Builds the body specs once per daemon: they only depend on its limits. */
-export function bodySpecs (limits: { maxMsgSize: number, maxBodySize: number }): { pub: BodySpec, dpub: BodySpec, mpub: BodySpec } {
+export function bodySpecs (
+  limits: { maxMsgSize: number, maxBodySize: number },
+): { pub: BodySpec, dpub: BodySpec, mpub: BodySpec } {
   const { maxMsgSize, maxBodySize } = limits
   const single = (cmd: string): BodySpec => sizedBody((size) => {
     if (size <= 0) return new NsqError('E_BAD_MESSAGE', `${cmd} invalid message body size ${size}`)
@@ -337,7 +339,35 @@ export function bodySpecs (limits: { maxMsgSize: number, maxBodySize: number }):
   }
 }
 
+/** `FIN ` and a 16-byte id: the one line read in place (see finBytes). */
+const FIN_LINE_LENGTH = 4 + MESSAGE_ID_LENGTH
+const [F, I, N, SPACE] = [0x46, 0x49, 0x4e, 0x20]
+
+/**
+ * FIN, the command a reader sends per message, read in place: the id is looked up by its bytes in the line, and no
+ * string is made unless it fails (its error names the id). Only the plain form whose checks all pass is taken here
+ * (subscribed or closing, TLS not required or in place, `FIN <16 bytes without a space>`); every other line goes
+ * through `line` and FIN's handler, with the same order of checks and the same answers.
+ */
+function finBytes (client: Client, raw: Buffer, start: number, end: number): boolean {
+  if (end - start !== FIN_LINE_LENGTH || raw[start] !== F || raw[start + 1] !== I || raw[start + 2] !== N ||
+      raw[start + 3] !== SPACE) return false
+  if (client.state !== ClientState.Subscribed && client.state !== ClientState.Closing) return false
+  if (client.nsqd.options.tlsRequired !== TlsRequired.No && client.tls === undefined) return false
+  const at = start + 4
+  for (let k = at; k < end; k++) if (raw[k] === SPACE) return false
+  const failed = client.channel === undefined ? 'ID not in flight' : client.channel.finishBytes(client.id, raw, at)
+  if (failed !== undefined) {
+    client.sendError(new NsqError('E_FIN_FAILED', `FIN ${raw.toString('latin1', at, end)} failed ${failed}`))
+    return true
+  }
+  client.finishCount++
+  client.inFlightCount--
+  return true
+}
+
 export const dispatch = {
+  rawLine: finBytes,
   line (client: Client, params: string[]): BodySpec | NsqError | null {
     const cmd = params[0] as string
     const handler = table[cmd]

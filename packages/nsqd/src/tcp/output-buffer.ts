@@ -55,7 +55,15 @@ export class OutputBuffer {
   private out: Buffer = NO_OUTPUT
   private outLength = 0
   private outStart = 0
+  /**
+   * output_buffer_timeout: frames wait until `flushAt` at the latest. The timer is not cleared by a flush: it finds
+   * nothing due and ends, or is moved to the next deadline, so a flush per pump round costs no timer of its own (a
+   * reader whose window fills every round armed and cleared one each round).
+   */
   private flushTimer: NodeJS.Timeout | undefined
+  private flushAt = 0
+  private flushTimerAt = 0
+  private flushDue = false
   private writeDeadline: NodeJS.Timeout | undefined
 
   constructor (private readonly owner: OutputOwner) {}
@@ -101,18 +109,31 @@ export class OutputBuffer {
 
   /** Flushes in `ms` unless something flushes sooner (output_buffer_timeout). */
   flushWithin (ms: number): void {
-    this.flushTimer ??= setTimeout(() => {
-      this.flushTimer = undefined
-      this.flush()
-    }, ms)
+    if (this.flushDue) return
+    this.flushDue = true
+    const at = this.flushAt = Date.now() + ms
+    // A timer still running for an earlier deadline moves itself on when it fires.
+    if (this.flushTimer !== undefined && this.flushTimerAt <= at) return
+    clearTimeout(this.flushTimer)
+    this.armFlushTimer(at, ms)
+  }
+
+  private armFlushTimer (at: number, ms: number): void {
+    this.flushTimerAt = at
+    this.flushTimer = setTimeout(this.onFlushTimer, ms)
+  }
+
+  private readonly onFlushTimer = (): void => {
+    this.flushTimer = undefined
+    if (!this.flushDue) return
+    const left = this.flushAt - Date.now()
+    if (left > 0) this.armFlushTimer(this.flushAt, left)
+    else this.flush()
   }
 
   flush (): void {
     this.responsePending = false
-    if (this.flushTimer !== undefined) {
-      clearTimeout(this.flushTimer)
-      this.flushTimer = undefined
-    }
+    this.flushDue = false
     if (this.outLength === this.outStart || this.owner.isClosed) return
     const chunk = this.out.subarray(this.outStart, this.outLength)
     this.outStart = this.outLength
@@ -162,5 +183,6 @@ export class OutputBuffer {
     clearTimeout(this.flushTimer)
     clearTimeout(this.writeDeadline)
     this.flushTimer = this.writeDeadline = undefined
+    this.flushDue = false
   }
 }

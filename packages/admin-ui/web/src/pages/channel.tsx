@@ -1,3 +1,4 @@
+import { useState } from 'react'
 import type { AdminChannel, AdminClient } from '../../../src/server/shapes'
 import { config, enc, fmt, usePoll } from '../api'
 import { Charts } from '../chart'
@@ -18,6 +19,8 @@ export function ChannelPage ({ topic, channel }: { topic: string, channel: strin
   const history = useHistory(`?topic=${enc(topic)}&channel=${enc(channel)}`)
   const data = c.data
   const found = data?.channel_name !== undefined
+  // A redrive empties what a peek showed: a new key clears that table rather than leave it stale.
+  const [peekKey, setPeekKey] = useState(0)
   return (
     <>
       <nav className='crumbs'>
@@ -52,8 +55,10 @@ export function ChannelPage ({ topic, channel }: { topic: string, channel: strin
               { label: 'Dropped', value: data.dropped_count ?? 0, testId: 'dropped-count' },
             ]}
           />
-          {config.isAdmin && <Peek topic={topic} channel={channel} />}
-          {config.isAdmin && <Redrive topic={topic} channel={channel} after={c.reload} />}
+          {config.isAdmin && <Peek key={peekKey} topic={topic} channel={channel} />}
+          {config.isAdmin && (
+            <Redrive topic={topic} channel={channel} after={() => { setPeekKey((k) => k + 1); c.reload() }} />
+          )}
           <h2>Clients</h2>
           {(data.clients ?? []).length === 0
             ? <Empty>No consumer is connected to this channel.</Empty>

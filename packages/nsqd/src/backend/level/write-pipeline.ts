@@ -173,7 +173,7 @@ export class WritePipeline {
    */
   openChunk (q: ChunkOwner, seq: number, ahead: boolean): { chunk: Chunk, serial: number } {
     const chunk = new Chunk(q, seq, 0, ahead)
-    chunk.records = []
+    if (ahead) chunk.records = []
     const write = this.op({ type: 'chunk', chunk }, this.durable, 0)
     write.chunks.push(chunk)
     return { chunk, serial: write.serial }
@@ -287,6 +287,7 @@ export class WritePipeline {
     this.faults.succeeded()
     for (const c of w.chunks) {
       if (c.removeOnceWritten) this.op({ type: 'del', key: c.key as Buffer }, false, 0)
+      c.written()
       c.queue.written(c.first + c.size)
     }
     this.pending -= w.pending
