@@ -134,7 +134,8 @@ async function get (port, path) {
   const res = await fetch(`http://127.0.0.1:${port}${path}`)
   const body = await res.arrayBuffer()
   if (!res.ok) throw new Error(`GET ${path}: ${res.status}`)
-  return { ms: performance.now() - started, bytes: body.byteLength, json: () => JSON.parse(Buffer.from(body).toString()) }
+  const json = () => JSON.parse(Buffer.from(body).toString())
+  return { ms: performance.now() - started, bytes: body.byteLength, json }
 }
 
 /** p50 of n requests as this client saw them, and as nsqlookupd's log says it served them. */
@@ -149,7 +150,9 @@ async function p50 (lookupd, path, n) {
   }
   // nsqlookupd writes its log once per turn of its event loop: wait for the lines of these requests.
   const deadline = Date.now() + 5000
-  while (lookupd.servedMs(path).length < logged + n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  while (lookupd.servedMs(path).length < logged + n && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
   return { p50: median(times), served: median(lookupd.servedMs(path).slice(logged)), bytes }
 }
 

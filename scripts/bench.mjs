@@ -173,7 +173,16 @@ const results = []
 
 /** Writers report publish-to-OK latency per command; readers the age of each message when handled. */
 function report (scenario, mode, r, rssMb) {
-  const row = { scenario, mode, msgsPerSec: r.msgsPerSec, mbPerSec: r.mbPerSec, p50: r.latencyMs.p50, p99: r.latencyMs.p99, rssMb, clientCpuPercent: r.clientCpuPercent }
+  const row = {
+    scenario,
+    mode,
+    msgsPerSec: r.msgsPerSec,
+    mbPerSec: r.mbPerSec,
+    p50: r.latencyMs.p50,
+    p99: r.latencyMs.p99,
+    rssMb,
+    clientCpuPercent: r.clientCpuPercent,
+  }
   results.push(row)
   const rss = rssMb === undefined ? '' : `  nsqd peak RSS ${rssMb.toFixed(0)} MB`
   console.log(`${scenario.padEnd(17)} ${mode.padEnd(8)} ${k(r.msgsPerSec).padStart(7)} msgs/s ${r.mbPerSec.toFixed(1).padStart(7)} MB/s  ` +

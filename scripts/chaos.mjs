@@ -308,7 +308,9 @@ async function main () {
   const producers = Array.from({ length: PRODUCERS }, (_, i) => {
     // Each starts on a different node; all three are its failover addresses.
     const addresses = [0, 1, 2].map((k) => `127.0.0.1:${nsqds[(i + k) % 3].proxy.server.address().port}`)
-    const p = new Producer(addresses, { heartbeatIntervalMs: HEARTBEAT_MS, readTimeoutMs: READ_TIMEOUT_MS, dialTimeoutMs: 1000 })
+    const p = new Producer(addresses, {
+      heartbeatIntervalMs: HEARTBEAT_MS, readTimeoutMs: READ_TIMEOUT_MS, dialTimeoutMs: 1000,
+    })
     p.on('error', () => {})
     return p
   })
@@ -344,7 +346,8 @@ async function main () {
         const r = workload()
         const kind = r < 0.45 ? 'pub' : r < 0.8 ? 'mpub' : 'dpub'
         const size = kind === 'mpub' ? 10 : 1
-        const op = { kind, numbers: Array.from({ length: size }, () => nextNumber++), delayMs: Math.floor(workload() * 1500) }
+        const numbers = Array.from({ length: size }, () => nextNumber++)
+        const op = { kind, numbers, delayMs: Math.floor(workload() * 1500) }
         flow.outstanding++
         issued += size
         send(producers[turn++ % PRODUCERS], op)
@@ -482,7 +485,18 @@ async function main () {
     }
   }
 
-  const result = { seed, minutes, rate, faults: schedule.length, acknowledged: acked.size, channels: {}, lost: 0, duplicates: 0, drainSeconds: drained ? Number(drainSeconds.toFixed(1)) : null, ...counts }
+  const result = {
+    seed,
+    minutes,
+    rate,
+    faults: schedule.length,
+    acknowledged: acked.size,
+    channels: {},
+    lost: 0,
+    duplicates: 0,
+    drainSeconds: drained ? Number(drainSeconds.toFixed(1)) : null,
+    ...counts,
+  }
   for (const channel of CHANNELS) {
     const seen = finishes.get(channel)
     let duplicates = 0

@@ -6,7 +6,13 @@ import { runScript, stopScripts } from './run-script.js'
 const SCRIPT = new URL('../scripts/chaos.mjs', import.meta.url).pathname
 
 interface ChannelResult { consumed: number, lost: number, duplicates: number }
-interface ChaosResult { faults: number, acknowledged: number, lost: number, drainSeconds: number | null, channels: Record<string, ChannelResult> }
+interface ChaosResult {
+  faults: number
+  acknowledged: number
+  lost: number
+  drainSeconds: number | null
+  channels: Record<string, ChannelResult>
+}
 
 afterEach(stopScripts)
 

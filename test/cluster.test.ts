@@ -26,12 +26,15 @@ async function lookup (l: LookupdHandle, topic: string): Promise<{ status: numbe
 }
 
 const ports = (...ns: NsqdHandle[]): number[] => ns.map((n) => n.tcp.port).sort((a, b) => a - b)
+const samePorts = (got: number[], want: number[]): boolean => JSON.stringify(got) === JSON.stringify(want)
 
 beforeAll(async () => {
   lookupds = [await startLookupd({ inactiveProducerTimeout: INACTIVE_MS, tombstoneLifetime: TOMBSTONE_MS }),
     await startLookupd({ inactiveProducerTimeout: INACTIVE_MS, tombstoneLifetime: TOMBSTONE_MS })]
   const addresses = lookupds.map((l) => `127.0.0.1:${l.tcp.port}`)
-  for (let i = 0; i < 3; i++) nodes.push(await startNsqd({ nsqlookupdTcpAddresses: addresses, lookupdPingInterval: PING_MS }))
+  for (let i = 0; i < 3; i++) {
+    nodes.push(await startNsqd({ nsqlookupdTcpAddresses: addresses, lookupdPingInterval: PING_MS }))
+  }
 })
 
 afterAll(async () => {
@@ -53,7 +56,7 @@ describe('a cluster of 2 nsqlookupd and 3 nsqd', () => {
     for (const l of lookupds) {
       await waitFor(async () => {
         const [orders, audit] = [await lookup(l, 'cl_orders'), await lookup(l, 'cl_audit')]
-        return JSON.stringify(orders.ports) === JSON.stringify(ports(a, b)) && JSON.stringify(audit.ports) === JSON.stringify(ports(c))
+        return samePorts(orders.ports, ports(a, b)) && samePorts(audit.ports, ports(c))
       }, 5000, 'producers on each lookupd')
     }
   })
@@ -136,8 +139,7 @@ describe('a cluster of 2 nsqlookupd and 3 nsqd', () => {
     const [a, b, c] = nodes as [NsqdHandle, NsqdHandle, NsqdHandle]
     await waitFor(async () => {
       const [orders, audit, all] = [await lookup(fresh, 'cl_orders'), await lookup(fresh, 'cl_audit'), await lookup(fresh, 'cl_all')]
-      return JSON.stringify(orders.ports) === JSON.stringify(ports(a, b)) && JSON.stringify(audit.ports) === JSON.stringify(ports(c)) &&
-        all.ports.length === 3
+      return samePorts(orders.ports, ports(a, b)) && samePorts(audit.ports, ports(c)) && all.ports.length === 3
     }, 10_000, 'repopulated registrations')
   })
 })

@@ -11,7 +11,9 @@ export function stopScripts (): void {
 }
 
 /** Runs scripts/<name> with `args` to its end: its exit code, everything it printed, and its `RESULT {json}` line. */
-export async function runScript<T> (name: string, args: string[]): Promise<{ code: number | null, out: string, result: T | undefined }> {
+export async function runScript<T> (
+  name: string, args: string[],
+): Promise<{ code: number | null, out: string, result: T | undefined }> {
   const child = spawn(process.execPath, [new URL(`../scripts/${name}`, import.meta.url).pathname, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   running.add(child)
   let out = ''

@@ -48,7 +48,9 @@ function userEnv (binDir?: string): NodeJS.ProcessEnv {
 interface Run { code: number | null, stdout: string, stderr: string }
 
 /** Runs a command to its end in its own process group, so a timeout can end all it started. */
-async function run (cmd: string, args: string[], opts: { cwd: string, env: NodeJS.ProcessEnv, input?: string }): Promise<Run> {
+async function run (
+  cmd: string, args: string[], opts: { cwd: string, env: NodeJS.ProcessEnv, input?: string },
+): Promise<Run> {
   const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] })
   started.add(child)
   let stdout = ''
@@ -68,7 +70,9 @@ function endGroup (child: ChildProcess, signal: NodeJS.Signals): void {
 interface Daemon { ports: Record<string, number>, stop: () => Promise<void> }
 
 /** Starts a daemon and waits until it has logged the port of each listener in `listeners` (e.g. TCP, HTTP). */
-async function startDaemon (cmd: string, args: string[], listeners: string[], opts: { cwd: string, env: NodeJS.ProcessEnv }): Promise<Daemon> {
+async function startDaemon (
+  cmd: string, args: string[], listeners: string[], opts: { cwd: string, env: NodeJS.ProcessEnv },
+): Promise<Daemon> {
   const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
   started.add(child)
   let log = ''
@@ -108,7 +112,9 @@ type Bin = (name: string, args: string[]) => [string, string[]]
  * finds them through nsqlookupd and prints them, the dashboard page and its bundle load, and /api sees the topic.
  * `whileUp` runs more checks against nsqd before the cluster stops.
  */
-async function exerciseCluster (bin: Bin, cwd: string, env: NodeJS.ProcessEnv, whileUp?: (nsqd: Daemon) => Promise<void>): Promise<void> {
+async function exerciseCluster (
+  bin: Bin, cwd: string, env: NodeJS.ProcessEnv, whileUp?: (nsqd: Daemon) => Promise<void>,
+): Promise<void> {
   const dataPath = await tempDir('nsqts-tarball-data-')
   const start = async (name: string, args: string[], listeners: string[]): Promise<Daemon> =>
     await startDaemon(...bin(name, args), listeners, { cwd, env })

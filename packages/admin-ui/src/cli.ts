@@ -89,7 +89,9 @@ export function parseCommandLine (args: string[], readFile: (path: string) => st
   if (given.version === true) return { action: 'exit', code: 0, output: `nsqadmin v${VERSION} (nsqts)\n` }
   const fromFile = typeof given.config === 'string' ? parseConfigFile(readFile(given.config)) : {}
   const options: Record<string, unknown> = {}
-  for (const { spec, value } of resolveFlagValues(FLAGS, given, fromFile)) options[spec.key] = convert(spec, value as ConfigValue)
+  for (const { spec, value } of resolveFlagValues(FLAGS, given, fromFile)) {
+    options[spec.key] = convert(spec, value as ConfigValue)
+  }
   const ignored = GRAPHITE_FLAGS.filter((f) => given[flagKey(f)] !== undefined)
   return { action: 'run', options: options as Partial<AdminOptions>, ignored }
 }

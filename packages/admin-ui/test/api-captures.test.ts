@@ -107,7 +107,8 @@ describe('actions, against the captured cluster', () => {
     await new Promise<void>((resolve) => notifyServer.close(() => resolve()))
   })
 
-  async function setup (init: AdminInit = {}): Promise<(method: string, url: string, body?: string, headers?: Record<string, string>) => Promise<Injected>> {
+  type Inject = (method: string, url: string, body?: string, headers?: Record<string, string>) => Promise<Injected>
+  async function setup (init: AdminInit = {}): Promise<Inject> {
     cluster = await startReplayCluster()
     cluster.posts.length = 0
     notifications.length = 0

@@ -104,7 +104,11 @@ describe('nsqadmin --upstream-http-bearer-token (nsqts)', () => {
     const nsqd = await startNsqd({ nsqlookupdTcpAddresses: [`127.0.0.1:${lookupd.tcp.port}`], httpBearerToken: CLUSTER_TOKEN, lookupdHttpBearerToken: CLUSTER_TOKEN })
     closers.push(() => nsqd.close())
     const lookupdAddress = `127.0.0.1:${lookupd.http.port}`
-    const base = await startAdmin({ lookupdHttpAddresses: [lookupdAddress], httpBearerToken: TOKEN, upstreamHttpBearerToken: CLUSTER_TOKEN })
+    const base = await startAdmin({
+      lookupdHttpAddresses: [lookupdAddress],
+      httpBearerToken: TOKEN,
+      upstreamHttpBearerToken: CLUSTER_TOKEN,
+    })
     const api = async (method: string, path: string, body?: unknown): Promise<{ status: number, body: any }> => {
       const res = await fetch(`${base}/api/${path}`, { method, headers: bearer(TOKEN), body: body === undefined ? undefined : JSON.stringify(body) })
       return { status: res.status, body: await res.json() }

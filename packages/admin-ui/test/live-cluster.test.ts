@@ -19,7 +19,11 @@ async function cluster (): Promise<{ lookupd: LookupdHandle, nsqd: NsqdHandle, c
   return { lookupd, nsqd, client: new NsqdHttpClient(nsqd.httpUrl) }
 }
 
-async function admin (init: AdminInit): Promise<{ admin: NSQAdmin, get: <T>(url: string) => Promise<{ status: number, body: T }>, post: (url: string, body: unknown) => Promise<number> }> {
+async function admin (init: AdminInit): Promise<{
+  admin: NSQAdmin
+  get: <T>(url: string) => Promise<{ status: number, body: T }>
+  post: (url: string, body: unknown) => Promise<number>
+}> {
   const a = new NSQAdmin({ logger: silentLogger, historyIntervalMs: 100, historyWindowMs: 60_000, ...init })
   closers.push(() => a.close())
   const app = await a.buildApp()

@@ -15,7 +15,11 @@ let nsqd: NsqdHandle
 // Both daemons closed to callers without the token, as the README's Beyond NSQ section describes.
 beforeAll(async () => {
   lookupd = await startLookupd({ httpBearerToken: TOKEN })
-  nsqd = await startNsqd({ httpBearerToken: TOKEN, lookupdHttpBearerToken: TOKEN, nsqlookupdTcpAddresses: [lookupd.tcpAddress] })
+  nsqd = await startNsqd({
+    httpBearerToken: TOKEN,
+    lookupdHttpBearerToken: TOKEN,
+    nsqlookupdTcpAddresses: [lookupd.tcpAddress],
+  })
   const http = new NsqdHttpClient(nsqd.httpUrl, { bearerToken: TOKEN })
   await http.createTopic('guarded')
   await http.createChannel('guarded', 'c')
@@ -24,7 +28,8 @@ beforeAll(async () => {
   await http.publishMany('tailed', ['a', 'b', 'c'])
   await http.publish('archived', 'kept')
   const lookup = new LookupdHttpClient(lookupd.httpUrl, { bearerToken: TOKEN })
-  const registered = async (topic: string): Promise<boolean> => (await lookup.lookup(topic).catch(() => undefined))?.producers?.length === 1
+  const registered = async (topic: string): Promise<boolean> =>
+    (await lookup.lookup(topic).catch(() => undefined))?.producers?.length === 1
   await waitFor(async () => await registered('guarded') && await registered('tailed') && await registered('archived'),
     10_000, () => 'nsqd to register the topics', HTTP_POLL_MS)
 })

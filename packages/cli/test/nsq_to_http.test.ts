@@ -27,7 +27,8 @@ beforeAll(async () => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
-      received.push({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString() })
+      const body = Buffer.concat(chunks).toString()
+      received.push({ method: req.method!, url: req.url!, headers: req.headers, body })
       if (req.url!.startsWith('/fail')) res.writeHead(503).end('unavailable')
       else if (req.url!.startsWith('/slow')) held.push(() => res.writeHead(200).end())
       else res.writeHead(req.url!.startsWith('/created') ? 201 : 200).end('ok')

@@ -112,8 +112,12 @@ describe('host pools', () => {
 })
 
 test('nsq_stat lines: rates over the interval, memory depth, NSQ\'s column widths', () => {
-  const o: ChannelTotals = { depth: 10, backendDepth: 4, inFlight: 0, deferred: 0, requeued: 0, timedOut: 0, messages: 100, clients: 1 }
-  const c: ChannelTotals = { depth: 30, backendDepth: 4, inFlight: 7, deferred: 2, requeued: 3, timedOut: 1, messages: 150, clients: 2 }
+  const o: ChannelTotals = {
+    depth: 10, backendDepth: 4, inFlight: 0, deferred: 0, requeued: 0, timedOut: 0, messages: 100, clients: 1,
+  }
+  const c: ChannelTotals = {
+    depth: 30, backendDepth: 4, inFlight: 7, deferred: 2, requeued: 3, timedOut: 1, messages: 150, clients: 2,
+  }
   expect(formatLine(o, c, 2000)).toBe('     25      15 |      30      26       4     7     2 |       3       1          150       2\n')
 })
 

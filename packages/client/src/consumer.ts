@@ -247,7 +247,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       onNonFatalError: (err) => { this.report(new ConnectionError(name, err.message, { cause: err })) },
       onClose: (err) => { this.onNodeClose(node, err) },
     })
-    const node: NodeConnection = new NodeConnection(address, name, source, connection, this.responderFor(() => node), Date.now())
+    const responder = this.responderFor(() => node)
+    const node: NodeConnection = new NodeConnection(address, name, source, connection, responder, Date.now())
     try {
       const identity = await connection.connect()
       await connection.command(commands.sub(this.topic, this.channel))
@@ -349,7 +350,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       },
       requeue: (message, delayMs, backoff) => {
         const n = node()
-        const delay = delayMs ?? Math.min(this.settings.requeueDelayMs * message.attempts, this.settings.maxRequeueDelayMs)
+        const { requeueDelayMs, maxRequeueDelayMs } = this.settings
+        const delay = delayMs ?? Math.min(requeueDelayMs * message.attempts, maxRequeueDelayMs)
         if (n.alive) n.connection.send(commands.req(message.id, Math.round(delay)))
         this.responded(n, 'requeue', backoff ? 'failure' : 'continue')
       },

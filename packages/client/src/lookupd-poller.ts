@@ -1,7 +1,7 @@
 import { formatAddress } from './address.js'
 import type { Address } from './address.js'
 import type { LookupdPollSettings } from './consumer-options.js'
-import { LookupdHttpClient } from './http/lookupd.js'
+import { LookupdHttpClient, lookupTopicProducers } from './http/lookupd.js'
 import { HttpError } from './http/request.js'
 
 export interface LookupdPollerHandlers {
@@ -49,18 +49,15 @@ export class LookupdPoller {
   /** Queries every lookupd at once and hands on the nodes found. One poll at a time: a second call joins the first. */
   poll (): Promise<void> {
     this.polling ??= (async () => {
-      const results = await Promise.allSettled(this.lookupds.map((l) => l.lookup(this.topic)))
+      const { producers, failures } = await lookupTopicProducers(this.lookupds, this.topic)
+      for (const { error } of failures) {
+        // 404: lookupd does not know the topic yet, which is normal before the first publish.
+        if (!(error instanceof HttpError && error.status === 404)) this.handlers.report(error as Error)
+      }
       const found = new Map<string, Address>()
-      for (const result of results) {
-        if (result.status === 'rejected') {
-          // 404: lookupd does not know the topic yet, which is normal before the first publish.
-          if (!(result.reason instanceof HttpError && result.reason.status === 404)) this.handlers.report(result.reason as Error)
-          continue
-        }
-        for (const p of result.value.producers ?? []) {
-          const address = { host: p.broadcast_address, port: p.tcp_port }
-          found.set(formatAddress(address), address)
-        }
+      for (const p of producers) {
+        const address = { host: p.broadcast_address, port: p.tcp_port }
+        found.set(formatAddress(address), address)
       }
       await this.handlers.found([...found.values()])
     })().finally(() => { this.polling = undefined })

@@ -7,13 +7,16 @@ import { cleanup, lookupd, nsqd, topicName } from './helpers.js'
 type Node = Awaited<ReturnType<typeof nsqd>>
 
 /** Polls every node's /stats for the channel and keeps the peaks of Σ ready_count and Σ in_flight_count. */
-function watchStats (nodes: Node[], topic: string, channel: string): { stop: () => Promise<{ ready: number, inFlight: number, polls: number }> } {
+function watchStats (
+  nodes: Node[], topic: string, channel: string,
+): { stop: () => Promise<{ ready: number, inFlight: number, polls: number }> } {
   const clients = nodes.map((n) => new NsqdHttpClient(n.httpAddress))
   const peak = { ready: 0, inFlight: 0, polls: 0 }
   const state = { running: true }
   const loop = (async () => {
     while (state.running) {
-      const all = await Promise.all(clients.map((c) => c.stats({ topic, channel, includeMem: false }))).catch((err: unknown) => {
+      const polls = clients.map((c) => c.stats({ topic, channel, includeMem: false }))
+      const all = await Promise.all(polls).catch((err: unknown) => {
         // Only the end of a test (its nodes closing) stops the polls early.
         if (state.running) throw err
         return []
@@ -90,7 +93,9 @@ describe('Consumer across nsqd nodes found through nsqlookupd', () => {
     await waitFor(() => handled === total && c.stats().inFlight === 0, 50_000, 'every message handled')
     const peak = await stats.stop()
     expect(seen.every((n) => n === 1)).toBe(true)
-    expect(c.stats()).toMatchObject({ messagesReceived: total, messagesFinished: total, messagesRequeued: 0, connections: 3 })
+    expect(c.stats()).toMatchObject({
+      messagesReceived: total, messagesFinished: total, messagesRequeued: 0, connections: 3,
+    })
     expect(peak.polls).toBeGreaterThan(5)
     expect(peak.ready).toBeGreaterThan(0)
     expect(peak.ready).toBeLessThanOrEqual(maxInFlight)

@@ -64,7 +64,8 @@ describe('snappy framing', () => {
     corrupt[corrupt.length - 1] = 0x4c
     const errors: string[] = []
     new SnappyFrameDecoder(block, () => {}, (e) => errors.push(e.message)).push(corrupt)
-    new SnappyFrameDecoder(block, () => {}, (e) => errors.push(e.message)).push(SNAPPY_OK.subarray(STREAM_IDENTIFIER.length))
+    const decoder = new SnappyFrameDecoder(block, () => {}, (e) => errors.push(e.message))
+    decoder.push(SNAPPY_OK.subarray(STREAM_IDENTIFIER.length))
     expect(errors).toEqual(['snappy stream: checksum mismatch', 'snappy stream: data before the stream identifier'])
   })
 })

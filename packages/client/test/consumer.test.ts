@@ -38,7 +38,9 @@ describe('Consumer (against nsqd)', () => {
     expect(await connected.promise).toBe(d.tcpAddress)
     await waitFor(() => c.stats().messagesFinished === 1000, 10_000, '1000 FINs')
     expect(seen.size).toBe(1000)
-    expect(c.stats()).toMatchObject({ messagesReceived: 1000, messagesRequeued: 0, connections: 1, inFlight: 0, backoffLevel: 0 })
+    expect(c.stats()).toMatchObject({
+      messagesReceived: 1000, messagesRequeued: 0, connections: 1, inFlight: 0, backoffLevel: 0,
+    })
   })
 
   it('iterator style: messages are answered by hand and leaving the loop closes the consumer', async () => {
@@ -122,7 +124,9 @@ describe('Consumer (against nsqd)', () => {
     const d = await nsqd()
     const topic = topicName()
     await publish(d.tcpAddress, topic, range(40))
-    const c = consumer(topic, { nsqdTcpAddresses: d.tcpAddress, maxInFlight: 20, backoffMultiplierMs: 10, requeueDelayMs: 0 })
+    const c = consumer(topic, {
+      nsqdTcpAddresses: d.tcpAddress, maxInFlight: 20, backoffMultiplierMs: 10, requeueDelayMs: 0,
+    })
     c.on('error', () => {})
     const rdy = traceRdy(c)
     let failing = true
@@ -222,7 +226,9 @@ describe('Consumer (against nsqd)', () => {
     const topic = topicName()
     await publish(d.tcpAddress, topic, range(200))
     const seen = new Map<string, number>()
-    const victim = consumer(topic, { nsqdTcpAddresses: d.tcpAddress, maxInFlight: 20, msgTimeoutMs: 1000, closeTimeoutMs: 0 })
+    const victim = consumer(topic, {
+      nsqdTcpAddresses: d.tcpAddress, maxInFlight: 20, msgTimeoutMs: 1000, closeTimeoutMs: 0,
+    })
     // The victim takes messages and never answers them, then its process "dies" (sockets destroyed, no CLS).
     const held: Message[] = []
     victim.on('error', () => {})

@@ -19,7 +19,9 @@ interface Conn extends RdyConnection {
   serverRdy: number
 }
 
-function setup (maxInFlight: number, opts: { now?: () => number, random?: () => number, wake?: (ms: number) => void } = {}) {
+function setup (
+  maxInFlight: number, opts: { now?: () => number, random?: () => number, wake?: (ms: number) => void } = {},
+) {
   const conns: Conn[] = []
   const ctl = new RdyController<Conn>({
     maxInFlight,
@@ -31,7 +33,9 @@ function setup (maxInFlight: number, opts: { now?: () => number, random?: () => 
     wake: opts.wake,
   })
   const add = (name: string, maxRdy = 2500): Conn => {
-    const c: Conn = { ...newRdyConnection(maxRdy, 0, 1000), name, sent: [], server: 0, wire: 0, pendingRdy: [], serverRdy: 0 }
+    const c: Conn = {
+      ...newRdyConnection(maxRdy, 0, 1000), name, sent: [], server: 0, wire: 0, pendingRdy: [], serverRdy: 0,
+    }
     conns.push(c)
     ctl.add(c)
     return c
@@ -218,7 +222,11 @@ describe('RdyController', () => {
       // In-flight on nsqd of connections that closed stays until it times out; it is not ours any more.
       const total = (): number => live.reduce((s, c) => s + c.server, 0)
       const received = new Map<Conn, number>()
-      const deliver = (c: Conn): void => { c.wire--; ctl.messageReceived(c); received.set(c, (received.get(c) ?? 0) + 1) }
+      const deliver = (c: Conn): void => {
+        c.wire--
+        ctl.messageReceived(c)
+        received.set(c, (received.get(c) ?? 0) + 1)
+      }
       for (const o of ops) {
         const c = 'i' in o ? live[o.i % Math.max(1, live.length)] : undefined
         switch (o.kind) {

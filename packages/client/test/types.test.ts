@@ -16,7 +16,8 @@ import type {
 
 describe('public API types', () => {
   it('Producer', () => {
-    expectTypeOf(Producer).constructorParameters.toEqualTypeOf<[string | { host: string, port: number } | ReadonlyArray<string | { host: string, port: number }>, ProducerOptions?]>()
+    type Address = string | { host: string, port: number }
+    expectTypeOf(Producer).constructorParameters.toEqualTypeOf<[Address | readonly Address[], ProducerOptions?]>()
     expectTypeOf<Producer['publish']>().toEqualTypeOf<(topic: string, body: MessageBody) => Promise<void>>()
     expectTypeOf<Producer['publishMany']>().toEqualTypeOf<(topic: string, bodies: readonly MessageBody[]) => Promise<void>>()
     expectTypeOf<Producer['publishDeferred']>().toEqualTypeOf<(topic: string, body: MessageBody, delayMs: number) => Promise<void>>()

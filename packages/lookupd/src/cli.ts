@@ -95,7 +95,9 @@ export function parseCommandLine (args: string[], readFile: (path: string) => st
     }
   }
   const options: Record<string, unknown> = {}
-  for (const { spec, value } of resolveFlagValues(LOOKUPD_FLAGS, parsed, file)) options[spec.key] = convert(spec, value as ConfigValue)
+  for (const { spec, value } of resolveFlagValues(LOOKUPD_FLAGS, parsed, file)) {
+    options[spec.key] = convert(spec, value as ConfigValue)
+  }
   return { action: 'run', options: options as Partial<LookupdOptions> }
 }
 

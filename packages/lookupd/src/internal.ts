@@ -1,5 +1,5 @@
 /** For sibling packages and tests: the pieces behind NSQLookupd. */
-export { parseHostPort, resolveLookupdOptions } from './options.js'
+export { resolveLookupdOptions } from './options.js'
 export { RegistrationDB, isActive, isTombstoned, WILDCARD } from './registration-db.js'
 export type { Category, PeerInfo, Producer, Registration } from './registration-db.js'
 export { decodeIdentifyBody } from './peer-info.js'

@@ -32,7 +32,9 @@ function sharedProcessMetrics (): Registry {
 export function createLookupdMetrics (source: MetricsSource): Registry {
   const own = new Registry()
   // registers: [] keeps each gauge out of prom-client's global registry.
-  const gauge = (config: GaugeConfiguration<string>): void => { own.registerMetric(new Gauge({ ...config, registers: [] })) }
+  const gauge = (config: GaugeConfiguration<string>): void => {
+    own.registerMetric(new Gauge({ ...config, registers: [] }))
+  }
   const { db } = source
   const activeProducers = (category: 'client' | 'topic', key: string, tombstoneLifetime: number): number => {
     const now = nowMs()

@@ -1,11 +1,13 @@
 import { hostname } from 'node:os'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { createLogger, encodeSizePrefixed, goJson, joinHostPort, writeLogLine, type Logger } from '@nsqts/protocol'
+import {
+  createLogger, encodeSizePrefixed, goJson, hostAndPort, joinHostPort, writeLogLine, type Logger,
+} from '@nsqts/protocol'
 import { buildRouter } from './http/api.js'
 import { buildHttpApp } from './http/app.js'
 import { createLookupdMetrics } from './metrics.js'
-import { parseHostPort, resolveLookupdOptions, type HostPort, type LookupdOptions } from './options.js'
+import { resolveLookupdOptions, type HostPort, type LookupdOptions } from './options.js'
 import { RegistrationDB } from './registration-db.js'
 import { LookupClient } from './tcp.js'
 import { VERSION } from './version.js'
@@ -109,14 +111,14 @@ export class NSQLookupd {
   }
 
   private async listenHttp (): Promise<HostPort> {
-    const { host, port } = parseHostPort(this.options.httpAddress)
+    const { host, port } = hostAndPort(this.options.httpAddress)
     // fastify listens on localhost when no host is given; Go's empty host means every interface.
     await this.http.listen({ host: host === '' ? '::' : host, port })
     return boundAddress(this.http.server.address() as AddressInfo)
   }
 
   private async listenTcp (): Promise<HostPort> {
-    const { host, port } = parseHostPort(this.options.tcpAddress)
+    const { host, port } = hostAndPort(this.options.tcpAddress)
     const server = createServer({ allowHalfOpen: true }, (socket) => { this.accept(socket) })
     this.tcpServer = server
     await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { LOG_LEVELS, parsePort, splitHostPort, type LogLevelName } from '@nsqts/protocol'
+import { LOG_LEVELS, hostAndPort, type LogLevelName } from '@nsqts/protocol'
 
 /** nsqlookupd's settings. Durations are in milliseconds; addresses are NSQ's `host:port` (port 0 picks a free port). */
 export interface LookupdOptions {
@@ -44,25 +44,17 @@ export interface HostPort {
   port: number
 }
 
-/**
- * Splits `host:port` as Go's net.SplitHostPort does: IPv6 hosts in brackets, an empty host meaning every interface.
- * Only numeric ports are accepted.
- */
-export function parseHostPort (address: string): HostPort {
-  const { host, port: portText } = splitHostPort(address)
-  const port = parsePort(portText)
-  if (port === undefined) throw new Error(`address ${address}: invalid port ${portText}`)
-  return { host, port }
-}
-
 /** Fills in defaults and checks every value, so that a bad option fails the constructor rather than start(). */
 export function resolveLookupdOptions (partial: Partial<LookupdOptions>): LookupdOptions {
   const options: LookupdOptions = { ...defaultLookupdOptions }
   for (const [key, value] of Object.entries(partial) as Array<[keyof LookupdOptions, unknown]>) {
-    if (value !== undefined && key in defaultLookupdOptions) (options as unknown as Record<string, unknown>)[key] = value
+    if (value !== undefined && key in defaultLookupdOptions) {
+      (options as unknown as Record<string, unknown>)[key] = value
+    }
   }
-  parseHostPort(options.tcpAddress)
-  parseHostPort(options.httpAddress)
+  // Listen addresses: an empty host means every interface.
+  hostAndPort(options.tcpAddress)
+  hostAndPort(options.httpAddress)
   if (typeof options.broadcastAddress !== 'string') throw new Error('broadcastAddress must be a string')
   for (const key of ['inactiveProducerTimeout', 'tombstoneLifetime'] as const) {
     if (typeof options[key] !== 'number' || !Number.isFinite(options[key])) throw new Error(`${key} must be a finite number of ms`)

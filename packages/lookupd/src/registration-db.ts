@@ -113,7 +113,9 @@ export class RegistrationDB {
     for (const registration of mine.registrations) {
       registration.producers.delete(peerId)
       registration.changes++
-      if (registration.producers.size === 0 && isEphemeralRegistration(registration)) this.removeRegistration(registration)
+      if (registration.producers.size === 0 && isEphemeralRegistration(registration)) {
+        this.removeRegistration(registration)
+      }
     }
     return mine.registrations
   }
@@ -219,7 +221,9 @@ function isEphemeralRegistration (registration: Registration): boolean {
  * Whether the producer counts for discovery: seen within the inactivity timeout and not tombstoned (NSQ's
  * FilterByActive; /nodes passes a tombstone lifetime of 0 to keep tombstoned producers listed).
  */
-export function isActive (producer: Producer, now: number, inactiveTimeout: number, tombstoneLifetime: number): boolean {
+export function isActive (
+  producer: Producer, now: number, inactiveTimeout: number, tombstoneLifetime: number,
+): boolean {
   return now - producer.peer.lastUpdate <= inactiveTimeout && !isTombstoned(producer, now, tombstoneLifetime)
 }
 

@@ -199,7 +199,9 @@ export class LookupClient implements CommandSink {
   }
 
   /** Checks REGISTER/UNREGISTER params in nsqlookupd's order; undefined after a fatal answer. */
-  private topicChannel (command: string, params: string[]): { peer: PeerInfo, topic: string, channel: string } | undefined {
+  private topicChannel (
+    command: string, params: string[],
+  ): { peer: PeerInfo, topic: string, channel: string } | undefined {
     if (this.peer === null) {
       this.fail('E_INVALID client must IDENTIFY')
       return undefined

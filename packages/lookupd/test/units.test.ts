@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
-  decodeIdentifyBody, goDecodeUtf8, goTrimSpace, parseHostPort, parseQuery, parseRequestTarget, RegistrationDB,
+  decodeIdentifyBody, goDecodeUtf8, goTrimSpace, parseQuery, parseRequestTarget, RegistrationDB,
   resolveLookupdOptions,
 } from '../src/internal.js'
 import { defaultLookupdOptions } from '../src/index.js'
@@ -60,13 +60,6 @@ describe('request URLs', () => {
 })
 
 describe('options', () => {
-  it('splits host:port as Go', () => {
-    expect(parseHostPort('0.0.0.0:4160')).toEqual({ host: '0.0.0.0', port: 4160 })
-    expect(parseHostPort('[::1]:0')).toEqual({ host: '::1', port: 0 })
-    expect(parseHostPort(':4161')).toEqual({ host: '', port: 4161 })
-    for (const bad of ['4160', '::1:4160', 'host:http', 'host:65536', '[::1]4160']) expect(() => parseHostPort(bad), bad).toThrow()
-  })
-
   it('has NSQ\'s defaults and checks every value', () => {
     expect(defaultLookupdOptions).toMatchObject({
       tcpAddress: '0.0.0.0:4160',

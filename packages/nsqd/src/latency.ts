@@ -28,7 +28,11 @@ export class LatencyStats {
   private rotatedAt: number
 
   /** @param percentiles sorted descending, as nsqd reports them */
-  constructor (readonly percentiles: readonly number[], private readonly windowMs: number, private readonly now: () => number = Date.now) {
+  constructor (
+    readonly percentiles: readonly number[],
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
     this.rotatedAt = now()
   }
 
@@ -55,7 +59,10 @@ export class LatencyStats {
   }
 
   /** Count and percentiles of the union of several channels' samples (a topic's view). */
-  static merge (percentiles: readonly number[], parts: ReadonlyArray<{ count: number, values: number[] }>): { count: number, percentiles: LatencyPercentile[] } {
+  static merge (
+    percentiles: readonly number[],
+    parts: ReadonlyArray<{ count: number, values: number[] }>,
+  ): { count: number, percentiles: LatencyPercentile[] } {
     let count = 0
     const values: number[] = []
     for (const p of parts) {
@@ -67,7 +74,9 @@ export class LatencyStats {
       count,
       percentiles: percentiles.map((quantile) => ({
         quantile,
-        value: values.length === 0 ? 0 : values[Math.min(values.length - 1, Math.ceil(quantile * values.length) - 1)] as number,
+        value: values.length === 0
+          ? 0
+          : values[Math.min(values.length - 1, Math.ceil(quantile * values.length) - 1)] as number,
       })),
     }
   }

@@ -1,5 +1,6 @@
 import {
-  MESSAGE_HEADER_SIZE, MESSAGE_ID_LENGTH, ID_OFFSET, ATTEMPTS_OFFSET, encodeMessage, writeTimestampMs, type MessageIdGenerator,
+  MESSAGE_HEADER_SIZE, MESSAGE_ID_LENGTH, ID_OFFSET, ATTEMPTS_OFFSET, encodeMessage, writeTimestampMs,
+  type MessageIdGenerator,
 } from '@nsqts/protocol'
 
 /**

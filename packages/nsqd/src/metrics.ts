@@ -24,12 +24,14 @@ function processMetrics (): Registry {
 }
 
 type Setter<L extends string> = (labels: Record<L, string>, value: number) => void
+/** Sets a metric's values when it is scraped. */
+type Filler<L extends string> = (set: Setter<L>) => void
 
 /** Builds this daemon's registry: its own nsqd_* metrics plus the process metrics. */
 export function createMetricsRegistry (nsqd: StatsSource): Registry {
   const registry = new Registry()
 
-  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: (set: Setter<L>) => void): void => {
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: Filler<L>): void => {
     // eslint-disable-next-line no-new -- registered in `registry`
     new Gauge<L>({
       name,
@@ -42,7 +44,7 @@ export function createMetricsRegistry (nsqd: StatsSource): Registry {
       },
     })
   }
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: (set: Setter<L>) => void): void => {
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: Filler<L>): void => {
     // eslint-disable-next-line no-new -- registered in `registry`
     new Counter<L>({
       name,

@@ -366,7 +366,10 @@ export class NSQD implements TcpBroker, HttpBroker {
     await Promise.all([this.tcp.close(), this.http.close(), this.https?.close()])
     for (const topic of this.topics.values()) topic.stop()
     this.persistUnfinished()
-    await Promise.all([...this.topics.values()].flatMap((t) => [t.backend.close(), ...[...t.channels.values()].map((c) => c.backend.close())]))
+    await Promise.all([...this.topics.values()].flatMap((t) => [
+      t.backend.close(),
+      ...[...t.channels.values()].map((c) => c.backend.close()),
+    ]))
     await this.store?.close()
   }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { hostname } from 'node:os'
-import { LOG_LEVELS, parsePort, splitHostPort, type LogLevelName } from '@nsqts/protocol'
+import { LOG_LEVELS, hostAndPort, type LogLevelName } from '@nsqts/protocol'
 import { MAX_ATTEMPTS_LIMIT, type ChannelOverflow } from './policy.js'
 
 /** Every nsqd setting. Durations are in ms here; NSQ reports them in ns (GET /config, /info). */
@@ -175,16 +175,14 @@ export function defaultOptions (): NsqdOptions {
  * an empty host meaning every interface.
  */
 export function listenAddress (address: string): { host: string, port: number } {
-  let split: { host: string, port: string }
+  let at: { host: string, port: number }
   try {
-    split = splitHostPort(address)
+    at = hostAndPort(address)
   } catch (err) {
     if (!address.includes(':')) throw new Error(`address ${address} has no port`)
     throw err
   }
-  const port = parsePort(split.port)
-  if (port === undefined) throw new Error(`address ${address}: invalid port ${split.port}`)
-  return { host: split.host === '' ? '0.0.0.0' : split.host, port }
+  return { host: at.host === '' ? '0.0.0.0' : at.host, port: at.port }
 }
 
 /** Throws a readable error for settings nsqd would refuse to start with. */

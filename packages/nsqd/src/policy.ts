@@ -70,7 +70,9 @@ export function defaultDeadLetterTopic (topic: string): string {
   return isEphemeral(topic) ? `${topic.slice(0, -suffix.length)}.dead${suffix}` : `${topic}.dead`
 }
 
-function channelFields (own: ChannelPolicySettings, defaults: ChannelPolicyDefaults, topic: string): Required<ChannelPolicySettings> {
+function channelFields (
+  own: ChannelPolicySettings, defaults: ChannelPolicyDefaults, topic: string,
+): Required<ChannelPolicySettings> {
   return {
     maxAttempts: own.maxAttempts ?? defaults.maxAttempts,
     deadLetterTopic: own.deadLetterTopic ?? defaultDeadLetterTopic(topic),
@@ -82,7 +84,9 @@ function channelFields (own: ChannelPolicySettings, defaults: ChannelPolicyDefau
 }
 
 /** The channel's policy in force, or null when it changes nothing about delivery. */
-export function activeChannelPolicy (own: ChannelPolicySettings, defaults: ChannelPolicyDefaults, topic: string): ActiveChannelPolicy | null {
+export function activeChannelPolicy (
+  own: ChannelPolicySettings, defaults: ChannelPolicyDefaults, topic: string,
+): ActiveChannelPolicy | null {
   const f = channelFields(own, defaults, topic)
   if (f.maxAttempts === 0 && f.ttlMs === 0 && f.maxDepth === 0) return null
   return {
@@ -105,7 +109,9 @@ export function activeTopicPolicy (own: TopicPolicySettings): ActiveTopicPolicy 
 const ttlText = (ms: number): string => (ms === 0 ? '' : formatGoDuration(ms * 1e6))
 
 /** The HTTP and /stats form of a channel's policy in force. */
-export function channelPolicyJson (own: ChannelPolicySettings, defaults: ChannelPolicyDefaults, topic: string): ChannelPolicy {
+export function channelPolicyJson (
+  own: ChannelPolicySettings, defaults: ChannelPolicyDefaults, topic: string,
+): ChannelPolicy {
   const f = channelFields(own, defaults, topic)
   return {
     max_attempts: f.maxAttempts,
@@ -219,7 +225,9 @@ export function applyPatch<T extends object> (own: T, patch: Patch<T>): T {
  * Whether the dead-letter topic in force can be used: the default `<topic>.dead` of a long topic name is not a
  * valid name. Checked when a change makes the channel dead-letter anything.
  */
-export function deadLetterTopicUsable (own: ChannelPolicySettings, defaults: ChannelPolicyDefaults, topic: string): boolean {
+export function deadLetterTopicUsable (
+  own: ChannelPolicySettings, defaults: ChannelPolicyDefaults, topic: string,
+): boolean {
   const f = channelFields(own, defaults, topic)
   const deadLetters = f.maxAttempts > 0 || (f.ttlMs > 0 && f.ttlAction === 'dead-letter') || (f.maxDepth > 0 && f.overflow === 'dead-letter')
   return !deadLetters || (isValidTopicName(f.deadLetterTopic) && f.deadLetterTopic !== topic)

@@ -55,7 +55,9 @@ function latencyOf (percentiles: readonly number[] | undefined, parts: Samples[]
 
 type Clients = ReadonlyMap<number, Client>
 
-function channelStats (channel: Channel, samples: Samples | undefined, filter: StatsFilter, registry: Clients): ChannelStats {
+function channelStats (
+  channel: Channel, samples: Samples | undefined, filter: StatsFilter, registry: Clients,
+): ChannelStats {
   let clients: ClientStats[] | null = null
   if (filter.includeClients) {
     clients = []

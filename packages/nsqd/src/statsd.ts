@@ -156,7 +156,9 @@ export class StatsdPusher {
     for (const topic of collectStats(this.nsqd, { topic: '', channel: '', includeClients: false }).topics ?? []) {
       // The option is fixed for the process: what it skips never needs previous values either.
       if (excludeEphemeral && isEphemeral(topic.topic_name)) continue
-      const counters: TopicCounters = { messageCount: topic.message_count, messageBytes: topic.message_bytes, channels: new Map() }
+      const counters: TopicCounters = {
+        messageCount: topic.message_count, messageBytes: topic.message_bytes, channels: new Map(),
+      }
       now.set(topic.topic_name, counters)
       const lastTopic = this.last.get(topic.topic_name)
       const t = `topic.${topic.topic_name}`

@@ -101,10 +101,15 @@ export class Topic implements ChannelHooks {
     let channel = this.channels.get(name)
     if (channel !== undefined) return channel
     const ephemeral = isEphemeral(name)
-    const latency = this.ctx.e2ePercentiles.length > 0 ? new LatencyStats(this.ctx.e2ePercentiles, this.ctx.e2eWindowMs) : undefined
-    channel = new Channel(this.name, name, this.ctx.backendFor(`${this.name}:${name}`, ephemeral || this.ephemeral),
-      { memQueueSize: this.ctx.memQueueSize, maxMsgTimeoutMs: this.ctx.maxMsgTimeoutMs, policyDefaults: this.ctx.channelPolicyDefaults },
-      this, latency)
+    const ctx = this.ctx
+    const latency = ctx.e2ePercentiles.length > 0 ? new LatencyStats(ctx.e2ePercentiles, ctx.e2eWindowMs) : undefined
+    const limits = {
+      memQueueSize: ctx.memQueueSize,
+      maxMsgTimeoutMs: ctx.maxMsgTimeoutMs,
+      policyDefaults: ctx.channelPolicyDefaults,
+    }
+    const backend = ctx.backendFor(`${this.name}:${name}`, ephemeral || this.ephemeral)
+    channel = new Channel(this.name, name, backend, limits, this, latency)
     this.channels.set(name, channel)
     this.ctx.channelCreated(this, channel)
     this.scheduleFlush()
@@ -266,7 +271,8 @@ export class Topic implements ChannelHooks {
       const inMemory = this.memory.peek()
       let msg: Message | undefined
       if (record === undefined) msg = this.backend.depth > 0 ? undefined : this.memory.shift()
-      else msg = inMemory !== undefined && inMemory.timestampMs <= timestampMsOf(record) ? this.memory.shift() : this.readBackend()
+      else if (inMemory !== undefined && inMemory.timestampMs <= timestampMsOf(record)) msg = this.memory.shift()
+      else msg = this.readBackend()
       if (msg === undefined) return
       this.droppedCount++
       this.backend.ack(msg.id)

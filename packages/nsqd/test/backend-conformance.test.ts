@@ -74,7 +74,9 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
 })
 
-async function levelBackend (opts: { cacheRecords?: number, durable?: boolean } = {}): Promise<Backend & { store: () => LevelStore, dir: string }> {
+async function levelBackend (
+  opts: { cacheRecords?: number, durable?: boolean } = {},
+): Promise<Backend & { store: () => LevelStore, dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'nsqts-backend-'))
   dirs.push(dir)
   let store = await LevelStore.open(dir, { cacheRecords: opts.cacheRecords ?? 64, durable: opts.durable })
@@ -434,7 +436,8 @@ describe('level store', () => {
     expect(keys.map(chunkOf)).toEqual([[0, 4], [4, 3], [7, 3]])
 
     const errors: string[] = []
-    const store = await LevelStore.open(b.dir, { cacheRecords: 4, logger: { debug () {}, info () {}, warn () {}, error: (m) => errors.push(m) } })
+    const logger = { debug () {}, info () {}, warn () {}, error: (m: string) => errors.push(m) }
+    const store = await LevelStore.open(b.dir, { cacheRecords: 4, logger })
     const q2 = store.queue('t')
     expect(q2.depth).toBe(10)
     expect((await readN(q2, 7)).map(numOf)).toEqual([0, 1, 2, 3, 7, 8, 9])

@@ -50,7 +50,11 @@ const topicArb = fc.oneof(
   { weight: 1, arbitrary: fc.string({ maxLength: 70 }) },
 )
 const channelArb = fc.oneof({ weight: 8, arbitrary: fc.constantFrom('ch', 'ch2#ephemeral') }, { weight: 1, arbitrary: fc.string({ maxLength: 70 }) })
-const intArb = fc.oneof(fc.integer({ min: -2, max: 70_000 }), fc.constantFrom(0, -1, 1, 2 ** 31 - 1, -(2 ** 31)), fc.integer())
+const intArb = fc.oneof(
+  fc.integer({ min: -2, max: 70_000 }),
+  fc.constantFrom(0, -1, 1, 2 ** 31 - 1, -(2 ** 31)),
+  fc.integer(),
+)
 const numText = fc.oneof(intArb.map(String), fc.string({ maxLength: 12 }), fc.constant('18446744073709551616'))
 const bodyArb = fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b))
 const idArb = fc.oneof(fc.string({ minLength: 16, maxLength: 16 }), fc.string({ maxLength: 20 }))
@@ -76,9 +80,10 @@ const commandArb: fc.Arbitrary<Buffer> = fc.oneof(
   identifyArb,
   fc.tuple(topicArb, bodyArb).map(([t, b]) => b.length > 0 ? commands.pub(t, b) : Buffer.from(`PUB ${t}\n\0\0\0\0`)),
   fc.tuple(topicArb, numText, bodyArb).map(([t, n, b]) => Buffer.concat([Buffer.from(`DPUB ${t} ${n}\n`), size(b.length), b])),
-  fc.tuple(topicArb, fc.array(bodyArb, { maxLength: 5 })).map(([t, bodies]) => bodies.length > 0 && bodies.every((b) => b.length > 0)
-    ? commands.mpub(t, bodies)
-    : Buffer.concat([Buffer.from(`MPUB ${t}\n`), size(8), size(bodies.length), ...bodies.flatMap((b) => [size(b.length), b])])),
+  fc.tuple(topicArb, fc.array(bodyArb, { maxLength: 5 })).map(([t, bodies]) =>
+    bodies.length > 0 && bodies.every((b) => b.length > 0)
+      ? commands.mpub(t, bodies)
+      : Buffer.concat([Buffer.from(`MPUB ${t}\n`), size(8), size(bodies.length), ...bodies.flatMap((b) => [size(b.length), b])])),
   fc.tuple(topicArb, channelArb).map(([t, c]) => Buffer.from(`SUB ${t} ${c}\n`)),
   fc.oneof(numText, fc.constant('')).map((n) => Buffer.from(n === '' ? 'RDY\n' : `RDY ${n}\n`)),
   idArb.map((id) => Buffer.from(`FIN ${id}\n`)),
@@ -179,12 +184,14 @@ describe('fuzzing a live nsqd', () => {
     let streams = 0
     let connections = 0
     let answered = 0
-    const worker = (seed: number): Promise<void> => fc.assert(fc.asyncProperty(connectionArb, async ([magic, batch, trickle]) => {
+    const connection = fc.asyncProperty(connectionArb, async ([magic, batch, trickle]) => {
       // Rejects if nsqd neither closes nor answers in time.
       if (await throwAt(d.tcp.port, magic, batch, trickle)) answered++
       connections++
       streams += batch.length
-    }), { numRuns: CONNECTIONS / WORKERS, seed, endOnFailure: true })
+    })
+    const worker = (seed: number): Promise<void> =>
+      fc.assert(connection, { numRuns: CONNECTIONS / WORKERS, seed, endOnFailure: true })
 
     const methodArb = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH')
     const pathArb = fc.oneof(
@@ -195,7 +202,8 @@ describe('fuzzing a live nsqd', () => {
     )
     const queryArb = fc.array(fc.tuple(fc.constantFrom('topic', 'channel', 'format', 'defer', 'binary', 'include_clients', 'include_mem', 'x'),
       fc.oneof(fc.constantFrom('fz_h#ephemeral', 'fz_h', 'json', 'true', '1', '-1', '99999999999'), fc.string({ maxLength: 20 }))), { maxLength: 4 })
-    const httpWorker = fc.assert(fc.asyncProperty(methodArb, pathArb, queryArb, fc.uint8Array({ maxLength: 200 }), async (method, path, query, body) => {
+    const bodyBytesArb = fc.uint8Array({ maxLength: 200 })
+    const request = fc.asyncProperty(methodArb, pathArb, queryArb, bodyBytesArb, async (method, path, query, body) => {
       const qs = query.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')
       // Deleting or emptying the side client's topic would be the test's own doing, not nsqd's.
       if (qs.includes('fz_side') || (path.startsWith('/config/') && method === 'PUT')) return
@@ -205,7 +213,8 @@ describe('fuzzing a live nsqd', () => {
       })
       await res.arrayBuffer()
       expect(res.status).toBeLessThan(500)
-    }), { numRuns: HTTP_RUNS, endOnFailure: true })
+    })
+    const httpWorker = fc.assert(request, { numRuns: HTTP_RUNS, endOnFailure: true })
 
     await Promise.all([...Array.from({ length: WORKERS }, (_, i) => worker(1000 + i)), httpWorker])
     run.fuzzing = false

@@ -52,12 +52,14 @@ function normalizeStatsText (text: string): string {
 
 function expectStatsJson (actual: WireResponse, captureName: string): void {
   expectLikeCapture(actual, captureName, { body: false })
-  expect(normalizeStatsJson(actual.body.toString())).toBe(normalizeStatsJson(loadHttpCapture(captureName).body.toString()))
+  const expected = loadHttpCapture(captureName).body.toString()
+  expect(normalizeStatsJson(actual.body.toString())).toBe(normalizeStatsJson(expected))
 }
 
 function expectStatsText (actual: WireResponse, captureName: string): void {
   expectLikeCapture(actual, captureName, { body: false })
-  expect(normalizeStatsText(actual.body.toString())).toBe(normalizeStatsText(loadHttpCapture(captureName).body.toString()))
+  const expected = loadHttpCapture(captureName).body.toString()
+  expect(normalizeStatsText(actual.body.toString())).toBe(normalizeStatsText(expected))
 }
 
 describe('a fresh nsqd', () => {
@@ -73,7 +75,9 @@ describe('a fresh nsqd', () => {
     const r = await wireRequest(d, '/info')
     expectLikeCapture(r, 'nsqd_info.http', { body: false })
     const expected = JSON.parse(loadHttpCapture('nsqd_info.http').body.toString()) as Record<string, unknown>
-    Object.assign(expected, { hostname: d.nsqd.hostname, http_port: d.http.port, tcp_port: d.tcp.port, start_time: d.nsqd.startTime })
+    Object.assign(expected, {
+      hostname: d.nsqd.hostname, http_port: d.http.port, tcp_port: d.tcp.port, start_time: d.nsqd.startTime,
+    })
     expect(r.body.toString()).toBe(JSON.stringify(expected))
   })
 
@@ -156,7 +160,10 @@ describe('/stats with the captures\' clients connected', () => {
 
   it('billing has e2e percentiles from its 21 FINs, 0.99 first; the topic merges them', async () => {
     const stats = JSON.parse((await wireRequest(d, '/stats?format=json&topic=orders&channel=billing')).body.toString()) as {
-      topics: Array<{ e2e_processing_latency: unknown, channels: Array<{ e2e_processing_latency: { count: number, percentiles: Array<{ quantile: number }> } }> }>
+      topics: Array<{
+        e2e_processing_latency: unknown
+        channels: Array<{ e2e_processing_latency: { count: number, percentiles: Array<{ quantile: number }> } }>
+      }>
     }
     const topic = stats.topics[0]
     const billing = topic?.channels[0]?.e2e_processing_latency

@@ -7,9 +7,11 @@ afterEach(async () => {
   for (const s of started.splice(0).reverse()) await s.close()
 })
 
-async function lookup (l: LookupdHandle, topic: string): Promise<{ status: number, body: { channels?: string[], producers?: Array<{ tcp_port: number }> } }> {
+type LookupBody = { channels?: string[], producers?: Array<{ tcp_port: number }> }
+
+async function lookup (l: LookupdHandle, topic: string): Promise<{ status: number, body: LookupBody }> {
   const res = await fetch(`${l.httpUrl}/lookup?topic=${encodeURIComponent(topic)}`)
-  return { status: res.status, body: await res.json() as { channels?: string[], producers?: Array<{ tcp_port: number }> } }
+  return { status: res.status, body: await res.json() as LookupBody }
 }
 
 describe('nsqd registers with nsqlookupd', () => {

@@ -22,7 +22,9 @@ const randomMs = (min: number, max: number): number => min + Math.floor(Math.ran
  * Subscribes to topic/channel: REQs the bodies `poison` says, FINs the rest and records each finished body (with
  * repeats). Runs until the connection closes (the daemon is killed) or stop() is called.
  */
-async function worker (port: number, topic: string, channel: string, poison: (n: number) => boolean, finished: string[]): Promise<{ stop (): void }> {
+async function worker (
+  port: number, topic: string, channel: string, poison: (n: number) => boolean, finished: string[],
+): Promise<{ stop (): void }> {
   const socket = await open(port)
   const decoder = new FrameDecoder((type, data) => {
     if (type === FrameType.Message) {
@@ -44,7 +46,9 @@ async function worker (port: number, topic: string, channel: string, poison: (n:
 }
 
 /** Publishes numbered bodies one PUB at a time, a few in flight, recording each number answered OK. */
-async function publisher (port: number, topic: string, next: { n: number }, acked: Set<number>): Promise<{ stop (): void }> {
+async function publisher (
+  port: number, topic: string, next: { n: number }, acked: Set<number>,
+): Promise<{ stop (): void }> {
   const socket = await open(port)
   const pending: number[] = []
   const state = { stopped: false }

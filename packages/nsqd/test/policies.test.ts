@@ -166,7 +166,15 @@ describe('dead-letter', () => {
     expect(next.body.toString()).toBe('fine')
     c.write(commands.fin(next.id))
     const ch = await channelStats(d, 'dl', 'work')
-    expect(ch).toMatchObject({ depth: 0, in_flight_count: 0, deferred_count: 0, requeue_count: 3, dead_lettered_count: 1, expired_count: 0, dropped_count: 0 })
+    expect(ch).toMatchObject({
+      depth: 0,
+      in_flight_count: 0,
+      deferred_count: 0,
+      requeue_count: 3,
+      dead_lettered_count: 1,
+      expired_count: 0,
+      dropped_count: 0,
+    })
     expect(ch.policy).toMatchObject({ max_attempts: 3, dead_letter_topic: 'dl.dead' })
     c.close()
     dead.close()

@@ -31,7 +31,12 @@ describe('channel policy parameters', () => {
       maxAttempts: null, deadLetterTopic: null, ttlMs: null, ttlAction: null, maxDepth: null, overflow: undefined,
     })
     expect(parseChannelPolicyQuery(query(''), 'orders')).toEqual({
-      maxAttempts: undefined, deadLetterTopic: undefined, ttlMs: undefined, ttlAction: undefined, maxDepth: undefined, overflow: undefined,
+      maxAttempts: undefined,
+      deadLetterTopic: undefined,
+      ttlMs: undefined,
+      ttlAction: undefined,
+      maxDepth: undefined,
+      overflow: undefined,
     })
   })
 

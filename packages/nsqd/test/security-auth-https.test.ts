@@ -14,7 +14,8 @@ let plainAuth: AuthServer
 beforeAll(async () => {
   certs = makeCerts()
   otherCerts = makeCerts()
-  httpsAuth = await startAuthServer(() => ({ body: GRANT }), { cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) })
+  const tls = { cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) }
+  httpsAuth = await startAuthServer(() => ({ body: GRANT }), tls)
   plainAuth = await startAuthServer(() => ({ body: GRANT }))
 })
 afterAll(async () => {
@@ -77,7 +78,9 @@ describe.each(['get', 'post'] as const)('a 403 TLS_REQUIRED answer (--auth-http-
   it('is asked again over https on its https_port', async () => {
     const httpsPort = Number(httpsAuth.address.split(':')[1])
     plainAuth.answer = () => ({ status: 403, body: { message: 'TLS_REQUIRED', https_port: httpsPort } })
-    const d = await nsqd({ authHttpAddresses: [plainAuth.address], authHttpRequestMethod: method, tlsRootCaFile: certs.caFile })
+    const d = await nsqd({
+      authHttpAddresses: [plainAuth.address], authHttpRequestMethod: method, tlsRootCaFile: certs.caFile,
+    })
     try {
       const { raw, type, text } = await auth(d)
       expect([type, JSON.parse(text)]).toEqual([FrameType.Response, { identity: 'bob', identity_url: '', permission_count: 1 }])
@@ -96,7 +99,9 @@ describe.each(['get', 'post'] as const)('a 403 TLS_REQUIRED answer (--auth-http-
   it('without an https_port is a failure, not a retry', async () => {
     plainAuth.answer = () => ({ status: 403, body: { message: 'FORBIDDEN' } })
     const warnings: string[] = []
-    const d = await nsqd({ authHttpAddresses: [plainAuth.address], authHttpRequestMethod: method, tlsRootCaFile: certs.caFile }, warnings)
+    const d = await nsqd({
+      authHttpAddresses: [plainAuth.address], authHttpRequestMethod: method, tlsRootCaFile: certs.caFile,
+    }, warnings)
     try {
       const { raw, type, text } = await auth(d)
       expect([type, text]).toEqual([FrameType.Error, 'E_AUTH_FAILED AUTH failed'])

@@ -31,9 +31,20 @@ afterAll(async () => {
   certs?.remove()
 })
 
-interface StatsClient { client_id: string, tls: boolean, tls_version: string, tls_cipher_suite: string, snappy: boolean, deflate: boolean, tls_negotiated_protocol_is_mutual: boolean }
+interface StatsClient {
+  client_id: string
+  tls: boolean
+  tls_version: string
+  tls_cipher_suite: string
+  snappy: boolean
+  deflate: boolean
+  tls_negotiated_protocol_is_mutual: boolean
+}
 
-async function statsJson (h: NsqdHandle): Promise<{ topics: Array<{ topic_name: string, channels: Array<{ clients: StatsClient[] }> }>, producers: StatsClient[] }> {
+async function statsJson (h: NsqdHandle): Promise<{
+  topics: Array<{ topic_name: string, channels: Array<{ clients: StatsClient[] }> }>
+  producers: StatsClient[]
+}> {
   const res = await fetch(`${h.httpUrl}/stats?format=json`)
   return await res.json() as never
 }
@@ -119,7 +130,11 @@ describe('upgrades against the NSQ 1.3.0 captures', () => {
     const frameDecoder = new FrameDecoder((type, data) => frames.push(`${type}:${data.toString().slice(0, 20)}`), (e) => { throw e })
     // The first frame (IDENTIFY's JSON) is plain; what follows is snappy.
     let snappyStarted = false
-    const snappy = new SnappyFrameDecoder(block, (data) => { plain.push(Buffer.from(data)); frameDecoder.push(data) }, (e) => { throw e })
+    const onData = (data: Buffer): void => {
+      plain.push(Buffer.from(data))
+      frameDecoder.push(data)
+    }
+    const snappy = new SnappyFrameDecoder(block, onData, (e) => { throw e })
     let consumed = 0
     await waitFor(() => {
       const all = Buffer.concat(raw.received)
@@ -341,7 +356,8 @@ describe('negotiation switches', () => {
       }
       const raw = await RawConn.open(capped.tcp)
       raw.write(commands.identify({ feature_negotiation: true, deflate: true, deflate_level: 9 }))
-      expect(JSON.parse(await raw.expect(FrameType.Response))).toMatchObject({ deflate: true, deflate_level: 3, max_deflate_level: 3 })
+      const answer = JSON.parse(await raw.expect(FrameType.Response))
+      expect(answer).toMatchObject({ deflate: true, deflate_level: 3, max_deflate_level: 3 })
       raw.close()
     } finally {
       await off.close()

@@ -39,7 +39,9 @@ class Receiver {
    * The packets up to the next one whose last line is `last` (the last key a push sends: a push's packets leave
    * together and loopback keeps their order), with its lines parsed; fails after timeoutMs.
    */
-  async push (prefix: string, last: string, timeoutMs = 5000): Promise<{ packets: Buffer[], metrics: Map<string, Metric> }> {
+  async push (
+    prefix: string, last: string, timeoutMs = 5000,
+  ): Promise<{ packets: Buffer[], metrics: Map<string, Metric> }> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const end = this.packets.findIndex((p, i) => i >= this.read && endsWithKey(p, prefix, last))
@@ -104,7 +106,9 @@ async function open (d: NsqdHandle): Promise<RawConn> {
 }
 
 /** Pushes until `done` holds, adding each push's counters into `sums`; returns the push that satisfied it. */
-async function pushesUntil (rx: Receiver, prefix: string, sums: Map<string, number>, done: (m: Map<string, Metric>) => boolean): Promise<Map<string, Metric>> {
+async function pushesUntil (
+  rx: Receiver, prefix: string, sums: Map<string, number>, done: (m: Map<string, Metric>) => boolean,
+): Promise<Map<string, Metric>> {
   const deadline = Date.now() + 5000
   for (;;) {
     const { metrics } = await rx.push(prefix, 'mem.gc_runs', deadline - Date.now())

@@ -56,7 +56,9 @@ function heldDisk (store: LevelStore): { readonly held: number, letOneThrough ()
  * A connection that publishes `bodies` (PUB for one, MPUB for more per command), at most `window` commands awaiting
  * an answer, and records the bodies of every command answered OK.
  */
-async function publisher (port: number, topic: string, batches: string[][], window: number, acked: Set<string>): Promise<{ done: Promise<void> }> {
+async function publisher (
+  port: number, topic: string, batches: string[][], window: number, acked: Set<string>,
+): Promise<{ done: Promise<void> }> {
   const socket = connect(port, '127.0.0.1')
   sockets.push(socket)
   await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })

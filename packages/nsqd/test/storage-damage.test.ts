@@ -96,7 +96,9 @@ async function drain (d: Daemon): Promise<Set<number>> {
  * aside or skipped, a repair, log bytes LevelDB dropped). `accounted` false: a log cut short, which LevelDB takes for
  * a write that never finished and does not report.
  */
-async function startsAndAccounts (dir: string, accounted = true): Promise<{ got: Set<number>, damage: Damage | undefined, log: string }> {
+async function startsAndAccounts (
+  dir: string, accounted = true,
+): Promise<{ got: Set<number>, damage: Damage | undefined, log: string }> {
   const d = await spawnNsqd(dir)
   const got = await drain(d)
   const damage = await storeDamage(d.httpUrl)

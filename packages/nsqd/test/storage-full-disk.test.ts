@@ -71,7 +71,9 @@ function fillUp (file: string): void {
  * MPUBs numbered messages from `from` on, one command at a time, until nsqd answers one with an error (the disk is
  * full) or `limit` is reached; returns the numbers acknowledged and the error.
  */
-async function publishUntilRefused (port: number, from: number, limit: number): Promise<{ acked: number[], error: string | undefined }> {
+async function publishUntilRefused (
+  port: number, from: number, limit: number,
+): Promise<{ acked: number[], error: string | undefined }> {
   const socket = await open(port)
   const acked: number[] = []
   let next = from

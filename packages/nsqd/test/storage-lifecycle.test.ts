@@ -38,7 +38,9 @@ function capture (): Logger & { lines: string[] } {
 }
 
 /** Subscribes and reads `n` messages with RDY `rdy`, finishing them unless told not to. */
-async function consume (h: NsqdHandle, topic: string, channel: string, n: number, opts: { fin?: boolean, rdy?: number } = {}): Promise<{ conn: RawConn, msgs: Array<ReturnType<typeof decodeMessage>> }> {
+async function consume (
+  h: NsqdHandle, topic: string, channel: string, n: number, opts: { fin?: boolean, rdy?: number } = {},
+): Promise<{ conn: RawConn, msgs: Array<ReturnType<typeof decodeMessage>> }> {
   const conn = await RawConn.open(h.tcp)
   conn.write(commands.sub(topic, channel))
   expect(await conn.expect(FrameType.Response)).toBe('OK')

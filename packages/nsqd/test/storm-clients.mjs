@@ -5,7 +5,8 @@
 // whenever the number of subscribed connections reaches 0 or `count`, and `finished <n>` once a second.
 import { connect } from 'node:net'
 
-const [port, count, topic, channel] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4], process.argv[5]]
+const [port, count] = [Number(process.argv[2]), Number(process.argv[3])]
+const [topic, channel] = [process.argv[4], process.argv[5]]
 const MAGIC = Buffer.from('  V2')
 const subscribe = Buffer.concat([MAGIC, Buffer.from(`SUB ${topic} ${channel}\nRDY 1\n`)])
 let subscribed = 0

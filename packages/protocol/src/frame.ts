@@ -126,7 +126,8 @@ export class SizePrefixedReader {
   private readonly ranges: SizePrefixedRangeReader
 
   constructor (onRecord: (payload: Buffer) => void, onOversize: (size: number) => void, maxSize?: number) {
-    this.ranges = new SizePrefixedRangeReader((buf, start, end) => { onRecord(buf.subarray(start, end)) }, onOversize, maxSize)
+    const onRange = (buf: Buffer, start: number, end: number): void => { onRecord(buf.subarray(start, end)) }
+    this.ranges = new SizePrefixedRangeReader(onRange, onOversize, maxSize)
   }
 
   stop (): void {
@@ -174,7 +175,10 @@ export class FrameRangeDecoder {
 export class FrameDecoder {
   private readonly ranges: FrameRangeDecoder
   constructor (onFrame: (type: number, data: Buffer) => void, onError: (err: Error) => void, maxFrameSize?: number) {
-    this.ranges = new FrameRangeDecoder((type, buf, start, end) => { onFrame(type, buf.subarray(start, end)) }, onError, maxFrameSize)
+    const onRange = (type: number, buf: Buffer, start: number, end: number): void => {
+      onFrame(type, buf.subarray(start, end))
+    }
+    this.ranges = new FrameRangeDecoder(onRange, onError, maxFrameSize)
   }
 
   push (chunk: Buffer): void {

@@ -45,6 +45,17 @@ export function splitHostPort (address: string): { host: string, port: string } 
   return { host, port: address.slice(colon + 1) }
 }
 
+/**
+ * splitHostPort with a decimal port: the address of a listener or of a peer to dial. A bad address throws
+ * splitHostPort's AddrError, a bad port `address <input>: invalid port <port>`.
+ */
+export function hostAndPort (address: string): { host: string, port: number } {
+  const { host, port } = splitHostPort(address)
+  const number = parsePort(port)
+  if (number === undefined) throw new AddrError(address, `invalid port ${port}`)
+  return { host, port: number }
+}
+
 /** A port written in decimal, 0 to 65535; undefined for anything else (service names too: we do not look them up). */
 export function parsePort (text: string): number | undefined {
   if (!/^\d{1,5}$/.test(text)) return undefined

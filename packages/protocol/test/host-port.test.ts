@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { AddrError, joinHostPort, parsePort, splitHostPort } from '../src/index.js'
+import { AddrError, hostAndPort, joinHostPort, parsePort, splitHostPort } from '../src/index.js'
 
 // Go's net package: these pairs and failures are what JoinHostPort and SplitHostPort do in Go 1.x.
 const joined: Array<[host: string, port: string, address: string]> = [
@@ -47,6 +47,19 @@ describe('joinHostPort and splitHostPort are net.JoinHostPort and net.SplitHostP
   it('split rejects what Go rejects, with its text', () => {
     for (const [address, reason] of failures) {
       expect(() => splitHostPort(address), address).toThrow(new AddrError(address, reason))
+    }
+  })
+})
+
+describe('hostAndPort', () => {
+  it('splits as Go and reads a decimal port', () => {
+    expect(hostAndPort('0.0.0.0:4160')).toEqual({ host: '0.0.0.0', port: 4160 })
+    expect(hostAndPort('[::1]:0')).toEqual({ host: '::1', port: 0 })
+    expect(hostAndPort(':4161')).toEqual({ host: '', port: 4161 })
+    expect(() => hostAndPort('4160')).toThrow(new AddrError('4160', 'missing port in address'))
+    expect(() => hostAndPort('::1:4160')).toThrow(new AddrError('::1:4160', 'too many colons in address'))
+    for (const bad of ['host:http', 'host:65536', 'host:']) {
+      expect(() => hostAndPort(bad), bad).toThrow(`address ${bad}: invalid port ${bad.slice(5)}`)
     }
   })
 })

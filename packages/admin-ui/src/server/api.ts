@@ -122,13 +122,19 @@ export function registerApi (app: FastifyInstance, ctx: ApiContext): void {
       totalMessages += t.message_count
       for (const c of t.channels ?? []) totalClients += c.clients?.length ?? 0
     }
-    return respond(reply, [...found.errors, ...stats.errors], { node, topics: stats.value, total_messages: totalMessages, total_clients: totalClients })
+    return respond(reply, [...found.errors, ...stats.errors], {
+      node,
+      topics: stats.value,
+      total_messages: totalMessages,
+      total_clients: totalClients,
+    })
   })
 
   app.get('/api/counter', async (_req, reply) => {
     const producers = await cluster.producers()
     const stats = await cluster.nodeStats(producers.value.map((p) => cluster.nodeRefOf(p)), { includeClients: false })
-    const entries: Array<[string, { node: string, topic_name: string, channel_name: string, message_count: number }]> = []
+    type Counted = { node: string, topic_name: string, channel_name: string, message_count: number }
+    const entries: Array<[string, Counted]> = []
     for (const t of stats.value) {
       for (const c of t.channels ?? []) {
         entries.push([`${t.topic_name}:${c.channel_name}:${c.node}`, { node: c.node, topic_name: t.topic_name, channel_name: c.channel_name, message_count: c.message_count }])
@@ -155,7 +161,8 @@ export function registerApi (app: FastifyInstance, ctx: ApiContext): void {
         errors.push(...await cluster.onLookupds((c) => c.createChannel(topic, channel)))
         // nsqds that already have the topic get the channel now; others get it from lookupd when the topic appears.
         const producers = await cluster.topicProducers(topic)
-        errors.push(...producers.errors, ...await cluster.onNodes(producers.value, (c) => c.createChannel(topic, channel)))
+        const created = await cluster.onNodes(producers.value, (c) => c.createChannel(topic, channel))
+        errors.push(...producers.errors, ...created)
       }
     } else {
       // Without lookupd there is nowhere to register the topic but the nsqds themselves.
@@ -173,7 +180,9 @@ export function registerApi (app: FastifyInstance, ctx: ApiContext): void {
   })
 
   /** pause, unpause or empty a topic (channel undefined) or a channel on every nsqd that has the topic. */
-  const action = async (req: FastifyRequest, reply: FastifyReply, topic: string, channel: string | undefined): Promise<FastifyReply> => {
+  const action = async (
+    req: FastifyRequest, reply: FastifyReply, topic: string, channel: string | undefined,
+  ): Promise<FastifyReply> => {
     requireAdmin(req)
     const verb = field(parseBody(req.body), 'action')
     if (verb !== 'pause' && verb !== 'unpause' && verb !== 'empty') throw new ApiError(400, 'INVALID_ACTION')

@@ -33,7 +33,9 @@ export interface ClusterSources {
 interface Settled<T> { address: string, ok: true, value: T }
 interface Failed { address: string, ok: false, error: string }
 
-async function each<T> (addresses: readonly string[], call: (address: string) => Promise<T>): Promise<Array<Settled<T> | Failed>> {
+async function each<T> (
+  addresses: readonly string[], call: (address: string) => Promise<T>,
+): Promise<Array<Settled<T> | Failed>> {
   return await Promise.all(addresses.map(async (address) => {
     try {
       return { address, ok: true as const, value: await call(address) }
@@ -147,13 +149,17 @@ export class ClusterInfo {
     } else {
       const r = settle('nsqd', await each(this.sources.nsqd(), async (a) => {
         const client = this.nsqdClient(a)
-        const [info, stats] = await Promise.all([client.info(), client.stats({ includeClients: false, includeMem: false })])
+        const [info, stats] = await Promise.all([
+          client.info(),
+          client.stats({ includeClients: false, includeMem: false }),
+        ])
         return { info, stats }
       }))
       errors = r.errors
       for (const s of r.value) {
         const { info, stats } = s.value
-        const p = toProducer({ ...info, remote_address: s.address }, (stats.topics ?? []).map((t) => ({ topic: t.topic_name, tombstoned: false })))
+        const topics = (stats.topics ?? []).map((t) => ({ topic: t.topic_name, tombstoned: false }))
+        const p = toProducer({ ...info, remote_address: s.address }, topics)
         p.remote_addresses.push(s.address)
         byNode.set(s.address, p)
       }
@@ -183,7 +189,9 @@ export class ClusterInfo {
   }
 
   /** Each node's /stats, as nsqadmin's per-node topic entries (channels and, if asked, clients inside). */
-  async nodeStats (nodes: readonly NodeRef[], filter: { topic?: string, channel?: string, includeClients: boolean }): Promise<Gathered<AdminTopic[]>> {
+  async nodeStats (
+    nodes: readonly NodeRef[], filter: { topic?: string, channel?: string, includeClients: boolean },
+  ): Promise<Gathered<AdminTopic[]>> {
     const byAddress = new Map(nodes.map((n) => [n.address, n]))
     const r = settle('nsqd', await each([...byAddress.keys()], (a) => this.nsqdClient(a).stats({
       topic: filter.topic,
@@ -197,7 +205,8 @@ export class ClusterInfo {
       const ref = byAddress.get(s.address) as NodeRef
       for (const t of statsTopics(s.value, filter.topic)) topics.push(toAdminTopic(ref.node, ref.hostname, t, now))
     }
-    topics.sort((a, b) => a.topic_name < b.topic_name ? -1 : a.topic_name > b.topic_name ? 1 : a.node.localeCompare(b.node))
+    topics.sort((a, b) => (a.topic_name < b.topic_name ? -1 : a.topic_name > b.topic_name ? 1 : 0) ||
+      a.node.localeCompare(b.node))
     return { value: topics, errors: r.errors }
   }
 

@@ -66,7 +66,8 @@ function pick (topics: Map<string, TopicPoint>, topic: string | undefined, chann
   if (t === undefined) return undefined
   if (channel === undefined) return topicTotals(t)
   const c = t.channels.get(channel)
-  return c === undefined ? undefined : { depth: c.depth, in_flight: c.in_flight, deferred: c.deferred, messages: c.messages }
+  if (c === undefined) return undefined
+  return { depth: c.depth, in_flight: c.in_flight, deferred: c.deferred, messages: c.messages }
 }
 
 function rateBetween (prev: number | undefined, cur: number, dtMs: number): number | null {
@@ -187,7 +188,9 @@ export class StatsHistory {
       for (const [name, t] of points) {
         const totals = topicTotals(t)
         const prevPoint = before?.nodes.get(node)?.get(name)
-        const rate = before === undefined ? null : rateBetween(prevPoint?.messages, totals.messages, last.ts - before.ts)
+        const rate = before === undefined
+          ? null
+          : rateBetween(prevPoint?.messages, totals.messages, last.ts - before.ts)
         const sum = topics[name] ??= { depth: 0, messages: 0, rate: null, channels: 0, paused: false }
         sum.depth += totals.depth
         sum.messages += totals.messages

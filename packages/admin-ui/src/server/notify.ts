@@ -31,7 +31,11 @@ export class Notifier {
   private readonly pending = new Set<Promise<void>>()
   private readonly via = hostname()
 
-  constructor (private readonly endpoint: () => string, private readonly timeoutMs: number, private readonly logger: Logger) {}
+  constructor (
+    private readonly endpoint: () => string,
+    private readonly timeoutMs: number,
+    private readonly logger: Logger,
+  ) {}
 
   notify (action: string, target: { topic: string, channel?: string, node?: string }, ctx: ActionContext): void {
     const endpoint = this.endpoint()

@@ -52,7 +52,11 @@ export class NSQAdmin {
       timeoutMs: o.httpClientRequestTimeoutMs,
       bearerToken: o.upstreamHttpBearerToken,
     })
-    this.history = new StatsHistory(this.cluster, { intervalMs: o.historyIntervalMs, windowMs: o.historyWindowMs, logger: this.logger })
+    this.history = new StatsHistory(this.cluster, {
+      intervalMs: o.historyIntervalMs,
+      windowMs: o.historyWindowMs,
+      logger: this.logger,
+    })
     this.notifier = new Notifier(() => o.notificationHttpEndpoint, o.httpClientRequestTimeoutMs, this.logger)
   }
 

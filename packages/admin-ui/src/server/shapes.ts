@@ -67,7 +67,9 @@ export interface AdminProducer extends LookupdProducer {
 function nodeE2e (e2e: E2eProcessingLatency): E2eAggregate {
   const percentiles = e2e.percentiles === null
     ? null
-    : e2e.percentiles.map((p) => ({ average: p.value, count: e2e.count, max: p.value, min: p.value, quantile: p.quantile, value: p.value }))
+    : e2e.percentiles.map((p) => ({
+      average: p.value, count: e2e.count, max: p.value, min: p.value, quantile: p.quantile, value: p.value,
+    }))
   return { count: e2e.count, percentiles, topic: '', channel: '', host: '' }
 }
 
@@ -123,7 +125,9 @@ export function toAdminClient (node: string, c: ClientStats, nowMs: number): Adm
   return client
 }
 
-export function toAdminChannel (node: string, hostname: string, topic: string, c: ChannelStats, nowMs: number): AdminChannel {
+export function toAdminChannel (
+  node: string, hostname: string, topic: string, c: ChannelStats, nowMs: number,
+): AdminChannel {
   const channel: AdminChannel = {
     node,
     hostname,

@@ -14,7 +14,9 @@ export function parseMode (text: string): Mode {
   throw new CliError(`--mode ${JSON.stringify(text)}: expected round-robin, hostpool or epsilon-greedy`)
 }
 
-export function createHostPool (mode: Mode, hosts: readonly string[], random: () => number = Math.random, now: () => number = Date.now): HostPool {
+export function createHostPool (
+  mode: Mode, hosts: readonly string[], random: () => number = Math.random, now: () => number = Date.now,
+): HostPool {
   return mode === 'round-robin' ? new RoundRobin(hosts) : new EpsilonGreedy(hosts, random, now)
 }
 

@@ -32,7 +32,9 @@ export interface FileLoggerOptions {
  * at each rotation, <REV> when the file is opened (as `-000000`, counting up while a name is taken). <REV> is required
  * whenever one time bucket may produce several files; otherwise it is dropped and an existing file is appended to.
  */
-export function topicFilenameFormat (options: FileLoggerOptions, topic: string, hostname = os.hostname(), pid = process.pid): string {
+export function topicFilenameFormat (
+  options: FileLoggerOptions, topic: string, hostname = os.hostname(), pid = process.pid,
+): string {
   const short = hostname.split('.')[0]!
   const host = options.hostIdentifier === ''
     ? short

@@ -6,7 +6,8 @@ function pad (n: number, width = 2): string {
 }
 
 function dayOfYear (t: Date): number {
-  return Math.round((Date.UTC(t.getFullYear(), t.getMonth(), t.getDate()) - Date.UTC(t.getFullYear(), 0, 1)) / 86_400_000) + 1
+  const sinceNewYear = Date.UTC(t.getFullYear(), t.getMonth(), t.getDate()) - Date.UTC(t.getFullYear(), 0, 1)
+  return Math.round(sinceNewYear / 86_400_000) + 1
 }
 
 function zone (t: Date): string {

@@ -84,7 +84,10 @@ const HEADER_EVERY = 25
 
 async function runNsqStat (options: NsqStatOptions, { stopped, stopping }: ToolContext): Promise<number> {
   // The client's HTTP helpers have one timeout for the whole request; it must allow for the connect as well.
-  const http = { timeoutMs: Math.max(options.requestTimeoutMs, options.connectTimeoutMs), bearerToken: options.httpBearerToken }
+  const http = {
+    timeoutMs: Math.max(options.requestTimeoutMs, options.connectTimeoutMs),
+    bearerToken: options.httpBearerToken,
+  }
   const lookupds = options.lookupdHttpAddresses.map((a) => new LookupdHttpClient(a, http))
   const nsqds = new Map<string, NsqdHttpClient>()
   const nsqd = (address: string): NsqdHttpClient => {
@@ -104,7 +107,8 @@ async function runNsqStat (options: NsqStatOptions, { stopped, stopping }: ToolC
     previous = current
     if (options.count !== undefined && i === options.count) break
     let timer: NodeJS.Timeout | undefined
-    const slept = await Promise.race([new Promise((resolve) => { timer = setTimeout(resolve, options.intervalMs) }), stop])
+    const interval = new Promise((resolve) => { timer = setTimeout(resolve, options.intervalMs) })
+    const slept = await Promise.race([interval, stop])
     clearTimeout(timer)
     if (typeof slept === 'symbol') break
   }
@@ -123,7 +127,9 @@ async function lookupProducers (lookupds: readonly LookupdHttpClient[], topic: s
   return [...found]
 }
 
-export async function channelTotals (nsqds: readonly NsqdHttpClient[], topic: string, channel: string): Promise<ChannelTotals> {
+export async function channelTotals (
+  nsqds: readonly NsqdHttpClient[], topic: string, channel: string,
+): Promise<ChannelTotals> {
   const stats = await Promise.all(nsqds.map(async (n) => {
     try {
       return await n.stats({ topic, channel, includeClients: false, includeMem: false })
@@ -131,7 +137,9 @@ export async function channelTotals (nsqds: readonly NsqdHttpClient[], topic: st
       throw new Error(`failed to get nsqd stats - ${(err as Error).message}`)
     }
   }))
-  const totals: ChannelTotals = { depth: 0, backendDepth: 0, inFlight: 0, deferred: 0, requeued: 0, timedOut: 0, messages: 0, clients: 0 }
+  const totals: ChannelTotals = {
+    depth: 0, backendDepth: 0, inFlight: 0, deferred: 0, requeued: 0, timedOut: 0, messages: 0, clients: 0,
+  }
   let found = false
   for (const s of stats) {
     for (const t of s.topics ?? []) {

@@ -130,7 +130,8 @@ async function runNsqToFile (options: NsqToFileOptions, { log, stopped }: ToolCo
       return
     }
     const consumer = new Consumer(topic, options.channel, consumerConfig)
-    const rdyShare = (): number => Math.max(1, Math.floor(options.maxInFlight / Math.max(1, consumer.stats().connections)))
+    const rdyShare = (): number =>
+      Math.max(1, Math.floor(options.maxInFlight / Math.max(1, consumer.stats().connections)))
     const logger = new TopicFileLogger(topic, options.file, log, rdyShare, () => {
       failed = true
       fail()
@@ -139,14 +140,16 @@ async function runNsqToFile (options: NsqToFileOptions, { log, stopped }: ToolCo
     topics.set(topic, { consumer, logger, timer })
     consumer.on('discard', (m) => { log.warn(`[${topic}/${options.channel}] message ${m.id} attempted ${m.attempts} times, giving up`) })
     // Every message waits in the handler until its batch is synced, so the handlers must cover all of maxInFlight.
-    await consumer.handle(graceful.wrap((m) => logger.write(m.body, m.nsqdAddress)), { concurrency: options.maxInFlight })
+    const handler = graceful.wrap((m) => logger.write(m.body, m.nsqdAddress))
+    await consumer.handle(handler, { concurrency: options.maxInFlight })
   }
 
   let refresh: NodeJS.Timeout | undefined
   if (options.topics.length > 0) {
     for (const topic of options.topics) await start(topic)
   } else {
-    const lookupds = options.lookupdHttpAddresses.map((a) => new LookupdHttpClient(a, { timeoutMs: options.requestTimeoutMs, bearerToken: options.httpBearerToken }))
+    const http = { timeoutMs: options.requestTimeoutMs, bearerToken: options.httpBearerToken }
+    const lookupds = options.lookupdHttpAddresses.map((a) => new LookupdHttpClient(a, http))
     const discover = async (): Promise<void> => {
       const results = await Promise.allSettled(lookupds.map((l) => l.topics()))
       for (const r of results) {
@@ -155,7 +158,8 @@ async function runNsqToFile (options: NsqToFileOptions, { log, stopped }: ToolCo
       }
     }
     await discover()
-    refresh = setInterval(() => { discover().catch((err: Error) => { log.error(err.message) }) }, options.topicRefreshMs)
+    const rediscover = (): void => { discover().catch((err: Error) => { log.error(err.message) }) }
+    refresh = setInterval(rediscover, options.topicRefreshMs)
   }
 
   // SIGHUP: close the files (synced), as NSQ's tool does for external log rotation; new ones open as data arrives.

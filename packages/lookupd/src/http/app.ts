@@ -58,7 +58,10 @@ function bearerCheck (token: string): (req: IncomingMessage) => boolean {
   }
 }
 
-async function serve (router: Router, authorized: (req: IncomingMessage) => boolean, req: IncomingMessage, res: ServerResponse, logger: Logger): Promise<void> {
+async function serve (
+  router: Router, authorized: (req: IncomingMessage) => boolean, req: IncomingMessage, res: ServerResponse,
+  logger: Logger,
+): Promise<void> {
   const started = process.hrtime.bigint()
   const method = req.method ?? 'GET'
   const target = parseRequestTarget(req.url ?? '/')
@@ -82,7 +85,9 @@ async function serve (router: Router, authorized: (req: IncomingMessage) => bool
   finish(req, res, response, started, logger)
 }
 
-function finish (req: IncomingMessage, res: ServerResponse, response: RawResponse, started: bigint, logger: Logger): void {
+function finish (
+  req: IncomingMessage, res: ServerResponse, response: RawResponse, started: bigint, logger: Logger,
+): void {
   const headers: string[] = []
   for (const [name, value] of response.headers) headers.push(name, value)
   headers.push('Content-Length', String(response.body.length))

@@ -38,7 +38,9 @@ export function v1Response (status: number, data: GoJson | JsonText | null): Raw
 }
 
 /** NSQ's V1 error: `{"message":"<TEXT>"}`. */
-export function v1Error (status: number, message: string, extraHeaders: ReadonlyArray<readonly [string, string]> = []): RawResponse {
+export function v1Error (
+  status: number, message: string, extraHeaders: ReadonlyArray<readonly [string, string]> = [],
+): RawResponse {
   const response = v1Response(status, { message })
   return { ...response, headers: [...extraHeaders, ...response.headers] }
 }

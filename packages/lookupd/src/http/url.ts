@@ -57,7 +57,9 @@ export function parseQuery (rawQuery: string): QueryValues | undefined {
  * What Go's http.Redirect makes of a redirect to a route path (already clean) with the request's query: the Location
  * header (non-ASCII bytes %-escaped) and the small HTML body sent to GET requests.
  */
-export function redirectTarget (routePath: string, rawQuery: string, forceQuery: boolean): { location: string, body: string } {
+export function redirectTarget (
+  routePath: string, rawQuery: string, forceQuery: boolean,
+): { location: string, body: string } {
   const query = rawQuery !== '' || forceQuery ? '?' + rawQuery : ''
   const url = routePath + query
   // eslint-disable-next-line no-control-regex

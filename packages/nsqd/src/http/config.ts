@@ -12,7 +12,8 @@ const ns = (ms: number): number => Math.round(ms * 1e6)
  * Every option GET /config/<name> knows, under nsqd 1.3.0's config names (the `cfg` name: `id`, not `node_id`),
  * with NSQ's value types: durations in nanoseconds, log_level as its number, ports as bound.
  */
-const OPTIONS: ReadonlyMap<string, (nsqd: HttpBroker) => ConfigValue> = new Map<string, (nsqd: HttpBroker) => ConfigValue>([
+type OptionGetter = (nsqd: HttpBroker) => ConfigValue
+const OPTIONS: ReadonlyMap<string, OptionGetter> = new Map<string, OptionGetter>([
   ['id', (d) => d.options.nodeId],
   ['log_level', (d) => LOG_LEVELS[d.options.logLevel]],
   ['log_prefix', (d) => d.options.logPrefix],

@@ -1,5 +1,6 @@
 import {
-  formatGoDuration, splitHostPort, type ChannelStats, type ClientStats, type E2eProcessingLatency, type MemoryStats, type TopicStats,
+  formatGoDuration, splitHostPort,
+  type ChannelStats, type ClientStats, type E2eProcessingLatency, type MemoryStats, type TopicStats,
 } from '@nsqts/protocol'
 import type { Stats } from '../stats.js'
 import { nsToHuman, padRight, rfc3339 } from './go-format.js'
@@ -30,7 +31,8 @@ function portOf (address: string): string {
 /** One client line: publishers show their counts per topic, consumers their delivery counters. */
 function clientLine (s: ClientStats, nowMs: number): string {
   // Connected time in whole seconds, like Go's Truncate(time.Second).
-  const connected = formatGoDuration(BigInt(Math.max(0, Math.floor((nowMs - s.connect_ts * 1000) / 1000))) * 1_000_000_000n)
+  const connectedSeconds = Math.max(0, Math.floor((nowMs - s.connect_ts * 1000) / 1000))
+  const connected = formatGoDuration(BigInt(connectedSeconds) * 1_000_000_000n)
   const id = padRight(`${s.hostname}:${portOf(s.remote_address)} ${s.user_agent}`, 21)
   if (s.pub_counts !== undefined && s.pub_counts.length > 0) {
     const total = s.pub_counts.reduce((sum, p) => sum + p.count, 0)

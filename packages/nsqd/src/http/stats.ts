@@ -15,8 +15,17 @@ interface StoreDamageStats { set_aside: number, skipped_records: number, repaire
 
 function storeDamage (nsqd: HttpBroker): { store_damage?: StoreDamageStats } {
   const d = nsqd.store?.damage
-  if (d === undefined || (d.setAside === 0 && d.skippedRecords === 0 && !d.repaired && d.droppedLogBytes === 0)) return {}
-  return { store_damage: { set_aside: d.setAside, skipped_records: d.skippedRecords, repaired: d.repaired, log_bytes_dropped: d.droppedLogBytes } }
+  if (d === undefined || (d.setAside === 0 && d.skippedRecords === 0 && !d.repaired && d.droppedLogBytes === 0)) {
+    return {}
+  }
+  return {
+    store_damage: {
+      set_aside: d.setAside,
+      skipped_records: d.skippedRecords,
+      repaired: d.repaired,
+      log_bytes_dropped: d.droppedLogBytes,
+    },
+  }
 }
 
 /** GET /stats: text unless format=json; topic, channel, include_clients and include_mem filters. */

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net'
-import { MAGIC_V1, SizePrefixedReader, parsePort, splitHostPort, type Logger } from '@nsqts/protocol'
+import { MAGIC_V1, SizePrefixedReader, hostAndPort, type Logger } from '@nsqts/protocol'
 
 /** What nsqlookupd says about itself in answer to IDENTIFY. */
 export interface LookupdInfo {
@@ -63,7 +63,7 @@ export class LookupPeer {
     this.logger.info(`LOOKUP connecting to ${this.address}`)
     let target: { host: string, port: number }
     try {
-      target = dialAddress(this.address)
+      target = hostAndPort(this.address)
     } catch (err) {
       // As a failed connection in nsqd: logged and tried again later, never thrown from a timer.
       this.logger.error(`LOOKUPD(${this.address}): ${(err as Error).message}`)
@@ -128,12 +128,4 @@ export class LookupPeer {
     clearInterval(this.pingTimer)
     this.socket?.destroy()
   }
-}
-
-/** A lookupd's `host:port` as Go splits it, with a decimal port. */
-function dialAddress (address: string): { host: string, port: number } {
-  const { host, port } = splitHostPort(address)
-  const number = parsePort(port)
-  if (number === undefined) throw new Error(`address ${address}: invalid port ${port}`)
-  return { host, port: number }
 }

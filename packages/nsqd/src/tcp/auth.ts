@@ -38,7 +38,11 @@ export interface AuthQuery {
 }
 
 /** What the auth server is told about a connection. */
-export function authQueryOf (c: { remoteIp: string, tls: { commonName: string } | undefined, authSecret: string }): AuthQuery {
+export function authQueryOf (c: {
+  remoteIp: string
+  tls: { commonName: string } | undefined
+  authSecret: string
+}): AuthQuery {
   return { remoteIp: c.remoteIp, tls: c.tls !== undefined, commonName: c.tls?.commonName ?? '', secret: c.authSecret }
 }
 
@@ -90,7 +94,12 @@ function parseState (body: unknown): AuthState {
   })
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl <= 0) throw new Error(`invalid TTL ${String(ttl)} (must be >0)`)
   const text = (v: unknown): string => (typeof v === 'string' ? v : '')
-  return { identity: text(data.identity), identityUrl: text(data.identity_url), expires: Date.now() + ttl * 1000, authorizations }
+  return {
+    identity: text(data.identity),
+    identityUrl: text(data.identity_url),
+    expires: Date.now() + ttl * 1000,
+    authorizations,
+  }
 }
 
 /** May `topic` (and `channel`, '' for a publish) be used under this answer? */

@@ -13,7 +13,7 @@ import { ClientState } from './client-state.js'
 import { CommandInput, ReadBlock, type InputOwner } from './command-input.js'
 import { OutputBuffer, type OutputOwner } from './output-buffer.js'
 import { HeldReplies, type HeldReply } from './held-replies.js'
-import { upgrade, type Upgradable } from './upgrade.js'
+import type { Upgradable } from './upgrade.js'
 
 /**
  * One V2 connection: its negotiated settings, its place in a channel, its commands' answers, its lifecycle. Its input
@@ -128,11 +128,7 @@ export class Client implements ChannelConsumer, CommandSink, InputOwner, OutputO
     this.input.resume()
   }
 
-  // ---- upgrades (upgrade.ts) ----
-
-  upgrade (tls: boolean, compression: 'snappy' | 'deflate' | undefined, deflateLevel: number): void {
-    upgrade(this, this.nsqd, tls, compression, deflateLevel)
-  }
+  // ---- Upgradable (upgrade.ts, started by IDENTIFY) ----
 
   handOff (then: (rest: Buffer) => void): void {
     this.input.handOff(then)
@@ -327,8 +323,8 @@ export class Client implements ChannelConsumer, CommandSink, InputOwner, OutputO
   // ---- ChannelConsumer ----
 
   isReady (): boolean {
-    return this.state === ClientState.Subscribed && this.output.writable && this.inFlightCount < this.readyCount && !this.closed &&
-      this.channel !== undefined && !this.channel.paused
+    return this.state === ClientState.Subscribed && this.output.writable && this.inFlightCount < this.readyCount &&
+      !this.closed && this.channel !== undefined && !this.channel.paused
   }
 
   deliver (msg: Message): void {

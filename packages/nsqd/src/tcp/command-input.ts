@@ -132,7 +132,9 @@ export class CommandInput {
   resume (): void {
     if (!this.suspended || this.owner.isClosed) return
     this.suspended = false
-    while (!this.suspended && this.stash.length > 0 && !this.owner.isClosed) this.pushPlain(this.stash.shift() as Buffer)
+    while (!this.suspended && this.stash.length > 0 && !this.owner.isClosed) {
+      this.pushPlain(this.stash.shift() as Buffer)
+    }
     if (!this.suspended) this.block(ReadBlock.Suspended, false)
   }
 

@@ -309,7 +309,9 @@ const table: Record<string, Handler> = {
 }
 
 /** Builds the body specs once per daemon: they only depend on its limits. */
-export function bodySpecs (limits: { maxMsgSize: number, maxBodySize: number }): { pub: BodySpec, dpub: BodySpec, mpub: BodySpec } {
+export function bodySpecs (
+  limits: { maxMsgSize: number, maxBodySize: number },
+): { pub: BodySpec, dpub: BodySpec, mpub: BodySpec } {
   const { maxMsgSize, maxBodySize } = limits
   const single = (cmd: string): BodySpec => sizedBody((size) => {
     if (size <= 0) return new NsqError('E_BAD_MESSAGE', `${cmd} invalid message body size ${size}`)

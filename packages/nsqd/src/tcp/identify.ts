@@ -1,6 +1,7 @@
 import { NsqError, OK, type IdentifyResponse } from '@nsqts/protocol'
 import { VERSION } from '../version.js'
 import type { Client } from './client.js'
+import { upgrade } from './upgrade.js'
 
 function badBody (text: string): NsqError {
   return new NsqError('E_BAD_BODY', `IDENTIFY ${text}`)
@@ -55,10 +56,10 @@ export function identify (client: Client, body: Buffer): void {
   const deflateLevel = intField(data, 'deflate_level')
   const sampleRate = intField(data, 'sample_rate')
   const msgTimeout = intField(data, 'msg_timeout')
-  if (clientId === undefined || hostname === undefined || userAgent === undefined || region === undefined || zone === undefined ||
-      featureNegotiation === undefined || tlsV1 === undefined || snappy === undefined || deflate === undefined ||
-      heartbeat === undefined || bufSize === undefined || bufTimeout === undefined || deflateLevel === undefined ||
-      sampleRate === undefined || msgTimeout === undefined) {
+  if (clientId === undefined || hostname === undefined || userAgent === undefined || region === undefined ||
+      zone === undefined || featureNegotiation === undefined || tlsV1 === undefined || snappy === undefined ||
+      deflate === undefined || heartbeat === undefined || bufSize === undefined || bufTimeout === undefined ||
+      deflateLevel === undefined || sampleRate === undefined || msgTimeout === undefined) {
     return client.sendError(badBody('failed to decode JSON body'))
   }
 
@@ -139,5 +140,5 @@ export function identify (client: Client, body: Buffer): void {
   // break its own connection, never the daemon.
   const tls = negotiatedTls && client.tls === undefined
   const compression = client.snappy || client.deflate ? undefined : negotiatedSnappy ? 'snappy' : negotiatedDeflate ? 'deflate' : undefined
-  if (tls || compression !== undefined) client.upgrade(tls, compression, level)
+  if (tls || compression !== undefined) upgrade(client, client.nsqd, tls, compression, level)
 }

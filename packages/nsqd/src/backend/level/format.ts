@@ -162,7 +162,8 @@ export function encodeEntry (entry: EntryValue): Buffer {
 export function decodeEntry (value: Buffer): EntryValue | undefined {
   try {
     const parsed = JSON.parse(value.toString('utf8')) as Partial<EntryValue>
-    if (!Number.isInteger(parsed.id) || (parsed.id as number) < 0 || (parsed.id as number) > 0xffffffff) return undefined
+    const id = parsed.id as number
+    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) return undefined
     const policy = typeof parsed.policy === 'object' && parsed.policy !== null && !Array.isArray(parsed.policy) ? parsed.policy : undefined
     return { id: parsed.id as number, paused: parsed.paused === true, ...(policy === undefined ? {} : { policy }) }
   } catch {

@@ -39,7 +39,12 @@ export class LevelQueue implements BackendQueue, ChunkOwner, ReadAheadOwner {
   private closed = false
   private readonly pipeline: WritePipeline
 
-  constructor (private readonly store: LevelStore, readonly id: number, readonly name: string, found: FoundQueue | undefined) {
+  constructor (
+    private readonly store: LevelStore,
+    readonly id: number,
+    readonly name: string,
+    found: FoundQueue | undefined,
+  ) {
     this.durable = store.durable
     this.pipeline = store.pipeline
     this.paused = found?.paused ?? false
@@ -61,8 +66,8 @@ export class LevelQueue implements BackendQueue, ChunkOwner, ReadAheadOwner {
     const ahead = seq === readAhead.loadedSeq && readAhead.records.length < this.store.cacheRecords &&
       readAhead.bytes + record.length <= this.store.cacheBytes
     let c = this.filling
-    if (c === undefined || c.ahead !== ahead || c.size >= MAX_CHUNK_RECORDS || c.bytes + record.length > MAX_CHUNK_BYTES ||
-        !this.pipeline.canExtend(this.fillingSerial)) {
+    if (c === undefined || c.ahead !== ahead || c.size >= MAX_CHUNK_RECORDS ||
+        c.bytes + record.length > MAX_CHUNK_BYTES || !this.pipeline.canExtend(this.fillingSerial)) {
       const opened = this.pipeline.openChunk(this, seq, ahead)
       c = opened.chunk
       this.filling = c
@@ -97,7 +102,9 @@ export class LevelQueue implements BackendQueue, ChunkOwner, ReadAheadOwner {
     // those in flight either way, as NSQ loses in-flight messages); a stored one goes once its last record was read.
     if (this.durable) this.hold(messageIdOf(record), c)
     else this.countDone(c)
-    if (readAhead.loadedSeq < this.writeSeq && readAhead.records.length <= this.store.cacheRecords >> 1) readAhead.requestLoad()
+    if (readAhead.loadedSeq < this.writeSeq && readAhead.records.length <= this.store.cacheRecords >> 1) {
+      readAhead.requestLoad()
+    }
     return record
   }
 

@@ -67,7 +67,11 @@ export class ReadAhead {
   private reader: DiskReader | undefined
   private closed = false
 
-  constructor (private readonly queue: ReadAheadOwner, private readonly store: LevelStore, found: FoundQueue | undefined) {
+  constructor (
+    private readonly queue: ReadAheadOwner,
+    private readonly store: LevelStore,
+    found: FoundQueue | undefined,
+  ) {
     this.loadedSeq = found !== undefined && found.count > 0 ? found.firstSeq : 0
     this.writtenSeq = queue.writeSeq
     this.chunkRecords = found !== undefined && found.chunks > 0 ? found.count / found.chunks : 1
@@ -93,7 +97,11 @@ export class ReadAhead {
     }
     const generation = this.generation
     const id = this.queue.id
-    const it = this.store.db.iterator({ gte: recordKey(KIND_QUEUED, id, from), lt: recordKey(KIND_QUEUED, id, upto), fillCache: false })
+    const it = this.store.db.iterator({
+      gte: recordKey(KIND_QUEUED, id, from),
+      lt: recordKey(KIND_QUEUED, id, upto),
+      fillCache: false,
+    })
     try {
       while (out.length < n && generation === this.generation && !this.closed) {
         const entries = await it.nextv(16)

@@ -113,12 +113,26 @@ export async function checkFormat (db: Db, location: string): Promise<void> {
 }
 
 /** Reads every entry, counts every queue's records and loads kept ones; whatever cannot be read is set aside. */
-export async function scanDb (db: Db, logger: Logger): Promise<{ found: Map<number, FoundQueue>, entriesClean: boolean, setAside: number }> {
+export async function scanDb (db: Db, logger: Logger): Promise<{
+  found: Map<number, FoundQueue>
+  entriesClean: boolean
+  setAside: number
+}> {
   const found = new Map<number, FoundQueue>()
   const get = (id: number): FoundQueue => {
     let q = found.get(id)
     if (q === undefined) {
-      q = { name: undefined, paused: false, policy: undefined, count: 0, chunks: 0, firstSeq: -1, endSeq: 0, kept: [], lastKeptSeq: -1 }
+      q = {
+        name: undefined,
+        paused: false,
+        policy: undefined,
+        count: 0,
+        chunks: 0,
+        firstSeq: -1,
+        endSeq: 0,
+        kept: [],
+        lastKeptSeq: -1,
+      }
       found.set(id, q)
     }
     return q
@@ -173,7 +187,9 @@ export async function scanDb (db: Db, logger: Logger): Promise<{ found: Map<numb
   // Set aside now or at an earlier start: what /stats reports until a person removes them.
   let asideCount = 0
   const asideKeys = db.keys({ gte: kindStart(KIND_ASIDE), lt: kindEnd(KIND_ASIDE) })
-  for (let batch = await asideKeys.nextv(1000); batch.length > 0; batch = await asideKeys.nextv(1000)) asideCount += batch.length
+  for (let batch = await asideKeys.nextv(1000); batch.length > 0; batch = await asideKeys.nextv(1000)) {
+    asideCount += batch.length
+  }
   await asideKeys.close()
   return { found, entriesClean, setAside: asideCount }
 }

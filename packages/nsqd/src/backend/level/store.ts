@@ -100,8 +100,13 @@ export class LevelStore {
       try {
         await checkFormat(opened.db, location)
         const scan = await scanDb(opened.db, logger)
-        return new LevelStore(opened.db, location, opts, scan.found, scan.entriesClean,
-          { setAside: scan.setAside, skippedRecords: 0, repaired: opened.repaired, droppedLogBytes: opened.droppedLogBytes })
+        const damage: StoreDamage = {
+          setAside: scan.setAside,
+          skippedRecords: 0,
+          repaired: opened.repaired,
+          droppedLogBytes: opened.droppedLogBytes,
+        }
+        return new LevelStore(opened.db, location, opts, scan.found, scan.entriesClean, damage)
       } catch (err) {
         await opened.db.close()
         // A table that LevelDB cannot read while counting the records: repair once (it keeps what it can read).
