@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { parseArgs } from 'node:util'
 import { MAGIC_V1, SizePrefixedReader } from '@nsqts/protocol'
+import { readDaemonLog } from './daemon-log.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -59,7 +60,6 @@ async function startLookupd () {
     { stdio: ['ignore', 'ignore', 'pipe'] })
   // Its log (a line per registration) is read as it comes, so a full pipe never slows it down; only the lines of
   // HTTP requests are kept, for the time nsqlookupd itself took to answer (printed at the end of each).
-  let log = ''
   let rest = ''
   const served = []
   const keepServed = (chunk) => {
@@ -70,20 +70,8 @@ async function startLookupd () {
       if (m) served.push({ path: m[1], ms: goDurationMs(m[2]) })
     }
   }
-  const ports = await new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      log += chunk
-      const tcp = /TCP: listening on [^\s]+:(\d+)/.exec(log)
-      const http = /HTTP: listening on [^\s]+:(\d+)/.exec(log)
-      if (tcp && http) {
-        child.stderr.off('data', onData)
-        child.stderr.on('data', keepServed)
-        resolve({ tcp: Number(tcp[1]), http: Number(http[1]) })
-      }
-    }
-    child.stderr.on('data', onData)
-    child.once('exit', (code) => reject(new Error(`nsqlookupd exited (${code}): ${log}`)))
-  })
+  child.stderr.on('data', keepServed)
+  const ports = await readDaemonLog(child, 'nsqlookupd').ports
   return {
     ...ports,
     /** How long nsqlookupd took for each answer to `path` logged so far, in ms. */

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { commands, FrameDecoder, FrameType, MAGIC_V2 } from '@nsqts/protocol'
+import { readDaemonLog } from './daemon-log.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -37,16 +38,7 @@ async function startNsqd (extra) {
   const dataPath = mkdtempSync(join(tmpdir(), 'nsqts-bench-storage-'))
   const child = spawn(process.execPath, [nsqdBin, '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0',
     `--data-path=${dataPath}`, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let log = ''
-  const ports = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => {
-      log += chunk
-      const tcp = /TCP: listening on [^\s]+:(\d+)/.exec(log)
-      const http = /HTTP: listening on [^\s]+:(\d+)/.exec(log)
-      if (tcp && http) resolve({ tcp: Number(tcp[1]), http: Number(http[1]) })
-    })
-    child.once('exit', (code) => reject(new Error(`nsqd exited (${code}): ${log}`)))
-  })
+  const ports = await readDaemonLog(child, 'nsqd').ports
   const status = () => readFileSync(`/proc/${child.pid}/status`, 'utf8')
   return {
     ...ports,

@@ -12,6 +12,7 @@ import { connect, createServer } from 'node:net'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { readDaemonLog } from './daemon-log.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -105,16 +106,7 @@ async function startServer (mode) {
   const prof = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`]
   const child = spawn(process.execPath, [...prof, nsqdBin, '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0',
     `--data-path=${dataPath}`, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let log = ''
-  const [tcpPort, httpPort] = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => {
-      log += chunk
-      const tcp = /TCP: listening on [^\s]+:(\d+)/.exec(log)
-      const http = /HTTP: listening on [^\s]+:(\d+)/.exec(log)
-      if (tcp && http) resolve([Number(tcp[1]), Number(http[1])])
-    })
-    child.once('exit', (code) => reject(new Error(`nsqd exited (${code}): ${log}`)))
-  })
+  const { tcp: tcpPort, http: httpPort } = await readDaemonLog(child, 'nsqd').ports
   // As NSQ's bench.sh: the channel exists before the writer starts, so every message is queued for it.
   for (const path of ['/topic/create?topic=sub_bench', '/channel/create?topic=sub_bench&channel=ch']) {
     const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, { method: 'POST' })

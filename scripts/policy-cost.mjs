@@ -13,6 +13,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { readDaemonLog } from './daemon-log.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -38,16 +39,7 @@ async function startNsqd (repo, flags) {
   const dataPath = mkdtempSync(join(tmpdir(), 'nsqts-policy-cost-'))
   const child = spawn(process.execPath, [join(repo, 'packages/nsqd/dist/bin/nsqd.js'), '--tcp-address=127.0.0.1:0',
     '--http-address=127.0.0.1:0', `--data-path=${dataPath}`, ...flags], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let log = ''
-  const [tcp, http] = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => {
-      log += chunk
-      const t = /TCP: listening on [^\s]+:(\d+)/.exec(log)
-      const h = /HTTP: listening on [^\s]+:(\d+)/.exec(log)
-      if (t && h) resolve([Number(t[1]), Number(h[1])])
-    })
-    child.once('exit', (code) => reject(new Error(`nsqd exited (${code}): ${log}`)))
-  })
+  const { tcp, http } = await readDaemonLog(child, 'nsqd').ports
   for (const path of ['/topic/create?topic=t', '/channel/create?topic=t&channel=c']) {
     const res = await fetch(`http://127.0.0.1:${http}${path}`, { method: 'POST' })
     if (!res.ok) throw new Error(`POST ${path}: ${res.status}`)

@@ -19,6 +19,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { readDaemonLog } from './daemon-log.mjs'
 
 const NSQD_BIN = new URL('../packages/nsqd/dist/bin/nsqd.js', import.meta.url).pathname
 const TOPICS = 100
@@ -58,17 +59,8 @@ process.on('exit', () => {
 })
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130))
 
-let log = ''
-const ports = await new Promise((resolve, reject) => {
-  nsqd.stderr.on('data', (chunk) => {
-    // Kept short: only the start (addresses) and errors matter; the rest is drained so that nsqd never blocks on it.
-    if (log.length < 1_000_000) log += chunk.toString()
-    const tcp = /TCP: listening on [^\s]+:(\d+)/.exec(log)
-    const http = /HTTP: listening on [^\s]+:(\d+)/.exec(log)
-    if (tcp !== null && http !== null) resolve({ tcp: Number(tcp[1]), http: Number(http[1]) })
-  })
-  nsqd.once('exit', () => reject(new Error(`nsqd exited before listening:\n${log}`)))
-})
+const nsqdLog = readDaemonLog(nsqd, 'nsqd')
+const ports = await nsqdLog.ports
 const base = `http://127.0.0.1:${ports.http}`
 
 // ---- load: raw V2 connections, so that the generator costs little next to nsqd ----
@@ -229,7 +221,7 @@ const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`
 while (performance.now() - soakStart < runMs) {
   await sleep(SAMPLE_MS)
   if (nsqdExit !== undefined) {
-    failure = `nsqd exited (${nsqdExit}):\n${log.slice(-2000)}`
+    failure = `nsqd exited (${nsqdExit}):\n${nsqdLog.log().slice(-2000)}`
     break
   }
   const m = await metrics()
