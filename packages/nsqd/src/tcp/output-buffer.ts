@@ -29,16 +29,16 @@ export interface OutputOwner {
   outputDrained (): void
 }
 
+const NO_OUTPUT = Buffer.alloc(0)
+// Room for the answers to a connection's first commands (IDENTIFY's JSON, OK), from Node's shared buffer pool.
+const FIRST_BUFFER_SIZE = 1024
+
 /**
  * One connection's output: frames collect in a buffer and go out in one write when the RDY window fills, when
  * output_buffer_timeout passes or when the buffer is full; responses go out at the end of the chunk of commands that
  * caused them, so pipelined PUBs cost one write. It also tracks back-pressure: while the peer is not taking what is
  * written, the connection takes no messages (`writable`).
  */
-const NO_OUTPUT = Buffer.alloc(0)
-// Room for the answers to a connection's first commands (IDENTIFY's JSON, OK), from Node's shared buffer pool.
-const FIRST_BUFFER_SIZE = 1024
-
 export class OutputBuffer {
   /** False while the peer is not taking what is written. */
   writable = true
@@ -48,10 +48,10 @@ export class OutputBuffer {
    * Frames are appended to `out` at `outLength`; those from `outStart` on are not flushed yet. A flush hands the
    * socket a view of them and the next frames follow in the same buffer (the socket may still hold that view, so
    * nothing flushed is written over): a new buffer only when this one is full, not one per flush, which with one
-   * small answer per flush (a PUB at a time) cost an allocation per command.
+   * small answer per flush (a PUB at a time) cost an allocation per command. The first buffer is small and comes
+   * with the first frame: a crowd of connecting clients (a reconnect storm, a thousand consumers waiting for
+   * messages) would otherwise each hold output_buffer_size for one OK.
    */
-  // The first buffer is small and comes with the first frame: a crowd of connecting clients (a reconnect storm, a
-  // thousand consumers waiting for messages) would otherwise each hold output_buffer_size for one OK.
   private out: Buffer = NO_OUTPUT
   private outLength = 0
   private outStart = 0
