@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { readDaemonLog } from './daemon-log.mjs'
+import { median } from './median.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -131,12 +132,6 @@ async function run (repo, flags) {
   } finally {
     await nsqd.stop()
   }
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
 const flags = args['nsqd-args'] === '' ? [] : args['nsqd-args'].split(' ')

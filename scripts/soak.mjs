@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { readDaemonLog } from './daemon-log.mjs'
+import { median } from './median.mjs'
 
 const NSQD_BIN = new URL('../packages/nsqd/dist/bin/nsqd.js', import.meta.url).pathname
 const TOPICS = 100
@@ -242,11 +243,7 @@ while (performance.now() - soakStart < runMs) {
 clearInterval(pacer)
 
 const peak = (list) => Math.max(...list.map((x) => x.rss))
-const median = (list) => {
-  const sorted = list.map((x) => x.rss).sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
+const medianRss = (list) => median(list.map((x) => x.rss))
 const warm = samples.filter((s) => s.at > warmupMs - windowMs && s.at <= warmupMs)
 const last = samples.filter((s) => s.at > runMs - windowMs)
 let growth = NaN
@@ -254,8 +251,8 @@ if (failure === undefined) {
   if (warm.length === 0 || last.length === 0) {
     failure = 'too few samples for the RSS rule'
   } else {
-    growth = median(last) / peak(warm) - 1
-    say(`RSS: ${mb(peak(warm))} (highest, second half of the warm-up) -> ${mb(median(last))} (median, last ${(windowMs / 1000).toFixed(0)} s): ${(growth * 100).toFixed(1)}% (limit ${MAX_GROWTH * 100}%)`)
+    growth = medianRss(last) / peak(warm) - 1
+    say(`RSS: ${mb(peak(warm))} (highest, second half of the warm-up) -> ${mb(medianRss(last))} (median, last ${(windowMs / 1000).toFixed(0)} s): ${(growth * 100).toFixed(1)}% (limit ${MAX_GROWTH * 100}%)`)
     if (growth > MAX_GROWTH) failure = `RSS grew ${(growth * 100).toFixed(1)}%`
   }
 }

@@ -91,10 +91,6 @@ export class Topic implements ChannelHooks {
     return this.backend.depth
   }
 
-  generateId (): string {
-    return this.ids.next()
-  }
-
   // ---- channels ----
 
   getChannel (name: string): Channel {
