@@ -6,7 +6,8 @@ import { LatencyStats } from './latency.js'
 
 /**
  * Prometheus metrics for GET /metrics. Values are read from the live topics and channels when scraped, so the
- * publish path carries no metric updates; topics and channels that are gone simply stop being reported.
+ * publish path carries no metric updates; topics and channels that are gone simply stop being reported. Only
+ * http/metrics.ts imports this file, on the first scrape, so prom-client stays unloaded in a daemon never scraped.
  */
 
 let processRegistry: Registry | undefined

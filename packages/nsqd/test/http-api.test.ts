@@ -340,6 +340,23 @@ describe('/metrics', () => {
     expect((await app.inject('/metrics')).body).not.toContain('topic="met"')
   })
 
+  it('concurrent first scrapes of a new app (prom-client loads on the first) all get the whole text', async () => {
+    const fresh = buildHttpApp(d.nsqd)
+    try {
+      const answers = await Promise.all([1, 2, 3].map(() => fresh.inject('/metrics')))
+      const types = (body: string): string[] => body.split('\n').filter((l) => l.startsWith('# TYPE '))
+      for (const r of answers) {
+        expect(r.statusCode).toBe(200)
+        expect(r.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8')
+        expect(r.body).toContain('nsqd_healthy 1')
+        expect(r.body).toContain('process_cpu_user_seconds_total')
+        expect(types(r.body)).toEqual(types(answers[0]!.body))
+      }
+    } finally {
+      await fresh.close()
+    }
+  })
+
   it('each daemon reports its own topics', async () => {
     const other = await startNsqd({ e2eProcessingLatencyPercentiles: [0.9] })
     const otherApp = buildHttpApp(other.nsqd)

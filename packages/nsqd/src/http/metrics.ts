@@ -1,13 +1,22 @@
 import type { FastifyInstance } from 'fastify'
+import type { Registry } from 'prom-client'
 import type { HttpBroker } from './broker.js'
-import { createMetricsRegistry } from '../metrics.js'
 import { send } from './respond.js'
 
-/** GET /metrics: Prometheus text format. Not an NSQ route, so no V1 header; logged at debug (scrapers poll it). */
+/**
+ * GET /metrics: Prometheus text format. Not an NSQ route, so no V1 header; logged at debug (scrapers poll it).
+ *
+ * prom-client (~5 MB of RSS) and the registry are loaded by the first scrape, not when the routes are registered,
+ * so a daemon nobody scrapes never pays for them; concurrent first scrapes share the one load. Node's default
+ * metrics therefore start then too: the GC and event-loop-delay observers see nothing before the first scrape (the
+ * CPU, memory and handle figures are read when scraped, so they are whole).
+ */
 export async function metricsRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
-  const registry = createMetricsRegistry(nsqd)
+  let registry: Promise<Registry> | undefined
   app.get('/metrics', { config: { accessLog: 'debug' as const } }, async (_request, reply) => {
-    const text = await registry.metrics()
-    await send(reply, 200, ['Content-Type', registry.contentType], text)
+    registry ??= import('../metrics.js').then((m) => m.createMetricsRegistry(nsqd))
+    const loaded = await registry
+    const text = await loaded.metrics()
+    await send(reply, 200, ['Content-Type', loaded.contentType], text)
   })
 }
