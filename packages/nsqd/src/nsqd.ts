@@ -12,10 +12,10 @@ import { HttpServer } from './http/server.js'
 import { bodySpecs } from './tcp/commands.js'
 import { LookupPeers } from './lookup/peers.js'
 import { hostname } from 'node:os'
-import type { BodySpec, SnappyBlockCodec } from '@nsqts/protocol'
+import type { BodySpec } from '@nsqts/protocol'
 import type { TlsOptions } from 'node:tls'
 import { TlsRequired, TlsUpgrader, tlsServerOptions } from './tcp/tls.js'
-import { loadSnappy } from './tcp/compression.js'
+import { SnappyCodec } from './tcp/compression.js'
 import { StatsdPusher } from './statsd.js'
 import { VERSION } from './version.js'
 import type { HttpBroker } from './http/broker.js'
@@ -43,6 +43,8 @@ export interface NsqdInit extends Partial<NsqdOptions> {
    * memoryBackendFactory keeps everything in memory instead, for tests that want no disk.
    */
   backendFactory?: BackendFactory
+  /** The module snappy's codec is imported from: snappy, unless a test names one that fails to load. */
+  snappyModule?: string
 }
 
 /**
@@ -70,8 +72,8 @@ export class NSQD implements TcpBroker, HttpBroker {
   readonly tlsOptions: TlsOptions | undefined
   /** Upgrades TCP connections whose IDENTIFY asked for tls_v1; undefined when TLS is off. */
   readonly tlsUpgrader: TlsUpgrader | undefined
-  /** The native snappy block codec, loaded by start() unless --snappy=false (or it failed to load). */
-  snappyBlock: SnappyBlockCodec | undefined
+  /** The native snappy block codec: found by start() unless --snappy=false, loaded by the first IDENTIFY asking. */
+  readonly snappy: SnappyCodec
   private readonly lookupPeers: LookupPeers
   /** Pushes stats to --statsd-address once listening; undefined when that is unset. */
   private statsd: StatsdPusher | undefined
@@ -86,9 +88,10 @@ export class NSQD implements TcpBroker, HttpBroker {
   private nextClientId = 0
 
   constructor (init: NsqdInit = {}) {
-    const { logger, backendFactory, ...options } = init
+    const { logger, backendFactory, snappyModule, ...options } = init
     this.options = resolveOptions(options)
     this.logger = logger ?? silentLogger
+    this.snappy = new SnappyCodec(this.logger, snappyModule)
     this.backendFactory = backendFactory
     this.topicContext = this.makeTopicContext()
     const specs = bodySpecs(this.options)
@@ -115,13 +118,7 @@ export class NSQD implements TcpBroker, HttpBroker {
     this.logger.info(`nsqd v${VERSION} (built w/nsqts)`)
     this.logger.info(`ID: ${this.options.nodeId}`)
     await this.openStore()
-    if (this.options.snappy) {
-      try {
-        this.snappyBlock = await loadSnappy()
-      } catch (err) {
-        this.logger.error(`snappy unavailable, not negotiated - ${(err as Error).message}`)
-      }
-    }
+    if (this.options.snappy) this.snappy.find()
     try {
       await this.listen()
     } catch (err) {

@@ -1,8 +1,9 @@
-import type { BodySpec, Logger, SnappyBlockCodec } from '@nsqts/protocol'
+import type { BodySpec, Logger } from '@nsqts/protocol'
 import type { NsqdOptions } from '../options.js'
 import type { Topic } from '../topic.js'
 import type { Client } from './client.js'
 import type { TlsUpgrader } from './tls.js'
+import type { SnappyCodec } from './compression.js'
 
 /**
  * What the TCP protocol needs of the broker (nsqd.ts implements it): tcp/ sees these members, not the whole NSQD.
@@ -23,8 +24,8 @@ export interface TcpBroker {
   removeClient (client: Client): void
   /** Upgrades a connection whose IDENTIFY asked for TLS; undefined when TLS is off. */
   readonly tlsUpgrader: TlsUpgrader | undefined
-  /** The snappy codec, when it loaded; IDENTIFY negotiates snappy only then. */
-  readonly snappyBlock: SnappyBlockCodec | undefined
+  /** The snappy codec, loaded by the first IDENTIFY that negotiates it; IDENTIFY offers snappy while it is available. */
+  readonly snappy: SnappyCodec
   /** How PUB, DPUB and MPUB bodies are framed and size-checked (commands.ts bodySpecs, built once). */
   readonly pubSpec: BodySpec
   readonly dpubSpec: BodySpec

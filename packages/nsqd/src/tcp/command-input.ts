@@ -106,9 +106,21 @@ export class CommandInput {
     this.parser.stop()
   }
 
-  /** Hands the bytes after the current command to `then`, outside the parser. */
+  /**
+   * Hands the bytes after the current command to `then`, outside the parser. For a command that suspended parsing
+   * (IDENTIFY waiting for the snappy codec), they are what suspend() kept: `then` takes them at once and reading
+   * resumes after it, unless it blocked reading itself.
+   */
   handOff (then: (rest: Buffer) => void): void {
-    this.parser.handOff(then)
+    if (!this.suspended) {
+      this.parser.handOff(then)
+      return
+    }
+    this.suspended = false
+    const rest = Buffer.concat(this.stash)
+    this.stash = []
+    then(rest)
+    this.block(ReadBlock.Suspended, false)
   }
 
   block (reason: number, on: boolean): void {

@@ -1,5 +1,5 @@
 import zlib from 'node:zlib'
-import { SnappyFrameDecoder, SnappyFrameEncoder, type SnappyBlockCodec } from '@nsqts/protocol'
+import { SnappyFrameDecoder, SnappyFrameEncoder, type Logger, type SnappyBlockCodec } from '@nsqts/protocol'
 
 /**
  * A compression layer of one connection, installed by IDENTIFY (snappy or deflate, never both). It sits between the
@@ -30,12 +30,44 @@ export interface CompressionSink {
   drained (): void
 }
 
-let snappyBlock: Promise<SnappyBlockCodec> | undefined
+/**
+ * A daemon's snappy block codec. Its native binding costs an idle daemon some MB of RSS, so start() only finds the
+ * package (resolving a module loads nothing) and the first IDENTIFY that negotiates snappy loads it. Finding the
+ * package does not prove its binding loads (there may be no build for this platform): that is learnt at the load,
+ * which logs the error and stops snappy being offered, as a failure at start did.
+ */
+export class SnappyCodec {
+  /** The codec, once loaded. */
+  block: SnappyBlockCodec | undefined
+  /** The package was found at start and has not failed to load: IDENTIFY may offer snappy. */
+  available = false
+  private loading: Promise<void> | undefined
 
-/** The native snappy block codec, loaded on the first snappy upgrade so that daemons that never see one skip it. */
-export function loadSnappy (): Promise<SnappyBlockCodec> {
-  snappyBlock ??= import('snappy').then((m) => ({ compressSync: m.compressSync, uncompressSync: m.uncompressSync }))
-  return snappyBlock
+  /** `specifier` is what is imported: snappy, unless a test names a module that fails to load. */
+  constructor (private readonly logger: Logger, private readonly specifier = 'snappy') {}
+
+  /** At start, when --snappy is on. */
+  find (): void {
+    try {
+      import.meta.resolve(this.specifier)
+      this.available = true
+    } catch (err) {
+      this.unavailable(err)
+    }
+  }
+
+  /** Loads the codec once; concurrent callers share the load. Never rejects: a failure leaves `block` undefined. */
+  load (): Promise<void> {
+    this.loading ??= (import(this.specifier) as Promise<typeof import('snappy')>).then((m) => {
+      this.block = { compressSync: m.compressSync, uncompressSync: m.uncompressSync }
+    }, (err: unknown) => { this.unavailable(err) })
+    return this.loading
+  }
+
+  private unavailable (err: unknown): void {
+    this.available = false
+    this.logger.error(`snappy unavailable, not negotiated - ${(err as Error).message}`)
+  }
 }
 
 /** Snappy framing in both directions; synchronous, so every flush is one stream write. */

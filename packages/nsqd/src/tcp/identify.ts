@@ -111,8 +111,9 @@ export function identify (client: Client, body: Buffer): void {
 
   const negotiatedTls = client.nsqd.tlsUpgrader !== undefined && tlsV1
   const negotiatedDeflate = o.deflate && deflate
-  // Snappy is off when its native codec failed to load (logged at start).
-  const negotiatedSnappy = o.snappy && snappy && client.nsqd.snappyBlock !== undefined
+  // Snappy is off when its package was not found at start, or its codec failed to load (both logged).
+  const codec = client.nsqd.snappy
+  const negotiatedSnappy = o.snappy && snappy && codec.available
   let level = 6
   if (negotiatedDeflate && deflateLevel > 0) level = deflateLevel
   if (level > o.maxDeflateLevel) level = o.maxDeflateLevel
@@ -135,10 +136,30 @@ export function identify (client: Client, body: Buffer): void {
     output_buffer_size: size,
     output_buffer_timeout: timeout,
   }
+  if (!negotiatedSnappy || codec.block !== undefined) {
+    answer(client, response)
+    return
+  }
+  // The first IDENTIFY to negotiate snappy loads the codec. The answer waits for it, so that it never offers a codec
+  // that then fails to load (it says snappy false instead), and parsing waits too: what follows may be snappy-framed.
+  client.suspendParsing()
+  void codec.load().then(() => {
+    if (client.isClosed) return
+    response.snappy = codec.block !== undefined
+    if (!answer(client, response)) client.resumeParsing()
+  }).catch((err: unknown) => { client.internalError(err) })
+}
+
+/** Sends IDENTIFY's answer and starts the upgrades it announced; false when there are none. */
+function answer (client: Client, response: IdentifyResponse): boolean {
   client.sendResponse(Buffer.from(JSON.stringify(response)))
   // A second IDENTIFY never stacks a layer on one already there (NSQ would wrap TLS in TLS); a confused client may
   // break its own connection, never the daemon.
-  const tls = negotiatedTls && client.tls === undefined
-  const compression = client.snappy || client.deflate ? undefined : negotiatedSnappy ? 'snappy' : negotiatedDeflate ? 'deflate' : undefined
-  if (tls || compression !== undefined) upgrade(client, client.nsqd, tls, compression, level)
+  const tls = response.tls_v1 && client.tls === undefined
+  const compression = client.snappy || client.deflate
+    ? undefined
+    : response.snappy ? 'snappy' : response.deflate ? 'deflate' : undefined
+  if (!tls && compression === undefined) return false
+  upgrade(client, client.nsqd, tls, compression, response.deflate_level)
+  return true
 }

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net'
-import type { SnappyBlockCodec } from '@nsqts/protocol'
-import { deflateLayer, snappyLayer, EMPTY_STORED_BLOCK, type CompressionLayer, type CompressionSink } from './compression.js'
+import {
+  deflateLayer, snappyLayer, EMPTY_STORED_BLOCK, type CompressionLayer, type CompressionSink, type SnappyCodec,
+} from './compression.js'
 import type { TlsState, TlsUpgrader } from './tls.js'
 
 /** What the upgrades need of a connection. */
@@ -8,7 +9,10 @@ export interface Upgradable {
   readonly isClosed: boolean
   /** The TCP socket, which TLS wraps. */
   readonly socket: Socket
-  /** Hands the bytes after the current command to `then`, outside the parser: they belong to the upgraded stream. */
+  /**
+   * Hands the bytes after the current command to `then`, outside the parser: they belong to the upgraded stream. For
+   * a command that suspended parsing (IDENTIFY waiting for the snappy codec), `then` takes what was kept at once.
+   */
   handOff (then: (rest: Buffer) => void): void
   flush (): void
   close (): void
@@ -30,10 +34,10 @@ export interface Upgradable {
   writeWire (bytes: Buffer): void
 }
 
-/** The daemon's TLS upgrader (undefined when TLS is off) and snappy codec (undefined when it did not load). */
+/** The daemon's TLS upgrader (undefined when TLS is off) and snappy codec. */
 export interface UpgradeServices {
   readonly tlsUpgrader: TlsUpgrader | undefined
-  readonly snappyBlock: SnappyBlockCodec | undefined
+  readonly snappy: SnappyCodec
 }
 
 /**
@@ -71,10 +75,10 @@ function startCompression (conn: Upgradable, services: UpgradeServices, kind: 's
   level: number, early: Buffer): void {
   if (kind !== undefined) {
     const sink = conn.compressionSink()
-    const block = services.snappyBlock
+    const block = services.snappy.block
     let layer: CompressionLayer
     if (kind === 'snappy' && block !== undefined) {
-      // identify() negotiates snappy only when the codec loaded.
+      // identify() answers snappy only once the codec has loaded.
       layer = snappyLayer(block, sink)
       conn.useCompression(layer, 'snappy', level)
     } else {
