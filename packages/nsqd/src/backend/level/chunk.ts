@@ -56,6 +56,8 @@ export class Chunk {
   /** While it still takes records (its write has not started): them (read-ahead chunks), and their bytes. */
   records: Buffer[] | undefined
   bytes = 0
+  /** The size of its value as read back from disk; 0 for a chunk never read back (see Reclaimer). */
+  loadedBytes = 0
   /** Other chunks: the value being encoded (see FIRST_BUFFER_BYTES) and its length so far. */
   private encoded: Buffer | undefined
   private encodedLength = 4

@@ -153,7 +153,9 @@ export class LevelQueue implements BackendQueue, ChunkOwner, ReadAheadOwner {
 
   /** One more record of `c` is done; a stored chunk goes with its last one. */
   private countDone (c: Chunk): void {
-    if (++c.done === c.size && c.key !== undefined) this.pipeline.op({ type: 'del', key: c.key }, false, c.size - c.storedFrom)
+    if (++c.done !== c.size || c.key === undefined) return
+    const write = this.pipeline.op({ type: 'del', key: c.key }, false, c.size - c.storedFrom)
+    if (c.loadedBytes > 0) this.store.reclaimer.chunkRemoved(this.id, c.key, c.loadedBytes, write, this.depth === 0)
   }
 
   takeKept (): KeptRecord[] {

@@ -189,6 +189,7 @@ export class ReadAhead {
       }
       const c = new Chunk(this.queue, first, count, false)
       c.key = key
+      c.loadedBytes = value.length
       for (const record of records) {
         this.records.push(record)
         this.chunks.push(c)
@@ -201,7 +202,8 @@ export class ReadAhead {
     const last = entries.at(-1)
     this.loadedSeq = last === undefined ? reader.upto : seqOfKey(last[0]) + countOfKey(last[0])
     reader.next = this.loadedSeq
-    if (last === undefined || reader.loads >= LOADS_PER_ITERATOR) this.dropReader()
+    // An iterator that has read all it sees is of no more use, and would keep the tables it sees from being deleted.
+    if (last === undefined || reader.next >= reader.upto || reader.loads >= LOADS_PER_ITERATOR) this.dropReader()
     if (added > 0) this.queue.onReadable?.()
     else this.requestLoad()
   }

@@ -6,6 +6,7 @@ import { KIND_QUEUED, KIND_KEPT, recordKey, recordRangeEnd, entryKey, asideKey, 
 import { WritePipeline, type Db } from './write-pipeline.js'
 import { openDb, checkFormat, scanDb, isDamage, type FoundQueue } from './recovery.js'
 import { LevelQueue } from './queue.js'
+import { Reclaimer } from './reclaim.js'
 
 /** The directory inside --data-path that holds the database; LevelDB's LOCK file in it is the data path's lock. */
 export const DB_DIR = 'nsqd.leveldb'
@@ -49,6 +50,7 @@ export class LevelStore {
   readonly cacheBytes: number
   readonly logger: Logger
   readonly pipeline: WritePipeline
+  readonly reclaimer: Reclaimer
   readonly damage: StoreDamage
 
   private readonly found: Map<number, FoundQueue>
@@ -74,6 +76,7 @@ export class LevelStore {
       logger: this.logger,
       onHealth: opts.onHealth ?? (() => {}),
     })
+    this.reclaimer = new Reclaimer(db, this.logger)
     this.found = found
     for (const [id, q] of found) if (q.name !== undefined) this.foundByName.set(q.name, id)
     this.entriesClean = entriesClean
@@ -182,6 +185,7 @@ export class LevelStore {
   }
 
   private async dropRecords (id: number): Promise<void> {
+    this.reclaimer.forget(id)
     await Promise.all([
       this.pipeline.clear(recordKey(KIND_QUEUED, id, 0), recordRangeEnd(KIND_QUEUED, id)),
       this.pipeline.clear(recordKey(KIND_KEPT, id, 0), recordRangeEnd(KIND_KEPT, id)),
@@ -239,6 +243,7 @@ export class LevelStore {
     this.closed = true
     this.pipeline.startClosing()
     for (const q of this.live.values()) q.closeReads()
+    await this.reclaimer.close()
     await this.pipeline.drain()
     await this.db.close()
   }
