@@ -30,6 +30,8 @@ interface Removed {
 export class Reclaimer {
   private readonly removed = new Map<number, Removed>()
   private running: Promise<void> | undefined
+  /** The compaction itself, once its removals landed: what a close waits for (not a write that may never land). */
+  private compacting: Promise<void> | undefined
   private closed = false
 
   /** `level` types only what its Node and browser databases share; Node's (classic-level) has compactRange. */
@@ -82,11 +84,12 @@ export class Reclaimer {
       // The removals did not land: nothing to reclaim; the chunks are read again after a restart.
       return
     }
-    try {
-      await this.db.compactRange(r.from, r.to)
-    } catch (err) {
+    if (this.closed) return
+    this.compacting = this.db.compactRange(r.from, r.to).catch((err: unknown) => {
       if (!this.closed) this.logger.error(`store: failed to compact removed records - ${(err as Error).message}`)
-    }
+    })
+    await this.compacting
+    this.compacting = undefined
   }
 
   /** @internal for tests: resolves once no compaction is under way, nor one that it started. */
@@ -94,9 +97,12 @@ export class Reclaimer {
     while (this.running !== undefined) await this.running
   }
 
-  /** The store closes: no compaction starts from now on, and the one under way ends first. */
+  /**
+   * The store closes: no compaction starts from now on, and one under way ends first. One still waiting for its
+   * removals to land is dropped: on a failing disk they may never land, and the close must not wait on them.
+   */
   async close (): Promise<void> {
     this.closed = true
-    await this.running
+    await this.compacting
   }
 }
