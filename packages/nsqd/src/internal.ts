@@ -11,4 +11,4 @@ export { MemoryBackend, DiscardBackend, memoryBackendFactory } from './backend/m
 export { Client } from './tcp/client.js'
 export { ClientState } from './tcp/client-state.js'
 export { LatencyStats } from './latency.js'
-export { buildHttpApp } from './http/app.js'
+export { HttpServer } from './http/server.js'

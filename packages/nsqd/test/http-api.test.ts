@@ -1,23 +1,48 @@
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest'
-import type { FastifyInstance } from 'fastify'
 import { commands, FrameType } from '@nsqts/protocol'
 import { startNsqd, RawConn, waitFor, type NsqdHandle } from '@nsqts/testkit'
-import { buildHttpApp } from '../src/http/app.js'
-import { binaryMpub } from './http-helpers.js'
+import { HttpServer } from '../src/http/server.js'
+import { binaryMpub, wireRequest, type HttpTarget } from './http-helpers.js'
 
-/** The API's behaviour through fastify's inject(): no socket, the daemon's state checked directly. */
+/** The API's behaviour, each request on a connection of its own, the daemon's state checked directly. */
+
+interface Answer {
+  statusCode: number
+  /** Lower-cased names. */
+  headers: Record<string, string>
+  body: string
+}
+
+type Request = string | { method?: string, url: string, payload?: string | Buffer, headers?: Record<string, string> }
+
+/** A client of one listener: `inject(url)` or `inject({ method, url, payload, headers })`. */
+function clientOf (target: HttpTarget): { inject: (request: Request) => Promise<Answer> } {
+  return {
+    inject: async (request) => {
+      const { method, url, payload, headers } = typeof request === 'string' ? { url: request } : request
+      const r = await wireRequest(target, url, { method, body: payload, headers })
+      const named = Object.fromEntries(r.headers.map(([name, value]) => [name.toLowerCase(), value]))
+      return { statusCode: r.status, headers: named, body: r.body.toString('utf8') }
+    },
+  }
+}
+
+/** A second listener on the same daemon: a new API, with its own metrics registry. */
+async function listenerOf (nsqd: NsqdHandle['nsqd']): Promise<{ server: HttpServer, target: HttpTarget }> {
+  const server = new HttpServer(nsqd)
+  await server.listen({ host: '127.0.0.1', port: 0 })
+  return { server, target: { http: server.address() } }
+}
 
 let d: NsqdHandle
-let app: FastifyInstance
+let app: ReturnType<typeof clientOf>
 const lines: string[] = []
 beforeAll(async () => {
   const collect = (msg: string): void => { lines.push(msg) }
   d = await startNsqd({ logger: { debug: (m) => collect(`DEBUG: ${m}`), info: (m) => collect(`INFO: ${m}`), warn: (m) => collect(`WARN: ${m}`), error: (m) => collect(`ERROR: ${m}`) } })
-  app = buildHttpApp(d.nsqd)
-  await app.ready()
+  app = clientOf(d)
 })
 afterAll(async () => {
-  await app.close()
   await d.close()
 })
 
@@ -341,9 +366,9 @@ describe('/metrics', () => {
   })
 
   it('concurrent first scrapes of a new app (prom-client loads on the first) all get the whole text', async () => {
-    const fresh = buildHttpApp(d.nsqd)
+    const fresh = await listenerOf(d.nsqd)
     try {
-      const answers = await Promise.all([1, 2, 3].map(() => fresh.inject('/metrics')))
+      const answers = await Promise.all([1, 2, 3].map(() => clientOf(fresh.target).inject('/metrics')))
       const types = (body: string): string[] => body.split('\n').filter((l) => l.startsWith('# TYPE '))
       for (const r of answers) {
         expect(r.statusCode).toBe(200)
@@ -353,13 +378,13 @@ describe('/metrics', () => {
         expect(types(r.body)).toEqual(types(answers[0]!.body))
       }
     } finally {
-      await fresh.close()
+      await fresh.server.close()
     }
   })
 
   it('each daemon reports its own topics', async () => {
     const other = await startNsqd({ e2eProcessingLatencyPercentiles: [0.9] })
-    const otherApp = buildHttpApp(other.nsqd)
+    const otherApp = clientOf(other)
     try {
       await otherApp.inject({ method: 'POST', url: '/topic/create?topic=only_other' })
       await otherApp.inject({ method: 'POST', url: '/channel/create?topic=only_other&channel=c' })
@@ -369,7 +394,6 @@ describe('/metrics', () => {
       expect(theirs).toContain('nsqd_topic_depth{topic="only_other"} 0')
       expect(theirs).toContain('nsqd_channel_e2e_processing_latency_seconds{topic="only_other",channel="c",quantile="0.9"} 0')
     } finally {
-      await otherApp.close()
       await other.close()
     }
   })

@@ -34,8 +34,13 @@ export interface RequestOptions {
   chunked?: boolean
 }
 
+/** A daemon's HTTP listener: an NsqdHandle, or `{ http: server.address() }`. */
+export interface HttpTarget {
+  http: { host: string, port: number }
+}
+
 /** One request over a real keep-alive connection (so that the server's own Connection header shows). */
-export async function wireRequest (d: NsqdHandle, path: string, opts: RequestOptions = {}): Promise<WireResponse> {
+export async function wireRequest (d: HttpTarget, path: string, opts: RequestOptions = {}): Promise<WireResponse> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   try {
     return await new Promise<WireResponse>((resolve, reject) => {

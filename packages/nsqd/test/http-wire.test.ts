@@ -196,4 +196,29 @@ describe('on the wire', () => {
       conn.close()
     }
   })
+
+  it('routes on the decoded path, as Go does: /p%69ng is /ping', async () => {
+    const conn = await Conn.open(d)
+    try {
+      conn.write('GET /p%69ng HTTP/1.1\r\nHost: x\r\n\r\n')
+      expect(await conn.response()).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nOK$/)
+    } finally {
+      conn.close()
+    }
+  })
+
+  it('a request that does not parse gets Go\'s plain 400 and the connection is closed', async () => {
+    const { text, closedByServer } = await rawExchange(d, Buffer.from('GET /ping HTTP/1.1\r\nHost x\r\n\r\n'))
+    expect(text).toBe('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n' +
+      '400 Bad Request')
+    expect(closedByServer).toBe(true)
+  })
+
+  it('headers past the parser\'s limit get Go\'s plain 431', async () => {
+    const head = `GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`
+    const { text, closedByServer } = await rawExchange(d, Buffer.from(head))
+    expect(text).toBe('HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+      'Connection: close\r\n\r\n431 Request Header Fields Too Large')
+    expect(closedByServer).toBe(true)
+  })
 })

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { RouteTable } from './router.js'
 import { isValidChannelName, isValidTopicName } from '@nsqts/protocol'
 import type { HttpBroker } from './broker.js'
 import type { Topic } from '../topic.js'
@@ -39,59 +39,59 @@ export function existingChannel (topic: Topic, name: string): Channel {
   return channel
 }
 
-export async function adminRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
-  app.post('/topic/create', async (request, reply) => {
-    topicFromQuery(nsqd, queryOf(request))
-    await sendV1(reply, null)
+export function adminRoutes (app: RouteTable, nsqd: HttpBroker): void {
+  app.post('/topic/create', async (call) => {
+    topicFromQuery(nsqd, queryOf(call))
+    await sendV1(call, null)
   })
 
-  app.post('/topic/delete', async (request, reply) => {
-    const name = required(queryOf(request), 'topic', 'MISSING_ARG_TOPIC')
+  app.post('/topic/delete', async (call) => {
+    const name = required(queryOf(call), 'topic', 'MISSING_ARG_TOPIC')
     if (!await nsqd.deleteExistingTopic(name)) throw new HttpError(404, 'TOPIC_NOT_FOUND')
-    await sendV1(reply, null)
+    await sendV1(call, null)
   })
 
-  app.post('/topic/empty', async (request, reply) => {
-    const name = required(queryOf(request), 'topic', 'MISSING_ARG_TOPIC')
+  app.post('/topic/empty', async (call) => {
+    const name = required(queryOf(call), 'topic', 'MISSING_ARG_TOPIC')
     if (!isValidTopicName(name)) throw new HttpError(400, 'INVALID_TOPIC')
     await existingTopic(nsqd, name).empty()
-    await sendV1(reply, null)
+    await sendV1(call, null)
   })
 
   for (const pause of [true, false]) {
-    app.post(pause ? '/topic/pause' : '/topic/unpause', async (request, reply) => {
-      const topic = existingTopic(nsqd, required(queryOf(request), 'topic', 'MISSING_ARG_TOPIC'))
+    app.post(pause ? '/topic/pause' : '/topic/unpause', async (call) => {
+      const topic = existingTopic(nsqd, required(queryOf(call), 'topic', 'MISSING_ARG_TOPIC'))
       if (pause) topic.pause(); else topic.unpause()
       // Persisted at once, so that a crash does not (un)pause it again.
       nsqd.notifyPauseChanged()
-      await sendV1(reply, null)
+      await sendV1(call, null)
     })
 
-    app.post(pause ? '/channel/pause' : '/channel/unpause', async (request, reply) => {
-      const [topic, name] = topicAndChannelName(nsqd, queryOf(request))
+    app.post(pause ? '/channel/pause' : '/channel/unpause', async (call) => {
+      const [topic, name] = topicAndChannelName(nsqd, queryOf(call))
       const channel = existingChannel(topic, name)
       if (pause) channel.pause(); else channel.unpause()
       nsqd.notifyPauseChanged()
-      await sendV1(reply, null)
+      await sendV1(call, null)
     })
   }
 
   // Unlike SUB, this never creates the topic.
-  app.post('/channel/create', async (request, reply) => {
-    const [topic, name] = topicAndChannelName(nsqd, queryOf(request))
+  app.post('/channel/create', async (call) => {
+    const [topic, name] = topicAndChannelName(nsqd, queryOf(call))
     topic.getChannel(name)
-    await sendV1(reply, null)
+    await sendV1(call, null)
   })
 
-  app.post('/channel/delete', async (request, reply) => {
-    const [topic, name] = topicAndChannelName(nsqd, queryOf(request))
+  app.post('/channel/delete', async (call) => {
+    const [topic, name] = topicAndChannelName(nsqd, queryOf(call))
     if (!await topic.deleteChannel(name)) throw new HttpError(404, 'CHANNEL_NOT_FOUND')
-    await sendV1(reply, null)
+    await sendV1(call, null)
   })
 
-  app.post('/channel/empty', async (request, reply) => {
-    const [topic, name] = topicAndChannelName(nsqd, queryOf(request))
+  app.post('/channel/empty', async (call) => {
+    const [topic, name] = topicAndChannelName(nsqd, queryOf(call))
     await existingChannel(topic, name).empty()
-    await sendV1(reply, null)
+    await sendV1(call, null)
   })
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { HttpCall, RouteTable } from './router.js'
 import { LOG_LEVELS, type LogLevelName } from '@nsqts/protocol'
 import type { HttpBroker } from './broker.js'
 import { HttpError, readBody, sendV1 } from './respond.js'
@@ -66,11 +66,11 @@ const OPTIONS: ReadonlyMap<string, OptionGetter> = new Map<string, OptionGetter>
 ])
 
 /** Strings go out raw as text (an empty one as an empty body), everything else as JSON. */
-function sendOption (nsqd: HttpBroker, reply: FastifyReply, name: string): Promise<void> {
+function sendOption (nsqd: HttpBroker, call: HttpCall, name: string): Promise<void> {
   const get = OPTIONS.get(name)
   if (get === undefined) throw new HttpError(400, 'INVALID_OPTION')
   const value = get(nsqd)
-  return sendV1(reply, typeof value === 'string' ? (value === '' ? null : value) : value)
+  return sendV1(call, typeof value === 'string' ? (value === '' ? null : value) : value)
 }
 
 function parseAddresses (body: Buffer): string[] {
@@ -94,18 +94,16 @@ function parseLogLevel (body: Buffer): LogLevelName {
 }
 
 /** GET /config/:opt reads any option; PUT changes the two nsqd allows at runtime and answers the new value. */
-export async function configRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
+export function configRoutes (app: RouteTable, nsqd: HttpBroker): void {
   // httprouter does not match an empty parameter: /config/ is the router's 404.
-  app.get<{ Params: { opt: string } }>('/config/:opt', async (request, reply) => {
-    if (request.params.opt === '') return reply.callNotFound()
-    await sendOption(nsqd, reply, request.params.opt)
+  app.get('/config/:opt', async (call) => {
+    await sendOption(nsqd, call, call.param)
   })
 
-  app.put<{ Params: { opt: string } }>('/config/:opt', async (request, reply) => {
-    const opt = request.params.opt
-    if (opt === '') return reply.callNotFound()
+  app.put('/config/:opt', async (call) => {
+    const opt = call.param
     // The body is checked before the name: an empty PUT to any option is 413.
-    const body = await readBody(request, reply, nsqd.options.maxMsgSize)
+    const body = await readBody(call, nsqd.options.maxMsgSize)
     if (body.tooBig || body.data.length === 0) throw new HttpError(413, 'INVALID_VALUE')
     switch (opt) {
       case 'nsqlookupd_tcp_addresses':
@@ -118,6 +116,6 @@ export async function configRoutes (app: FastifyInstance, { nsqd }: { nsqd: Http
       default:
         throw new HttpError(400, 'INVALID_OPTION')
     }
-    await sendOption(nsqd, reply, opt)
+    await sendOption(nsqd, call, opt)
   })
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { RouteTable } from './router.js'
 import type { Registry } from 'prom-client'
 import type { HttpBroker } from './broker.js'
 import { send } from './respond.js'
@@ -11,12 +11,12 @@ import { send } from './respond.js'
  * metrics therefore start then too: the GC and event-loop-delay observers see nothing before the first scrape (the
  * CPU, memory and handle figures are read when scraped, so they are whole).
  */
-export async function metricsRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
+export function metricsRoutes (app: RouteTable, nsqd: HttpBroker): void {
   let registry: Promise<Registry> | undefined
-  app.get('/metrics', { config: { accessLog: 'debug' as const } }, async (_request, reply) => {
+  app.get('/metrics', 'debug', async (call) => {
     registry ??= import('../metrics.js').then((m) => m.createMetricsRegistry(nsqd))
     const loaded = await registry
     const text = await loaded.metrics()
-    await send(reply, 200, ['Content-Type', loaded.contentType], text)
+    await send(call, 200, ['Content-Type', loaded.contentType], text)
   })
 }

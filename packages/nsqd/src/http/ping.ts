@@ -1,18 +1,18 @@
-import type { FastifyInstance } from 'fastify'
+import type { RouteTable } from './router.js'
 import type { HttpBroker } from './broker.js'
 import { VERSION } from '../version.js'
 import { healthText } from '../stats.js'
 import { sendPlain, sendV1 } from './respond.js'
 
 /** GET /ping (plain text, no V1 header: load balancers read it) and GET /info. */
-export async function pingRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
-  app.get('/ping', async (_request, reply) => {
-    await sendPlain(reply, nsqd.health === undefined ? 200 : 500, healthText(nsqd))
+export function pingRoutes (app: RouteTable, nsqd: HttpBroker): void {
+  app.get('/ping', async (call) => {
+    await sendPlain(call, nsqd.health === undefined ? 200 : 500, healthText(nsqd))
   })
 
-  app.get('/info', async (_request, reply) => {
+  app.get('/info', async (call) => {
     const o = nsqd.options
-    await sendV1(reply, {
+    await sendV1(call, {
       version: VERSION,
       broadcast_address: o.broadcastAddress,
       hostname: nsqd.hostname,

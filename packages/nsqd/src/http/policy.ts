@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { RouteTable } from './router.js'
 import { isValidTopicName, type PeekResponse, type RedriveResponse } from '@nsqts/protocol'
 import type { HttpBroker } from './broker.js'
 import {
@@ -41,7 +41,7 @@ async function persisted (nsqd: HttpBroker, mark: number): Promise<void> {
   if (write !== undefined) await new Promise<void>((resolve) => write.onSettled(resolve))
 }
 
-export async function policyRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
+export function policyRoutes (app: RouteTable, nsqd: HttpBroker): void {
   const topicOf = (query: QueryValues) => {
     const name = required(query, 'topic', 'MISSING_ARG_TOPIC')
     if (!isValidTopicName(name)) throw new HttpError(400, 'INVALID_TOPIC')
@@ -52,26 +52,26 @@ export async function policyRoutes (app: FastifyInstance, { nsqd }: { nsqd: Http
     return existingChannel(topic, name)
   }
 
-  app.get('/topic/policy', async (request, reply) => {
-    await sendV1(reply, topicOf(queryOf(request)).policyJson())
+  app.get('/topic/policy', async (call) => {
+    await sendV1(call, topicOf(queryOf(call)).policyJson())
   })
 
-  app.post('/topic/policy', async (request, reply) => {
-    const query = queryOf(request)
+  app.post('/topic/policy', async (call) => {
+    const query = queryOf(call)
     const topic = topicOf(query)
     const patch = policyParams(() => parseTopicPolicyQuery((key) => first(query, key)))
     const mark = nsqd.writeMark()
     topic.setPolicy(applyPatch(topic.policySettings, patch))
     await persisted(nsqd, mark)
-    await sendV1(reply, topic.policyJson())
+    await sendV1(call, topic.policyJson())
   })
 
-  app.get('/channel/policy', async (request, reply) => {
-    await sendV1(reply, channelOf(queryOf(request)).policyJson())
+  app.get('/channel/policy', async (call) => {
+    await sendV1(call, channelOf(queryOf(call)).policyJson())
   })
 
-  app.post('/channel/policy', async (request, reply) => {
-    const query = queryOf(request)
+  app.post('/channel/policy', async (call) => {
+    const query = queryOf(call)
     const channel = channelOf(query)
     const patch = policyParams(() => parseChannelPolicyQuery((key) => first(query, key), channel.topicName))
     const settings = applyPatch(channel.policySettings, patch)
@@ -81,19 +81,19 @@ export async function policyRoutes (app: FastifyInstance, { nsqd }: { nsqd: Http
     const mark = nsqd.writeMark()
     channel.setPolicy(settings)
     await persisted(nsqd, mark)
-    await sendV1(reply, channel.policyJson())
+    await sendV1(call, channel.policyJson())
   })
 
-  app.get('/channel/peek', async (request, reply) => {
-    const query = queryOf(request)
+  app.get('/channel/peek', async (call) => {
+    const query = queryOf(call)
     const channel = channelOf(query)
     const n = countOf(query, PEEK_DEFAULT, PEEK_MAX)
     const answer: PeekResponse = { messages: (await channel.peek(n)).map(peekedMessage) }
-    await sendV1(reply, answer)
+    await sendV1(call, answer)
   })
 
-  app.post('/channel/redrive', async (request, reply) => {
-    const query = queryOf(request)
+  app.post('/channel/redrive', async (call) => {
+    const query = queryOf(call)
     const channel = channelOf(query)
     const to = first(query, 'to')
     if (to === undefined) throw new HttpError(400, 'MISSING_ARG_TO')
@@ -101,6 +101,6 @@ export async function policyRoutes (app: FastifyInstance, { nsqd }: { nsqd: Http
     const n = countOf(query, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
     if (nsqd.isExiting) throw new HttpError(503, 'EXITING')
     const answer: RedriveResponse = { moved: await channel.moveQueued(to, n) }
-    await sendV1(reply, answer)
+    await sendV1(call, answer)
   })
 }

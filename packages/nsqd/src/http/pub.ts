@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { RouteTable } from './router.js'
 import { isValidTopicName } from '@nsqts/protocol'
 import type { HttpBroker } from './broker.js'
 import type { Topic } from '../topic.js'
@@ -97,34 +97,32 @@ async function stored (write: PendingWrite | undefined, failure: string): Promis
 }
 
 /** POST /pub and /mpub. Not access-logged, like nsqd: they are the hot path. */
-export async function pubRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
-  const quiet = { config: { accessLog: 'off' as const } }
-
+export function pubRoutes (app: RouteTable, nsqd: HttpBroker): void {
   // nsqd checks the body before the query, so an empty body without a topic is MSG_EMPTY.
-  app.post('/pub', quiet, async (request, reply) => {
+  app.post('/pub', 'off', async (call) => {
     const { maxMsgSize, maxReqTimeout } = nsqd.options
-    if ((declaredLength(request) ?? 0) > maxMsgSize) throw new HttpError(413, 'MSG_TOO_BIG')
-    const body = await readBody(request, reply, maxMsgSize)
+    if ((declaredLength(call) ?? 0) > maxMsgSize) throw new HttpError(413, 'MSG_TOO_BIG')
+    const body = await readBody(call, maxMsgSize)
     if (body.tooBig) throw new HttpError(413, 'MSG_TOO_BIG')
     if (body.data.length === 0) throw new HttpError(400, 'MSG_EMPTY')
-    const query = queryOf(request)
+    const query = queryOf(call)
     // Created before `defer` is checked, as nsqd does.
     const topic = topicFromQuery(nsqd, query)
     const deferMs = deferOf(query, maxReqTimeout)
     if (nsqd.isExiting) throw new HttpError(503, 'EXITING')
     if (topic.refuses(1)) throw new HttpError(503, 'TOPIC_FULL')
     await stored(topic.publish(body.data, deferMs), 'PUB_FAILED')
-    await sendV1(reply, 'OK')
+    await sendV1(call, 'OK')
   })
 
   // The topic is created before the body is read: a rejected body still leaves it.
-  app.post('/mpub', quiet, async (request, reply) => {
+  app.post('/mpub', 'off', async (call) => {
     const { maxMsgSize, maxBodySize } = nsqd.options
-    if ((declaredLength(request) ?? 0) > maxBodySize) throw new HttpError(413, 'BODY_TOO_BIG')
-    const query = queryOf(request)
+    if ((declaredLength(call) ?? 0) > maxBodySize) throw new HttpError(413, 'BODY_TOO_BIG')
+    const query = queryOf(call)
     const topic = topicFromQuery(nsqd, query)
     const binary = binaryMode(nsqd, query)
-    const body = await readBody(request, reply, maxBodySize)
+    const body = await readBody(call, maxBodySize)
     let bodies: Buffer[]
     if (binary) {
       try {
@@ -141,6 +139,6 @@ export async function pubRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBro
     if (topic.refuses(bodies.length)) throw new HttpError(503, 'TOPIC_FULL')
     // Every body was checked before any is queued: all or nothing.
     await stored(topic.publish(bodies), 'MPUB_FAILED')
-    await sendV1(reply, 'OK')
+    await sendV1(call, 'OK')
   })
 }

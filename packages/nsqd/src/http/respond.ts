@@ -1,12 +1,11 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
-import { Socket } from 'node:net'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Socket } from 'node:net'
+import type { HttpCall } from './router.js'
 import { goHtmlSafe } from '@nsqts/protocol'
 import { parseQuery, type QueryValues } from './query.js'
 
 /**
- * NSQ's HTTP conventions, written raw (the reply is hijacked) so that the header names, their order and the
- * reason phrases are Go's: fastify would lowercase the names and add its own.
+ * NSQ's HTTP conventions, written raw so that the header names, their order and the reason phrases are Go's.
  *
  * "V1" answers (every API route): 200 with the raw text, an empty body, or JSON; errors as `{"message":"TEXT"}`;
  * all with X-Nsq-Content-Type, which go-nsq needs to read a body as bare JSON rather than the pre-1.0 envelope.
@@ -41,7 +40,7 @@ export function goJson (value: unknown): string {
  */
 const MAX_POST_HANDLER_READ = 256 * 1024
 /** How long a connection we close keeps draining what the client still sends, so that our answer is not lost. */
-const LINGER_MS = 500
+export const LINGER_MS = 500
 
 /** Bytes of each request's body taken by readBody. */
 const consumed = new WeakMap<IncomingMessage, number>()
@@ -49,8 +48,8 @@ const consumed = new WeakMap<IncomingMessage, number>()
 const continued = new WeakSet<IncomingMessage>()
 
 /** The Content-Length the client declared; undefined for a chunked body. */
-export function declaredLength (request: FastifyRequest): number | undefined {
-  const value = request.headers['content-length']
+export function declaredLength (call: HttpCall): number | undefined {
+  const value = call.req.headers['content-length']
   return value === undefined ? undefined : Number(value)
 }
 
@@ -61,11 +60,11 @@ export interface Body {
 }
 
 /** Reads the request body, stopping (and leaving the rest unread) once it passes `limit` bytes. */
-export function readBody (request: FastifyRequest, reply: FastifyReply, limit: number): Promise<Body> {
-  const req = request.raw
+export function readBody (call: HttpCall, limit: number): Promise<Body> {
+  const req = call.req
   if (!req.complete && req.headers.expect?.toLowerCase() === '100-continue' && !continued.has(req)) {
     continued.add(req)
-    reply.raw.writeContinue()
+    call.res.writeContinue()
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
@@ -152,7 +151,6 @@ async function mustCloseForUnreadBody (req: IncomingMessage): Promise<boolean> {
  */
 function lingerOnClose (req: IncomingMessage): void {
   const socket = req.socket
-  if (!(socket instanceof Socket)) return // inject(): no wire
   socket.destroySoon = function (this: Socket): void {
     this.end()
     setTimeout(() => this.destroy(), LINGER_MS).unref()
@@ -172,11 +170,9 @@ function reason (status: number): string {
  * as Go's server adds them, then the Content-Type Go sniffs from a non-empty text body (`sniffed`). `close` ends the
  * connection whatever is left of the request.
  */
-export async function send (reply: FastifyReply, status: number, headers: string[], body: string | Buffer,
+export async function send (call: HttpCall, status: number, headers: string[], body: string | Buffer,
   opts: { sniffed?: string, close?: boolean } = {}): Promise<void> {
-  reply.hijack()
-  const req = reply.request.raw
-  const res = reply.raw
+  const { req, res } = call
   if (res.headersSent || res.destroyed) return
   const close = opts.close === true || await mustCloseForUnreadBody(req)
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length
@@ -191,37 +187,37 @@ export async function send (reply: FastifyReply, status: number, headers: string
 }
 
 /** A V1 success: text as is, null as an empty body, anything else as JSON. */
-export function sendV1 (reply: FastifyReply, data: string | Buffer | null | number | boolean | object): Promise<void> {
-  if (data === null) return send(reply, 200, [NSQ_V1_HEADER, NSQ_V1_VALUE], '')
-  if (typeof data === 'string' || Buffer.isBuffer(data)) return send(reply, 200, [NSQ_V1_HEADER, NSQ_V1_VALUE], data, { sniffed: TEXT_TYPE })
-  return send(reply, 200, ['Content-Type', JSON_TYPE, NSQ_V1_HEADER, NSQ_V1_VALUE], goJson(data))
+export function sendV1 (call: HttpCall, data: string | Buffer | null | number | boolean | object): Promise<void> {
+  if (data === null) return send(call, 200, [NSQ_V1_HEADER, NSQ_V1_VALUE], '')
+  if (typeof data === 'string' || Buffer.isBuffer(data)) return send(call, 200, [NSQ_V1_HEADER, NSQ_V1_VALUE], data, { sniffed: TEXT_TYPE })
+  return send(call, 200, ['Content-Type', JSON_TYPE, NSQ_V1_HEADER, NSQ_V1_VALUE], goJson(data))
 }
 
 /** A V1 error, `{"message":"TEXT"}`, after any headers the router set (Allow). */
-export function sendV1Error (reply: FastifyReply, status: number, text: string, before: string[] = []): Promise<void> {
-  return send(reply, status, [...before, 'Content-Type', JSON_TYPE, NSQ_V1_HEADER, NSQ_V1_VALUE], goJson({ message: text }))
+export function sendV1Error (call: HttpCall, status: number, text: string, before: string[] = []): Promise<void> {
+  return send(call, status, [...before, 'Content-Type', JSON_TYPE, NSQ_V1_HEADER, NSQ_V1_VALUE], goJson({ message: text }))
 }
 
 /** A V1 answer whose JSON body is already written out (NSQ formats a few by hand, e.g. TLS_REQUIRED). */
-export function sendV1Json (reply: FastifyReply, status: number, json: string, before: string[] = []): Promise<void> {
-  return send(reply, status, [...before, 'Content-Type', JSON_TYPE, NSQ_V1_HEADER, NSQ_V1_VALUE], json)
+export function sendV1Json (call: HttpCall, status: number, json: string, before: string[] = []): Promise<void> {
+  return send(call, status, [...before, 'Content-Type', JSON_TYPE, NSQ_V1_HEADER, NSQ_V1_VALUE], json)
 }
 
 /** A plain text answer without the V1 header (/ping). */
-export function sendPlain (reply: FastifyReply, status: number, text: string): Promise<void> {
-  return send(reply, status, [], text, { sniffed: TEXT_TYPE })
+export function sendPlain (call: HttpCall, status: number, text: string): Promise<void> {
+  return send(call, status, [], text, { sniffed: TEXT_TYPE })
 }
 
 /** What Go's server answers, and then closes, for a request line it cannot parse (a bad %-escape in the path). */
-export function sendGoBadRequest (reply: FastifyReply): Promise<void> {
-  return send(reply, 400, ['Content-Type', TEXT_TYPE], '400 Bad Request', { close: true })
+export function sendGoBadRequest (call: HttpCall): Promise<void> {
+  return send(call, 400, ['Content-Type', TEXT_TYPE], '400 Bad Request', { close: true })
 }
 
 // ---- query ----
 
 /** The request's query, parsed like Go's url.ParseQuery; a malformed one is 400 INVALID_REQUEST. */
-export function queryOf (request: FastifyRequest): QueryValues {
-  const url = request.raw.url ?? ''
+export function queryOf (call: HttpCall): QueryValues {
+  const url = call.req.url ?? ''
   const at = url.indexOf('?')
   const values = parseQuery(at === -1 ? '' : url.slice(at + 1))
   if (values === undefined) throw new HttpError(400, 'INVALID_REQUEST')

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { RouteTable } from './router.js'
 import type { HttpBroker } from './broker.js'
 import { VERSION } from '../version.js'
 import { collectStats, healthText, memStats } from '../stats.js'
@@ -29,9 +29,9 @@ function storeDamage (nsqd: HttpBroker): { store_damage?: StoreDamageStats } {
 }
 
 /** GET /stats: text unless format=json; topic, channel, include_clients and include_mem filters. */
-export async function statsRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpBroker }): Promise<void> {
-  app.get('/stats', async (request, reply) => {
-    const query = queryOf(request)
+export function statsRoutes (app: RouteTable, nsqd: HttpBroker): void {
+  app.get('/stats', async (call) => {
+    const query = queryOf(call)
     const includeMem = flag(first(query, 'include_mem'))
     const stats = collectStats(nsqd, {
       topic: first(query, 'topic') ?? '',
@@ -41,7 +41,7 @@ export async function statsRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpB
     const memory = includeMem ? memStats() : undefined
     const health = healthText(nsqd)
     if (first(query, 'format') !== 'json') {
-      await sendV1(reply, formatTextStats(stats, memory, {
+      await sendV1(call, formatTextStats(stats, memory, {
         banner: `nsqd v${VERSION} (built w/nsqts)`,
         startTime: nsqd.startTime,
         uptimeNs: process.hrtime.bigint() - nsqd.startedAtHr,
@@ -50,7 +50,7 @@ export async function statsRoutes (app: FastifyInstance, { nsqd }: { nsqd: HttpB
       }))
       return
     }
-    await sendV1(reply, {
+    await sendV1(call, {
       version: VERSION,
       health,
       start_time: nsqd.startTime,
