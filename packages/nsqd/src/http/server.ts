@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
@@ -53,13 +54,10 @@ export class HttpServer {
     // Node would answer `Expect: 100-continue` at once; Go only when the handler reads the body (see readBody).
     server.on('checkContinue', api)
     server.on('clientError', refuseUnparsable)
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(at.port, at.host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    server.listen(at.port, at.host)
+    await once(server, 'listening')
+    // Once listening, a failed accept (EMFILE) is logged; unhandled, it would end the daemon.
+    server.on('error', (err) => { this.nsqd.logger.error(`HTTP: ${err.message}`) })
     this.server = server
   }
 

@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Address } from '../nsqd.js'
 import type { TcpBroker } from './broker.js'
@@ -22,14 +23,9 @@ export class TcpServer {
       // eslint-disable-next-line no-new -- the client wires itself to the socket's events
       new Client(this.nsqd, socket)
     })
+    server.listen(at.port, at.host)
+    await once(server, 'listening')
     server.on('error', (err) => { this.nsqd.logger.error(`TCP: ${err.message}`) })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(at.port, at.host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
     this.server = server
   }
 
