@@ -29,6 +29,8 @@ type RouteArgs = [handler: Handler] | [log: AccessLog, handler: Handler]
 interface Route {
   method: string
   segments: string[]
+  /** Index of the route's `:param` segment; -1 when it has none (nsqd's routes have at most one). */
+  paramAt: number
   handler: Handler
   log: AccessLog
 }
@@ -47,6 +49,20 @@ function escapePath (path: string): string {
     out += /[A-Za-z0-9\-_.~$&+,/:;=@]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`
   }
   return out
+}
+
+/**
+ * Whether `route` takes the path split into `parts`: its segments matched exactly (or ignoring case), its `:param`
+ * segment taking any non-empty one.
+ */
+function takes (route: Route, parts: string[], ignoreCase: boolean): boolean {
+  if (parts.length !== route.segments.length) return false
+  for (let i = 0; i < parts.length; i++) {
+    const want = route.segments[i] as string
+    const got = parts[i] as string
+    if (i === route.paramAt ? got === '' : ignoreCase ? want.toLowerCase() !== got.toLowerCase() : want !== got) return false
+  }
+  return true
 }
 
 export class RouteTable {
@@ -69,7 +85,8 @@ export class RouteTable {
 
   private add (method: string, pattern: string, args: RouteArgs): void {
     const [log, handler] = args.length === 1 ? ['info' as const, args[0]] : args
-    const route = { method, segments: pattern.split('/'), handler, log }
+    const segments = pattern.split('/')
+    const route = { method, segments, paramAt: segments.findIndex((s) => s.startsWith(':')), handler, log }
     this.routes.push(route)
     if (pattern.includes('/:')) this.parameterised.push(route)
     else this.exact.set(`${method} ${pattern}`, route)
@@ -79,46 +96,20 @@ export class RouteTable {
   match (method: string, path: string): Match | undefined {
     const route = this.exact.get(`${method} ${path}`)
     if (route !== undefined) return { route, param: '' }
+    const parts = path.split('/')
     for (const candidate of this.parameterised) {
-      if (candidate.method !== method) continue
-      const param = this.paramOf(candidate, path)
-      if (param !== undefined) return { route: candidate, param }
+      if (candidate.method === method && takes(candidate, parts, false)) {
+        return { route: candidate, param: parts[candidate.paramAt] as string }
+      }
     }
     return undefined
   }
 
-  private paramOf (route: Route, path: string): string | undefined {
-    const parts = path.split('/')
-    if (parts.length !== route.segments.length) return undefined
-    let param = ''
-    for (let i = 0; i < parts.length; i++) {
-      const want = route.segments[i] as string
-      const got = parts[i] as string
-      if (want.startsWith(':')) {
-        if (got === '') return undefined
-        param = got
-      } else if (want !== got) {
-        return undefined
-      }
-    }
-    return param
-  }
-
-  /**
-   * The path of `route` that `path` names: segments matched exactly (or ignoring case), `:param` segments taking any
-   * non-empty one. Undefined when it does not match.
-   */
+  /** The path of `route` that `path` names (its own segments, and the parameter as sent), if it takes `path`. */
   private resolve (route: Route, path: string, ignoreCase: boolean): string | undefined {
     const parts = path.split('/')
-    if (parts.length !== route.segments.length) return undefined
-    const out: string[] = []
-    for (let i = 0; i < parts.length; i++) {
-      const want = route.segments[i] as string
-      const got = parts[i] as string
-      if (want.startsWith(':') ? got === '' : ignoreCase ? want.toLowerCase() !== got.toLowerCase() : want !== got) return undefined
-      out.push(want.startsWith(':') ? got : want)
-    }
-    return out.join('/')
+    if (!takes(route, parts, ignoreCase)) return undefined
+    return route.segments.map((want, i) => i === route.paramAt ? parts[i] : want).join('/')
   }
 
   /** Where httprouter redirects a request that matched nothing, if anywhere. */
