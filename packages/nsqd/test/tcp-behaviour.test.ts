@@ -125,6 +125,15 @@ describe('message flow', () => {
     c2.close()
   })
 
+  it('answers a command named like a member of Object.prototype as any unknown one: fatal E_INVALID', async () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const c = await RawConn.open(d.tcp)
+      c.write(`${name}\n`)
+      expect(await c.expect(FrameType.Error)).toBe(`E_INVALID invalid command ${name}`)
+      await c.waitClosed()
+    }
+  })
+
   it('TOUCH keeps a message in flight past its timeout', async () => {
     await publish('flow_touch', 'held')
     const c = await consumer('flow_touch', 'ch', 1)

@@ -104,7 +104,7 @@ function afterAuth (client: Client, cmd: string, topicName: string, body: Buffer
   auth.onAllowed = () => { run(copy) }
 }
 
-const table: Record<string, Handler> = {
+const handlers: Record<string, Handler> = {
   IDENTIFY: {
     line (client) {
       if (client.state !== ClientState.Init) return inv('cannot IDENTIFY in current state')
@@ -308,6 +308,12 @@ const table: Record<string, Handler> = {
   },
 }
 
+/**
+ * The handlers by command name, in a Map: an object looked up by a client's word would find Object.prototype's
+ * members (`constructor`, `toString`) where nsqd answers E_INVALID.
+ */
+const table = new Map(Object.entries(handlers))
+
 /** Builds the body specs once per daemon: they only depend on its limits. */
 export function bodySpecs (
   limits: { maxMsgSize: number, maxBodySize: number },
@@ -370,7 +376,7 @@ export const dispatch = {
   rawLine: finBytes,
   line (client: Client, params: string[]): BodySpec | NsqError | null {
     const cmd = params[0] as string
-    const handler = table[cmd]
+    const handler = table.get(cmd)
     let result: BodySpec | NsqError | null
     // With --tls-required (true or tcp-https), everything but IDENTIFY needs the connection upgraded first.
     if (cmd !== 'IDENTIFY' && client.nsqd.options.tlsRequired !== TlsRequired.No && client.tls === undefined) {
@@ -382,9 +388,9 @@ export const dispatch = {
     return result
   },
   body (client: Client, params: string[], body: Buffer): void {
-    table[params[0] as string]?.body?.(client, params, body)
+    table.get(params[0] as string)?.body?.(client, params, body)
   },
   bodies (client: Client, params: string[], bodies: Buffer[]): void {
-    table[params[0] as string]?.bodies?.(client, params, bodies)
+    table.get(params[0] as string)?.bodies?.(client, params, bodies)
   },
 }
