@@ -62,6 +62,9 @@ describe('against our nsqd and nsqlookupd', () => {
     const { admin: a, get } = await admin({ lookupdHttpAddresses: [`127.0.0.1:${lookupd.http.port}`] })
     a.history.start()
     await client.createTopic('rates')
+    // Valid NSQ topic names that an object keyed by name would resolve to Object.prototype's members.
+    const odd = ['__proto__', 'constructor']
+    for (const name of odd) await client.publish(name, 'x')
     const node = `127.0.0.1:${nsqd.http.port}`
     const series = async (): Promise<SeriesPoint[]> => (await get<{ points: SeriesPoint[] }>('/api/history?topic=rates')).body.points
     let n = 0
@@ -71,6 +74,8 @@ describe('against our nsqd and nsqlookupd', () => {
     }, 10_000, 'a positive rate')
     const summary = (await get<{ topics: Record<string, { messages: number }> }>('/api/history/topics')).body
     expect(summary.topics.rates?.messages).toBeGreaterThan(0)
+    expect(odd.map((name) => Object.hasOwn(summary.topics, name) ? summary.topics[name]?.messages : 'missing')).toEqual([1, 1])
+    expect(Object.prototype).not.toHaveProperty('depth')
 
     await nsqd.close()
     await waitFor(async () => (await series()).at(-1)?.nodes[node] === null, 10_000, 'node marked down')

@@ -177,9 +177,11 @@ export class StatsHistory {
   summary (): { ts: number | null, topics: Record<string, TopicSummary>, down: string[], error: string | null } {
     const last = this.samples.at(-1)
     const before = this.samples.at(-2)
-    const topics: Record<string, TopicSummary> = {}
+    // A Map while adding up: a topic may be named `__proto__` or `constructor`, which an object would resolve to
+    // Object.prototype's members. Object.fromEntries makes them plain own keys.
+    const topics = new Map<string, TopicSummary>()
     const down: string[] = []
-    if (last === undefined) return { ts: null, topics, down, error: null }
+    if (last === undefined) return { ts: null, topics: {}, down, error: null }
     for (const [node, points] of last.nodes) {
       if (points === null) {
         down.push(node)
@@ -191,7 +193,8 @@ export class StatsHistory {
         const rate = before === undefined
           ? null
           : rateBetween(prevPoint?.messages, totals.messages, last.ts - before.ts)
-        const sum = topics[name] ??= { depth: 0, messages: 0, rate: null, channels: 0, paused: false }
+        let sum = topics.get(name)
+        if (sum === undefined) topics.set(name, sum = { depth: 0, messages: 0, rate: null, channels: 0, paused: false })
         sum.depth += totals.depth
         sum.messages += totals.messages
         if (rate !== null) sum.rate = (sum.rate ?? 0) + rate
@@ -199,7 +202,7 @@ export class StatsHistory {
         sum.paused ||= t.paused
       }
     }
-    return { ts: last.ts, topics, down: down.sort(), error: last.error ?? null }
+    return { ts: last.ts, topics: Object.fromEntries(topics), down: down.sort(), error: last.error ?? null }
   }
 }
 
