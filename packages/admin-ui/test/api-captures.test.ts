@@ -165,6 +165,14 @@ describe('actions, against the captured cluster', () => {
     expect(notifications.find((n) => n.action === 'create_channel')).toMatchObject({ topic: 'admin_topic', channel: 'admin_ch' })
   })
 
+  it('lists an inactive topic named __proto__ like any other', async () => {
+    const req = await setup()
+    const name = '__proto__'
+    expect((await req('POST', '/api/topics', JSON.stringify({ topic: name, channel: 'c' }))).statusCode).toBe(200)
+    const topics = JSON.parse((await req('GET', '/api/topics?inactive=true')).body).topics as Record<string, string[]>
+    expect(Object.hasOwn(topics, name) ? topics[name] : 'missing').toEqual(['c'])
+  })
+
   it('creating a channel of a produced topic creates it on the nsqd too; deleting a channel deletes it on lookupd and nsqd', async () => {
     const req = await setup()
     expect((await req('POST', '/api/topics', '{"topic":"orders","channel":"extra"}')).statusCode).toBe(200)

@@ -76,15 +76,16 @@ export function registerApi (app: FastifyInstance, ctx: ApiContext): void {
     const inactive = (req.query as Params).inactive
     if (inactive !== 'true' && inactive !== '1') return respond(reply, topics.errors, { topics: topics.value })
     // Topics lookupd knows that no nsqd produces: what the /lookup page offers to delete or create.
-    const map: Record<string, string[]> = {}
+    // A Map, not an object: a topic may be named `__proto__`, which an object's assignment would take as its prototype.
+    const map = new Map<string, string[]>()
     if (cluster.usesLookupd) {
       await Promise.all(topics.value.map(async (topic) => {
         const producers = await cluster.topicProducers(topic).catch(() => undefined)
         if (producers === undefined || producers.value.length > 0) return
-        map[topic] = (await cluster.lookupdChannels(topic).catch(() => ({ value: [] }))).value
+        map.set(topic, (await cluster.lookupdChannels(topic).catch(() => ({ value: [] }))).value)
       }))
     }
-    const sorted = Object.fromEntries(Object.entries(map).sort(([a], [b]) => a < b ? -1 : 1))
+    const sorted = Object.fromEntries([...map].sort(([a], [b]) => a < b ? -1 : 1))
     return respond(reply, topics.errors, { topics: sorted })
   })
 
