@@ -247,7 +247,9 @@ export class Channel {
   // ---- delivery ----
 
   schedulePump (): void {
-    if (this.pumpScheduled || this.exiting) return
+    // A round with no consumer, or paused, would find nothing to do: a channel written before anyone reads it
+    // (NSQ's benchmark writer) would pay a microtask per PUB for it. addConsumer and unpause schedule a round.
+    if (this.pumpScheduled || this.exiting || this.paused || this.consumerList.length === 0) return
     this.pumpScheduled = true
     queueMicrotask(this.pump)
   }
