@@ -382,6 +382,21 @@ describe('/metrics', () => {
     }
   })
 
+  it('a first scrape whose load fails answers 500, and the next one loads again', async () => {
+    vi.doMock('../src/metrics.js', () => { throw new Error('EMFILE: too many open files') })
+    const fresh = await listenerOf(d.nsqd)
+    try {
+      const scrape = async (): Promise<Answer> => await clientOf(fresh.target).inject('/metrics')
+      expect((await scrape()).statusCode).toBe(500)
+      vi.doUnmock('../src/metrics.js')
+      const r = await scrape()
+      expect([r.statusCode, r.body.includes('nsqd_healthy 1')]).toEqual([200, true])
+    } finally {
+      vi.doUnmock('../src/metrics.js')
+      await fresh.server.close()
+    }
+  })
+
   it('each daemon reports its own topics', async () => {
     const other = await startNsqd({ e2eProcessingLatencyPercentiles: [0.9] })
     const otherApp = clientOf(other)

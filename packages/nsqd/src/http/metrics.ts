@@ -14,8 +14,16 @@ import { send } from './respond.js'
 export function metricsRoutes (app: RouteTable, nsqd: HttpBroker): void {
   let registry: Promise<Registry> | undefined
   app.get('/metrics', 'debug', async (call) => {
-    registry ??= import('../metrics.js').then((m) => m.createMetricsRegistry(nsqd))
-    const loaded = await registry
+    const loading = registry ??= import('../metrics.js').then((m) => m.createMetricsRegistry(nsqd))
+    let loaded: Registry
+    try {
+      loaded = await loading
+    } catch (err) {
+      // A load that failed (EMFILE while a reconnect storm holds every descriptor, say) is tried again by the next
+      // scrape: kept, it would answer 500 to every scrape until a restart.
+      if (registry === loading) registry = undefined
+      throw err
+    }
     const text = await loaded.metrics()
     await send(call, 200, ['Content-Type', loaded.contentType], text)
   })
