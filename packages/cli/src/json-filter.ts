@@ -50,8 +50,8 @@ export class JsonFilter {
       if (requireValue !== '' && !this.matches(js[requireField])) return { kind: 'drop', reason: `${requireField} does not match` }
     }
     if (whitelist.length === 0) return { kind: 'pass', body }
-    const kept: Record<string, unknown> = {}
-    for (const key of whitelist) if (Object.hasOwn(js, key)) kept[key] = js[key]
+    // fromEntries defines every key as a field: assigning `__proto__` to an object literal would set its prototype.
+    const kept = Object.fromEntries(whitelist.filter((key) => Object.hasOwn(js, key)).map((key) => [key, js[key]]))
     return { kind: 'pass', body: Buffer.from(goJson(kept)) }
   }
 

@@ -43,6 +43,11 @@ describe('nsq_to_nsq JSON filters', () => {
       .toBe('pass {"10":0,"2":"\\u003c\\u0026\\u003e","b":{"x":[3,{"c":2,"d":1}],"y":1}}')
     expect(goJson('\u2028')).toBe('"\\u2028"')
   })
+
+  test('a whitelisted field named __proto__ is kept as a field, as Go keeps any key', () => {
+    expect(verdict(filter('', '', ['__proto__', 'b']), '{"__proto__":{"a":1},"b":2,"c":3}'))
+      .toBe('pass {"__proto__":{"a":1},"b":2}')
+  })
 })
 
 test('queryEscape is Go\'s url.QueryEscape over bytes', () => {
