@@ -148,13 +148,10 @@ export class Channel {
   /** A new message from the topic (or one coming back from flight): queue it, or defer it when asked. */
   put (msg: Message): void {
     this.messageCount++
-    if (msg.deferMs > 0) {
-      const deferMs = msg.deferMs
-      msg.deferMs = 0
-      this.startDeferred(msg, deferMs)
-      return
-    }
-    this.enqueue(msg)
+    const deferMs = msg.deferMs
+    if (deferMs <= 0) return this.enqueue(msg)
+    msg.deferMs = 0
+    this.startDeferred(msg, deferMs)
   }
 
   private enqueue (msg: Message): void {
@@ -247,8 +244,7 @@ export class Channel {
   // ---- delivery ----
 
   schedulePump (): void {
-    // A round with no consumer, or paused, would find nothing to do: a channel written before anyone reads it
-    // (NSQ's benchmark writer) would pay a microtask per PUB for it. addConsumer and unpause schedule a round.
+    // No round while no one can take a message (a microtask per PUB); addConsumer and unpause schedule one.
     if (this.pumpScheduled || this.exiting || this.paused || this.consumerList.length === 0) return
     this.pumpScheduled = true
     queueMicrotask(this.pump)
