@@ -62,7 +62,7 @@ export function resolveLookupdOptions (partial: Partial<LookupdOptions>): Lookup
   if (!Number.isInteger(options.maxBodySize) || options.maxBodySize < 1 || options.maxBodySize > 0x7fffffff) {
     throw new Error(`maxBodySize must be an integer in 1..${0x7fffffff}`)
   }
-  if (!(options.logLevel in LOG_LEVELS)) throw new Error(`invalid log level ${String(options.logLevel)}`)
+  if (!Object.hasOwn(LOG_LEVELS, options.logLevel)) throw new Error(`invalid log level ${String(options.logLevel)}`)
   if (typeof options.logPrefix !== 'string') throw new Error('logPrefix must be a string')
   if (typeof options.httpBearerToken !== 'string') throw new Error('httpBearerToken must be a string')
   return options

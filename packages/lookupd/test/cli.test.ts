@@ -41,6 +41,7 @@ describe('nsqlookupd command line', () => {
     expect(parseCommandLine(['extra'], noFile)).toMatchObject({ action: 'exit', code: 1 })
     expect(() => parseCommandLine(['--tombstone-lifetime', 'soon'], noFile)).toThrow(CliError)
     expect(() => parseCommandLine(['--log-level', 'loud'], noFile)).toThrow(/log-level/)
+    expect(() => parseCommandLine(['--log-level', '__proto__'], noFile)).toThrow(/log-level/)
     expect(() => parseCommandLine(['--max-body-size', '1k'], noFile)).toThrow(/max-body-size/)
   })
 

@@ -71,6 +71,7 @@ describe('nsqd command line', () => {
     expect(errorOf(['--msg-timeout=soon'])).toBe('invalid value "soon" for flag --msg-timeout: invalid duration')
     expect(errorOf(['--snappy=maybe'])).toBe('invalid boolean value "maybe" for flag --snappy')
     expect(errorOf(['--log-level', 'loud'])).toBe('invalid log level loud')
+    expect(errorOf(['--log-level', 'constructor'])).toBe('invalid log level constructor')
     expect(errorOf(['--config', '/missing.cfg'])).toBe('open /missing.cfg: no such file or directory')
     expect(errorOf(['--e2e-processing-latency-percentile', 'x'])).toBe('invalid value "x" for flag --e2e-processing-latency-percentile')
   })

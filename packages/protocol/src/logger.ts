@@ -14,7 +14,8 @@ export interface Logger {
 
 export function parseLogLevel (text: string): LogLevelName | undefined {
   const name = text.trim().toLowerCase()
-  return name in LOG_LEVELS ? name as LogLevelName : undefined
+  // Own keys only: `in` would take `constructor` and `__proto__` (from Object.prototype) for levels.
+  return Object.hasOwn(LOG_LEVELS, name) ? name as LogLevelName : undefined
 }
 
 function pad (n: number, width = 2): string {
