@@ -125,6 +125,8 @@ describe('--consumer-opt / --producer-opt: go-nsq names onto the client', () => 
 
   test('unknown names, bad values and unsupported settings are refused; topology hints are ignored with a warning', () => {
     expect(() => consumerOptions(['max_inflight,5'])).toThrow('--consumer-opt "max_inflight,5": unknown option (see go-nsq Config)')
+    expect(() => consumerOptions(['constructor,1'])).toThrow('--consumer-opt "constructor,1": unknown option (see go-nsq Config)')
+    expect(() => consumerOptions(['tls_min_version,__proto__'])).toThrow('expected tls1.0, tls1.1, tls1.2 or tls1.3')
     expect(() => consumerOptions(['max_in_flight,lots'])).toThrow('invalid int value "lots"')
     expect(() => producerOptions(['local_addr,1.2.3.4'])).toThrow('--producer-opt "local_addr,1.2.3.4": not supported by the nsqts client')
     expect(() => consumerOptions(['tls_root_ca_file,/nonexistent/ca.pem'])).toThrow(/cannot read \/nonexistent\/ca\.pem/)

@@ -96,13 +96,18 @@ function parseGoNsqOptions (flag: string, opts: readonly string[], role: 'consum
       continue
     }
     if (name === 'local_addr' || name === 'tls_config') bad('not supported by the nsqts client')
-    const spec = OPTIONS[name] ?? bad('unknown option (see go-nsq Config)')
+    // Own keys only: a plain lookup would find `constructor` and `__proto__` on Object.prototype.
+    const spec = Object.hasOwn(OPTIONS, name) ? OPTIONS[name] as OptSpec : bad('unknown option (see go-nsq Config)')
     const value = convert(spec.kind, text) ?? bad(`invalid ${spec.kind} value ${JSON.stringify(text)}`)
     if (spec.key === undefined) {
       switch (name) {
         case 'tls_v1': tlsEnabled = value as boolean; break
         case 'tls_insecure_skip_verify': tls.rejectUnauthorized = !(value as boolean); break
-        case 'tls_min_version': tls.minVersion = TLS_VERSIONS[(value as string).toLowerCase()] ?? bad('expected tls1.0, tls1.1, tls1.2 or tls1.3'); break
+        case 'tls_min_version': {
+          const version = (value as string).toLowerCase()
+          tls.minVersion = Object.hasOwn(TLS_VERSIONS, version) ? TLS_VERSIONS[version] : bad('expected tls1.0, tls1.1, tls1.2 or tls1.3')
+          break
+        }
         default: tls[{ tls_root_ca_file: 'ca', tls_cert: 'cert', tls_key: 'key' }[name]!] = readFile(value as string, bad)
       }
       continue
