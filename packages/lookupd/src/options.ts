@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { LOG_LEVELS, hostAndPort, type LogLevelName } from '@nsqts/protocol'
+import { isLogLevel, hostAndPort, type LogLevelName } from '@nsqts/protocol'
 
 /** nsqlookupd's settings. Durations are in milliseconds; addresses are NSQ's `host:port` (port 0 picks a free port). */
 export interface LookupdOptions {
@@ -62,7 +62,7 @@ export function resolveLookupdOptions (partial: Partial<LookupdOptions>): Lookup
   if (!Number.isInteger(options.maxBodySize) || options.maxBodySize < 1 || options.maxBodySize > 0x7fffffff) {
     throw new Error(`maxBodySize must be an integer in 1..${0x7fffffff}`)
   }
-  if (!Object.hasOwn(LOG_LEVELS, options.logLevel)) throw new Error(`invalid log level ${String(options.logLevel)}`)
+  if (!isLogLevel(options.logLevel)) throw new Error(`invalid log level ${String(options.logLevel)}`)
   if (typeof options.logPrefix !== 'string') throw new Error('logPrefix must be a string')
   if (typeof options.httpBearerToken !== 'string') throw new Error('httpBearerToken must be a string')
   return options

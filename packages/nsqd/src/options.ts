@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { hostname } from 'node:os'
-import { LOG_LEVELS, hostAndPort, type LogLevelName } from '@nsqts/protocol'
+import { isLogLevel, hostAndPort, type LogLevelName } from '@nsqts/protocol'
 import { MAX_ATTEMPTS_LIMIT, type ChannelOverflow } from './policy.js'
 
 /** Every nsqd setting. Durations are in ms here; NSQ reports them in ns (GET /config, /info). */
@@ -196,7 +196,7 @@ export function validateOptions (o: NsqdOptions): void {
   if (o.maxDeflateLevel < 1 || o.maxDeflateLevel > 9) fail('--max-deflate-level must be [1,9]')
   if (o.memQueueSize < 0) fail('--mem-queue-size must be >= 0')
   if (o.authHttpRequestMethod !== 'get' && o.authHttpRequestMethod !== 'post') fail('--auth-http-request-method must be get or post')
-  if (!Object.hasOwn(LOG_LEVELS, o.logLevel)) fail(`invalid log level ${String(o.logLevel)}`)
+  if (!isLogLevel(o.logLevel)) fail(`invalid log level ${String(o.logLevel)}`)
   for (const p of o.e2eProcessingLatencyPercentiles) {
     if (!(p > 0 && p <= 1)) fail(`Invalid e2e processing latency percentile: ${p}`)
   }

@@ -12,10 +12,14 @@ export interface Logger {
   error (msg: string): void
 }
 
+/** One of LOG_LEVELS' own names: `in` would also take `constructor` and `__proto__`, from Object.prototype. */
+export function isLogLevel (name: string): name is LogLevelName {
+  return Object.hasOwn(LOG_LEVELS, name)
+}
+
 export function parseLogLevel (text: string): LogLevelName | undefined {
   const name = text.trim().toLowerCase()
-  // Own keys only: `in` would take `constructor` and `__proto__` (from Object.prototype) for levels.
-  return Object.hasOwn(LOG_LEVELS, name) ? name as LogLevelName : undefined
+  return isLogLevel(name) ? name : undefined
 }
 
 function pad (n: number, width = 2): string {
