@@ -36,7 +36,8 @@ const size = Number(args.size)
 const runfor = Number(args.runfor)
 const readfor = args.readfor === undefined ? Math.min(5, runfor) : Number(args.readfor)
 const concurrency = Number(args.concurrency)
-const nsqdBin = new URL('../packages/nsqd/dist/bin/nsqd.js', import.meta.url).pathname
+// nsqd is started as `nsqd` runs from the PATH or npx: through its bin, whose first line also sets its environment.
+const nsqdBin = new URL('../packages/nsqd/bin/nsqd.js', import.meta.url).pathname
 const benchBin = new URL('../packages/cli/dist/bin/nsq_bench.js', import.meta.url).pathname
 const sharedBench = new URL('../../shared/bench/', import.meta.url).pathname
 const floorScript = join(sharedBench, 'node_floor.mjs')
@@ -103,9 +104,12 @@ async function startServer (mode) {
   if (mode === 'floor') return startFloor()
   const extra = [...MODES[mode], ...(args['nsqd-args'] === '' ? [] : args['nsqd-args'].split(' '))]
   const dataPath = mkdtempSync(join(tmpdir(), 'nsqts-bench-'))
-  const prof = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`]
-  const child = spawn(process.execPath, [...prof, nsqdBin, '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0',
-    `--data-path=${dataPath}`, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const nsqdArgs = ['--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', `--data-path=${dataPath}`, ...extra]
+  // node takes --cpu-prof only on its command line, so a profiled nsqd runs without the bin's environment.
+  const [file, argv] = args['cpu-prof'] === undefined
+    ? [nsqdBin, nsqdArgs]
+    : [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`, nsqdBin, ...nsqdArgs]]
+  const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
   const { tcp: tcpPort, http: httpPort } = await readDaemonLog(child, 'nsqd').ports
   // As NSQ's bench.sh: the channel exists before the writer starts, so every message is queued for it.
   for (const path of ['/topic/create?topic=sub_bench', '/channel/create?topic=sub_bench&channel=ch']) {

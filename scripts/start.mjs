@@ -13,10 +13,13 @@ const { values: args } = parseArgs({
   },
 })
 const root = new URL('../', import.meta.url)
-const bin = (pkg, name) => new URL(`packages/${pkg}/dist/bin/${name}.js`, root).pathname
+// Each daemon runs through its package's bin, as it does by name from the PATH or npx (the bin's first line may set
+// its environment); `built` is what the bin loads.
+const bin = (pkg, name) => new URL(`packages/${pkg}/bin/${name}.js`, root).pathname
+const built = (pkg, name) => new URL(`packages/${pkg}/dist/bin/${name}.js`, root).pathname
 const colors = [36, 33, 32, 35, 34, 31]
 
-const procs = [{ name: 'nsqlookupd', bin: bin('lookupd', 'nsqlookupd'), args: ['--tcp-address=0.0.0.0:4160', '--http-address=0.0.0.0:4161', '--broadcast-address=127.0.0.1'] }]
+const procs = [{ name: 'nsqlookupd', bin: bin('lookupd', 'nsqlookupd'), built: built('lookupd', 'nsqlookupd'), args: ['--tcp-address=0.0.0.0:4160', '--http-address=0.0.0.0:4161', '--broadcast-address=127.0.0.1'] }]
 const nodes = Math.max(1, Number(args['nsqd-nodes']))
 for (let i = 0; i < nodes; i++) {
   const dataPath = i === 0 ? args['data-dir'] : `${args['data-dir']}/nsqd${i + 1}`
@@ -24,12 +27,13 @@ for (let i = 0; i < nodes; i++) {
   procs.push({
     name: i === 0 ? 'nsqd' : `nsqd${i + 1}`,
     bin: bin('nsqd', 'nsqd'),
+    built: built('nsqd', 'nsqd'),
     args: [`--tcp-address=0.0.0.0:${4150 + 100 * i}`, `--http-address=0.0.0.0:${4151 + 100 * i}`, `--https-address=0.0.0.0:${4152 + 100 * i}`,
       '--broadcast-address=127.0.0.1', '--lookupd-tcp-address=127.0.0.1:4160', `--data-path=${dataPath}`,
       ...(args.durable ? ['--durable'] : [])],
   })
 }
-procs.push({ name: 'nsqadmin', bin: bin('admin-ui', 'nsqadmin'), args: ['--http-address=0.0.0.0:4171', '--lookupd-http-address=127.0.0.1:4161'] })
+procs.push({ name: 'nsqadmin', bin: bin('admin-ui', 'nsqadmin'), built: built('admin-ui', 'nsqadmin'), args: ['--http-address=0.0.0.0:4171', '--lookupd-http-address=127.0.0.1:4161'] })
 
 const width = Math.max(...procs.map((p) => p.name.length))
 const children = []
@@ -45,11 +49,11 @@ function prefixLines (name, color, stream, out) {
 }
 
 for (const [i, p] of procs.entries()) {
-  if (!existsSync(p.bin)) {
-    console.log(`${p.name.padEnd(width)} | not built in this checkout (${p.bin}); skipped`)
+  if (!existsSync(p.built)) {
+    console.log(`${p.name.padEnd(width)} | not built in this checkout (${p.built}); skipped`)
     continue
   }
-  const child = spawn(process.execPath, [p.bin, ...p.args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(p.bin, p.args, { stdio: ['ignore', 'pipe', 'pipe'] })
   prefixLines(p.name, colors[i % colors.length], child.stdout, process.stdout)
   prefixLines(p.name, colors[i % colors.length], child.stderr, process.stdout)
   child.on('exit', (code, signal) => {

@@ -5,8 +5,11 @@ import { commands, FrameDecoder, FrameType, MAGIC_V2 } from '@nsqts/protocol'
 /** Helpers for tests that run nsqd as its own process (built: `npx tsc -b` first) and talk to it over TCP. */
 
 const BIN = new URL('../dist/bin/nsqd.js', import.meta.url).pathname
+/** The package's bin, as the PATH or npx runs it (its first line starts node). */
+const LAUNCHER = new URL('../bin/nsqd.js', import.meta.url).pathname
 
 export interface Daemon {
+  pid: number
   tcpPort: number
   httpUrl: string
   readonly log: string
@@ -22,10 +25,16 @@ export function killLeftovers (): void {
   running.clear()
 }
 
-/** Starts nsqd on 127.0.0.1 free ports; resolves once it logged both listening addresses. */
-export async function spawnNsqd (dataPath: string, args: string[] = []): Promise<Daemon> {
-  const child = spawn(process.execPath, [BIN, '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0',
-    '--broadcast-address=127.0.0.1', `--data-path=${dataPath}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+/**
+ * Starts nsqd on 127.0.0.1 free ports; resolves once it logged both listening addresses. `throughBin` runs the
+ * package's bin as an executable instead of node with the build.
+ */
+export async function spawnNsqd (dataPath: string, args: string[] = [], throughBin = false): Promise<Daemon> {
+  const nsqdArgs = ['--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', '--broadcast-address=127.0.0.1',
+    `--data-path=${dataPath}`, ...args]
+  const child = throughBin
+    ? spawn(LAUNCHER, nsqdArgs, { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(process.execPath, [BIN, ...nsqdArgs], { stdio: ['ignore', 'ignore', 'pipe'] })
   running.add(child)
   let log = ''
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
@@ -42,6 +51,7 @@ export async function spawnNsqd (dataPath: string, args: string[] = []): Promise
     void exited.then((code) => reject(new Error(`nsqd exited (${code}) before listening:\n${log}`)))
   })
   return {
+    pid: child.pid as number,
     tcpPort: ports.tcp,
     httpUrl: `http://127.0.0.1:${ports.http}`,
     get log () { return log },
