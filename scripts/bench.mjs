@@ -36,7 +36,7 @@ const size = Number(args.size)
 const runfor = Number(args.runfor)
 const readfor = args.readfor === undefined ? Math.min(5, runfor) : Number(args.readfor)
 const concurrency = Number(args.concurrency)
-// nsqd is started as `nsqd` runs from the PATH or npx: through its bin, whose first line also sets its environment.
+// nsqd is started as `nsqd` runs from the PATH or npx: through its bin, which also sets its environment (bin/nsqd.js).
 const nsqdBin = new URL('../packages/nsqd/bin/nsqd.js', import.meta.url).pathname
 const benchBin = new URL('../packages/cli/dist/bin/nsq_bench.js', import.meta.url).pathname
 const sharedBench = new URL('../../shared/bench/', import.meta.url).pathname

@@ -13,8 +13,8 @@ const { values: args } = parseArgs({
   },
 })
 const root = new URL('../', import.meta.url)
-// Each daemon runs through its package's bin, as it does by name from the PATH or npx (the bin's first line may set
-// its environment); `built` is what the bin loads.
+// Each daemon runs through its package's bin, as it does by name from the PATH or npx (a bin may set its
+// environment first, as nsqd's does); `built` is what the bin loads.
 const bin = (pkg, name) => new URL(`packages/${pkg}/bin/${name}.js`, root).pathname
 const built = (pkg, name) => new URL(`packages/${pkg}/dist/bin/${name}.js`, root).pathname
 const colors = [36, 33, 32, 35, 34, 31]

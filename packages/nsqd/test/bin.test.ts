@@ -10,15 +10,25 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true })
 })
 
+/** nsqd started by its bin, as the PATH and npx start it: its environment, and that it serves. */
+async function environmentThroughBin (env: NodeJS.ProcessEnv): Promise<string[]> {
+  const dataPath = await mkdtemp(join(tmpdir(), 'nsqts-bin-'))
+  dirs.push(dataPath)
+  const nsqd = await spawnNsqd(dataPath, [], { throughBin: true, env })
+  // sh execs node: the pid spawned is nsqd's own.
+  const environ = (await readFile(`/proc/${nsqd.pid}/environ`, 'utf8')).split('\0')
+  expect(await (await fetch(`${nsqd.httpUrl}/ping`)).text()).toBe('OK')
+  expect(await nsqd.stop('SIGTERM')).toBe(0)
+  return environ
+}
+
 describe('the nsqd bin', () => {
   it('starts nsqd with two malloc arenas, which glibc takes only from the environment', async () => {
-    const dataPath = await mkdtemp(join(tmpdir(), 'nsqts-bin-'))
-    dirs.push(dataPath)
-    const nsqd = await spawnNsqd(dataPath, [], true)
-    // The shebang's env replaces itself with node: the pid spawned is nsqd's own.
-    const environ = (await readFile(`/proc/${nsqd.pid}/environ`, 'utf8')).split('\0')
-    expect(environ).toContain('MALLOC_ARENA_MAX=2')
-    expect(await (await fetch(`${nsqd.httpUrl}/ping`)).text()).toBe('OK')
-    expect(await nsqd.stop('SIGTERM')).toBe(0)
+    const { MALLOC_ARENA_MAX: _, ...env } = process.env
+    expect(await environmentThroughBin(env)).toContain('MALLOC_ARENA_MAX=2')
+  })
+
+  it("keeps an operator's own MALLOC_ARENA_MAX", async () => {
+    expect(await environmentThroughBin({ ...process.env, MALLOC_ARENA_MAX: '4' })).toContain('MALLOC_ARENA_MAX=4')
   })
 })

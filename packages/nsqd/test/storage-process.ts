@@ -25,16 +25,19 @@ export function killLeftovers (): void {
   running.clear()
 }
 
-/**
- * Starts nsqd on 127.0.0.1 free ports; resolves once it logged both listening addresses. `throughBin` runs the
- * package's bin as an executable instead of node with the build.
- */
-export async function spawnNsqd (dataPath: string, args: string[] = [], throughBin = false): Promise<Daemon> {
+export interface NsqdSpawnOptions {
+  /** Run the package's bin as an executable instead of node with the build. */
+  throughBin?: boolean
+  env?: NodeJS.ProcessEnv
+}
+
+/** Starts nsqd on 127.0.0.1 free ports; resolves once it logged both listening addresses. */
+export async function spawnNsqd (dataPath: string, args: string[] = [], opts: NsqdSpawnOptions = {}): Promise<Daemon> {
   const nsqdArgs = ['--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', '--broadcast-address=127.0.0.1',
     `--data-path=${dataPath}`, ...args]
-  const child = throughBin
-    ? spawn(LAUNCHER, nsqdArgs, { stdio: ['ignore', 'ignore', 'pipe'] })
-    : spawn(process.execPath, [BIN, ...nsqdArgs], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const how: { stdio: ['ignore', 'ignore', 'pipe'], env: NodeJS.ProcessEnv } =
+    { stdio: ['ignore', 'ignore', 'pipe'], env: opts.env ?? process.env }
+  const child = opts.throughBin === true ? spawn(LAUNCHER, nsqdArgs, how) : spawn(process.execPath, [BIN, ...nsqdArgs], how)
   running.add(child)
   let log = ''
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
