@@ -37,7 +37,9 @@ export async function spawnNsqd (dataPath: string, args: string[] = [], opts: Ns
     `--data-path=${dataPath}`, ...args]
   const how: { stdio: ['ignore', 'ignore', 'pipe'], env: NodeJS.ProcessEnv } =
     { stdio: ['ignore', 'ignore', 'pipe'], env: opts.env ?? process.env }
-  const child = opts.throughBin === true ? spawn(LAUNCHER, nsqdArgs, how) : spawn(process.execPath, [BIN, ...nsqdArgs], how)
+  const child = opts.throughBin === true
+    ? spawn(LAUNCHER, nsqdArgs, how)
+    : spawn(process.execPath, [BIN, ...nsqdArgs], how)
   running.add(child)
   let log = ''
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
