@@ -214,6 +214,27 @@ describe('on the wire', () => {
     expect(closedByServer).toBe(true)
   })
 
+  it('a Host header missing from HTTP/1.1, repeated or malformed gets the 400 with Go\'s detail, and the connection closes', async () => {
+    const goRefusal = (text: string): string =>
+      `HTTP/1.1 ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${text}`
+    for (const [head, text] of [
+      ['GET /ping HTTP/1.1\r\n\r\n', '400 Bad Request: missing required Host header'],
+      ['GET /ping HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n', '400 Bad Request: too many Host headers'],
+      ['GET /ping HTTP/1.0\r\nHost: a b\r\n\r\n', '400 Bad Request: malformed Host header'],
+      // The path is parsed before the headers are looked at.
+      ['GET /p%zz HTTP/1.1\r\n\r\n', '400 Bad Request'],
+    ] as const) {
+      const { text: answer, closedByServer } = await rawExchange(d, Buffer.from(head))
+      expect(answer, head).toBe(goRefusal(text))
+      expect(closedByServer, head).toBe(true)
+    }
+    // HTTP/1.0 needs no Host; a host of Go's bytes (an IPv6 literal and a port here) passes.
+    for (const head of ['GET /ping HTTP/1.0\r\n\r\n', 'GET /ping HTTP/1.1\r\nHost: [::1]:4151\r\nConnection: close\r\n\r\n']) {
+      const { text } = await rawExchange(d, Buffer.from(head))
+      expect(text, head).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nOK$/)
+    }
+  })
+
   it('headers past the parser\'s limit get Go\'s plain 431', async () => {
     const head = `GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`
     const { text, closedByServer } = await rawExchange(d, Buffer.from(head))

@@ -53,6 +53,26 @@ function guards (nsqd: HttpBroker, secure: boolean): Guard[] {
   return list
 }
 
+/** The bytes Go's server takes in a Host header. */
+const GO_HOST = /^[0-9A-Za-z!$%&'()*+,\-.:;=[\]_~]*$/
+
+/**
+ * Go's server refuses an HTTP/1.1 request without a Host header, any with more than one (Node keeps the first) and
+ * one whose Host has a byte no host or port has.
+ */
+function goHostProblem (req: IncomingMessage): string | undefined {
+  const hosts: string[] = []
+  const raw = req.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() === 'host') hosts.push(raw[i + 1] as string)
+  }
+  const atLeast11 = req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
+  if (hosts.length === 0 && atLeast11) return 'missing required Host header'
+  if (hosts.length > 1) return 'too many Host headers'
+  if (hosts.length === 1 && !GO_HOST.test(hosts[0] as string)) return 'malformed Host header'
+  return undefined
+}
+
 export function buildHttpApi (nsqd: HttpBroker, secure: boolean): HttpApi {
   const routes = new RouteTable()
   pingRoutes(routes, nsqd)
@@ -94,7 +114,12 @@ export function buildHttpApi (nsqd: HttpBroker, secure: boolean): HttpApi {
     // Go routes on the decoded path, and its server refuses a request whose path does not decode.
     const path = unescape(q === -1 ? url : url.slice(0, q), false)
     if (path === undefined) {
-      await sendGoBadRequest(call)
+      sendGoBadRequest(call)
+      return
+    }
+    const hostProblem = goHostProblem(call.req)
+    if (hostProblem !== undefined) {
+      sendGoBadRequest(call, hostProblem)
       return
     }
     const match = routes.match(call.req.method ?? 'GET', path)

@@ -208,9 +208,20 @@ export function sendPlain (call: HttpCall, status: number, text: string): Promis
   return send(call, status, [], text, { sniffed: TEXT_TYPE })
 }
 
-/** What Go's server answers, and then closes, for a request line it cannot parse (a bad %-escape in the path). */
-export function sendGoBadRequest (call: HttpCall): Promise<void> {
-  return send(call, 400, ['Content-Type', TEXT_TYPE], '400 Bad Request', { close: true })
+/**
+ * What Go's server itself answers, and then closes, to a request it refuses before any handler (a path that does not
+ * decode, a Host header missing or repeated): `400 Bad Request`, with Go's detail in the status line and the body when
+ * it gives one, and neither Date nor Content-Length.
+ */
+export function sendGoBadRequest (call: HttpCall, detail?: string): void {
+  const { req, res } = call
+  const text = detail === undefined ? '400 Bad Request' : `400 Bad Request: ${detail}`
+  res.sendDate = false
+  // No length then: the body ends with the connection.
+  res.useChunkedEncodingByDefault = false
+  lingerOnClose(req)
+  res.writeHead(400, text.slice(4), ['Content-Type', TEXT_TYPE, 'Connection', 'close'])
+  res.end(text)
 }
 
 // ---- query ----

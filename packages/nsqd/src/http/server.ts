@@ -45,10 +45,10 @@ export class HttpServer {
   async listen (at: Address): Promise<void> {
     observeGc()
     const api = buildHttpApi(this.nsqd, this.tls !== undefined)
-    // Go sets no time limit on a request.
+    // Go sets no time limit on a request, and answers a missing Host header itself (app.ts), as Node would not.
     const server = this.tls === undefined
-      ? createServer({ requestTimeout: 0 }, api)
-      : createHttpsServer({ ...this.tls, requestTimeout: 0 }, api)
+      ? createServer({ requestTimeout: 0, requireHostHeader: false }, api)
+      : createHttpsServer({ ...this.tls, requestTimeout: 0, requireHostHeader: false }, api)
     // Go keeps idle keep-alive connections for as long as the client does; clients pool them.
     server.keepAliveTimeout = 0
     // Node would answer `Expect: 100-continue` at once; Go only when the handler reads the body (see readBody).
