@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect } from 'node:net'
 import { Registry } from 'prom-client'
 import { silentLogger } from '@nsqts/protocol'
 import { buildHttpApp, buildRouter, RegistrationDB } from '../src/internal.js'
@@ -68,6 +69,44 @@ describe('NSQ\'s router (julienschmidt/httprouter) around the routes', () => {
       expect(answer.headers, method).toContainEqual(['Allow', 'GET, OPTIONS'])
     }
     expect((await get('/bogus', 'PURGE')).body).toBe('{"message":"NOT_FOUND"}')
+  })
+})
+
+/** Sends `request` as it is and reads the answer until the server closes (`closed` false if it did not in 3 s). */
+async function exchange (request: string): Promise<{ text: string, closed: boolean }> {
+  const socket = connect(lookupd.httpAddress.port, '127.0.0.1')
+  const chunks: Buffer[] = []
+  socket.on('data', (c: Buffer) => chunks.push(c))
+  socket.on('error', () => {})
+  socket.write(request)
+  const closed = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 3000)
+    socket.on('close', () => { clearTimeout(timer); resolve(true) })
+  })
+  socket.destroy()
+  return { text: Buffer.concat(chunks).toString('latin1'), closed }
+}
+
+describe('requests Go\'s server refuses before routing', () => {
+  const goRefusal = (text: string): string =>
+    `HTTP/1.1 ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${text}`
+
+  it('a Host header missing from HTTP/1.1, repeated or malformed: 400 with Go\'s detail, then a close', async () => {
+    for (const [head, text] of [
+      ['GET /ping HTTP/1.1\r\n\r\n', '400 Bad Request: missing required Host header'],
+      ['GET /ping HTTP/1.1\r\nHost: a\r\nHOST: a\r\n\r\n', '400 Bad Request: too many Host headers'],
+      ['GET /ping HTTP/1.0\r\nHost: a\tb\r\n\r\n', '400 Bad Request: malformed Host header'],
+      ['GET /%zz HTTP/1.1\r\n\r\n', '400 Bad Request'],
+    ] as const) {
+      expect(await exchange(head), head).toEqual({ text: goRefusal(text), closed: true })
+    }
+    expect((await exchange('GET /ping HTTP/1.0\r\n\r\n')).text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nOK$/)
+  })
+
+  it('a request that does not parse: Go\'s plain 400, or 431 for headers past the limit, then a close', async () => {
+    expect(await exchange('GET /ping HTTP/1.1\r\nHost x\r\n\r\n')).toEqual({ text: goRefusal('400 Bad Request'), closed: true })
+    const big = `GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`
+    expect(await exchange(big)).toEqual({ text: goRefusal('431 Request Header Fields Too Large'), closed: true })
   })
 })
 

@@ -100,3 +100,25 @@ export function goAllow (routed: Iterable<string>, method: string): string {
   for (const m of routed) if (m !== method && m !== 'OPTIONS') methods.add(m)
   return methods.size === 0 ? '' : [...methods, 'OPTIONS'].sort().join(', ')
 }
+
+/** The bytes Go's server takes in a Host header (httpguts' validHostByte): those of a host, an IPv6 literal, a port. */
+const GO_HOST_BYTES = /^[0-9A-Za-z!$%&'()*+,\-.:;=[\]_~]*$/
+
+/**
+ * Go's server refuses a request for its Host headers before any handler sees it, with `400 Bad Request: <detail>`:
+ * an HTTP/1.1 request without one, any request with more than one (Node keeps the first), or one holding a byte no
+ * host has. The detail, or undefined when Go takes the request. `rawHeaders` as Node gives them: name, value, ...
+ */
+export function goHostProblem (rawHeaders: readonly string[], versionMajor: number, versionMinor: number):
+string | undefined {
+  const hosts: string[] = []
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).toLowerCase() === 'host') hosts.push(rawHeaders[i + 1] as string)
+  }
+  if (hosts.length === 0 && (versionMajor > 1 || (versionMajor === 1 && versionMinor >= 1))) {
+    return 'missing required Host header'
+  }
+  if (hosts.length > 1) return 'too many Host headers'
+  if (hosts.length === 1 && !GO_HOST_BYTES.test(hosts[0] as string)) return 'malformed Host header'
+  return undefined
+}

@@ -34,7 +34,8 @@ export type {
   OverflowAction, ChannelPolicy, TopicPolicy, PeekedMessage, PeekResponse, RedriveResponse,
 } from './http-types.js'
 export {
-  goUnescape, goParseQuery, goCleanPath, goRouterRedirect, goRedirectStatus, goRedirectBody, goAllow,
+  goUnescape, goParseQuery, goCleanPath, goRouterRedirect, goRedirectStatus, goRedirectBody, goAllow, goHostProblem,
 } from './go-http.js'
+export { LINGER_MS, refuseUnparsableRequest } from './go-http-refusal.js'
 export { formatGoDuration, goHtmlSafe, goWellFormed, goJsonString, goJson } from './go-text.js'
 export type { GoJson } from './go-text.js'

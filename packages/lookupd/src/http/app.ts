@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { formatGoDuration, type Logger } from '@nsqts/protocol'
+import { formatGoDuration, goHostProblem, refuseUnparsableRequest, type Logger } from '@nsqts/protocol'
 import { formatRemoteAddress } from '../tcp.js'
-import { GO_BAD_REQUEST, v1Error, type RawResponse, type Router } from './router.js'
+import { goBadRequest, v1Error, type RawResponse, type Router } from './router.js'
 import { parseQuery, parseRequestTarget } from './url.js'
 
 /**
@@ -19,10 +19,13 @@ export function buildHttpApp (router: Router, logger: Logger, bearerToken = ''):
   const authorized = bearerCheck(bearerToken)
   const app = fastify({
     logger: false,
+    // Go's server answers a missing Host header itself, with its own text (serve).
+    http: { requireHostHeader: false },
+    clientErrorHandler: refuseUnparsableRequest,
     // A path that is not valid %-encoding: Go's server refuses the request line itself.
     frameworkErrors: (_err, request, reply) => {
       reply.hijack()
-      finish(request.raw, reply.raw, GO_BAD_REQUEST, process.hrtime.bigint(), logger)
+      finish(request.raw, reply.raw, goBadRequest(), process.hrtime.bigint(), logger)
     },
   })
   // nsqlookupd never reads request bodies; leave them unread (Node discards them) whatever their content type.
@@ -66,8 +69,11 @@ async function serve (
   const method = req.method ?? 'GET'
   const target = parseRequestTarget(req.url ?? '/')
   let response: RawResponse
-  if (target === undefined) {
-    response = GO_BAD_REQUEST
+  const hostProblem = target === undefined
+    ? undefined
+    : goHostProblem(req.rawHeaders, req.httpVersionMajor, req.httpVersionMinor)
+  if (target === undefined || hostProblem !== undefined) {
+    response = goBadRequest(hostProblem)
   } else if (!authorized(req)) {
     response = UNAUTHORIZED
   } else {
@@ -90,9 +96,16 @@ function finish (
 ): void {
   const headers: string[] = []
   for (const [name, value] of response.headers) headers.push(name, value)
-  headers.push('Content-Length', String(response.body.length))
   if (!res.headersSent) {
-    res.writeHead(response.status, headers)
+    if (response.goServerReason === undefined) {
+      headers.push('Content-Length', String(response.body.length))
+      res.writeHead(response.status, headers)
+    } else {
+      res.sendDate = false
+      // No length then: the body ends with the connection.
+      res.useChunkedEncodingByDefault = false
+      res.writeHead(response.status, response.goServerReason, headers)
+    }
     res.end(response.body)
   }
   const elapsed = formatGoDuration(Number(process.hrtime.bigint() - started))

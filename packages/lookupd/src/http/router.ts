@@ -6,6 +6,8 @@ export interface RawResponse {
   readonly status: number
   readonly headers: ReadonlyArray<readonly [string, string]>
   readonly body: Buffer
+  /** Go's server writes it itself, not a handler: with a reason phrase of its own and neither Date nor Content-Length. */
+  readonly goServerReason?: string
 }
 
 export interface ApiRequest {
@@ -45,11 +47,18 @@ export function v1Error (
   return { ...response, headers: [...extraHeaders, ...response.headers] }
 }
 
-/** What Go's HTTP server sends, and then closes, for a request line it cannot parse. */
-export const GO_BAD_REQUEST: RawResponse = {
-  status: 400,
-  headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Connection', 'close']],
-  body: Buffer.from('400 Bad Request'),
+/**
+ * What Go's HTTP server itself sends, and then closes, for a request it refuses before routing: a request line it
+ * cannot parse, or Host headers it does not take (`detail`, which Go adds to the status line and the body).
+ */
+export function goBadRequest (detail?: string): RawResponse {
+  const text = detail === undefined ? '400 Bad Request' : `400 Bad Request: ${detail}`
+  return {
+    status: 400,
+    headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Connection', 'close']],
+    body: Buffer.from(text),
+    goServerReason: text.slice(4),
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
-import { formatGoDuration, joinHostPort } from '@nsqts/protocol'
+import { formatGoDuration, goHostProblem, joinHostPort } from '@nsqts/protocol'
 import type { HttpBroker } from './broker.js'
 import { HttpError, RequestAborted, sendGoBadRequest, sendV1Error, sendV1Json } from './respond.js'
 import { TlsRequired } from '../tcp/tls.js'
@@ -53,26 +53,6 @@ function guards (nsqd: HttpBroker, secure: boolean): Guard[] {
   return list
 }
 
-/** The bytes Go's server takes in a Host header. */
-const GO_HOST = /^[0-9A-Za-z!$%&'()*+,\-.:;=[\]_~]*$/
-
-/**
- * Go's server refuses an HTTP/1.1 request without a Host header, any with more than one (Node keeps the first) and
- * one whose Host has a byte no host or port has.
- */
-function goHostProblem (req: IncomingMessage): string | undefined {
-  const hosts: string[] = []
-  const raw = req.rawHeaders
-  for (let i = 0; i < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() === 'host') hosts.push(raw[i + 1] as string)
-  }
-  const atLeast11 = req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
-  if (hosts.length === 0 && atLeast11) return 'missing required Host header'
-  if (hosts.length > 1) return 'too many Host headers'
-  if (hosts.length === 1 && !GO_HOST.test(hosts[0] as string)) return 'malformed Host header'
-  return undefined
-}
-
 export function buildHttpApi (nsqd: HttpBroker, secure: boolean): HttpApi {
   const routes = new RouteTable()
   pingRoutes(routes, nsqd)
@@ -117,7 +97,7 @@ export function buildHttpApi (nsqd: HttpBroker, secure: boolean): HttpApi {
       sendGoBadRequest(call)
       return
     }
-    const hostProblem = goHostProblem(call.req)
+    const hostProblem = goHostProblem(call.req.rawHeaders, call.req.httpVersionMajor, call.req.httpVersionMinor)
     if (hostProblem !== undefined) {
       sendGoBadRequest(call, hostProblem)
       return

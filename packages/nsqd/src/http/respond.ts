@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { HttpCall } from './router.js'
-import { goHtmlSafe } from '@nsqts/protocol'
+import { goHtmlSafe, LINGER_MS } from '@nsqts/protocol'
 import { parseQuery, type QueryValues } from './query.js'
 
 /**
@@ -39,8 +39,6 @@ export function goJson (value: unknown): string {
  * left it answers with `Connection: close` instead.
  */
 const MAX_POST_HANDLER_READ = 256 * 1024
-/** How long a connection we close keeps draining what the client still sends, so that our answer is not lost. */
-export const LINGER_MS = 500
 
 /** Bytes of each request's body taken by readBody. */
 const consumed = new WeakMap<IncomingMessage, number>()

@@ -1,0 +1,25 @@
+import type { Duplex } from 'node:stream'
+
+/** How long a connection a daemon closes keeps draining what the client still sends, so that the answer is not lost. */
+export const LINGER_MS = 500
+
+const GO_ERROR_HEADERS = '\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n'
+
+/**
+ * Answers as Go's HTTP server does a request Node's parser refused (the server's `clientError`): `431` for headers
+ * past the limit, else `400 Bad Request`, as plain text, then a close. Node's own answer has no body, fastify's is
+ * JSON.
+ */
+export function refuseUnparsableRequest (err: Error & { code?: string }, socket: Duplex): void {
+  // The parser reports every later chunk too: the answer goes once.
+  if (!socket.writable) return
+  if (err.code === 'ECONNRESET') {
+    socket.destroy()
+    return
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
+  // Half-closed, and what the client still sends is dropped for a moment, as Go does: closing at once with its
+  // bytes unread would reset the connection, and the reset can overtake the answer.
+  socket.end(`HTTP/1.1 ${status}${GO_ERROR_HEADERS}${status}`)
+  setTimeout(() => socket.destroy(), LINGER_MS).unref()
+}
