@@ -213,6 +213,7 @@ export function sendPlain (call: HttpCall, status: number, text: string): Promis
  */
 export function sendGoBadRequest (call: HttpCall, detail?: string): void {
   const { req, res } = call
+  if (res.headersSent || res.destroyed) return
   const text = detail === undefined ? '400 Bad Request' : `400 Bad Request: ${detail}`
   res.sendDate = false
   // No length then: the body ends with the connection.
