@@ -114,6 +114,29 @@ describe('against our nsqd and nsqlookupd', () => {
     expect((await get<{ channel_name: string }>('/api/topics/direct/c1')).body.channel_name).toBe('c1')
   })
 
+  it('answers as Go\'s server does, then closes: Host headers missing, repeated or malformed, and unparsable requests', async () => {
+    const a = new NSQAdmin({ httpAddress: '127.0.0.1:0', nsqdHttpAddresses: ['127.0.0.1:1'], logger: silentLogger })
+    await a.start()
+    closers.push(async () => { await a.close() })
+    const exchange = async (request: string): Promise<string> => {
+      const socket = connect(a.httpAddress.port, '127.0.0.1')
+      socket.on('error', () => {})
+      const chunks: Buffer[] = []
+      socket.on('data', (c: Buffer) => chunks.push(c))
+      socket.write(request)
+      await once(socket, 'close')
+      return Buffer.concat(chunks).toString('latin1')
+    }
+    const goRefusal = (text: string): string =>
+      `HTTP/1.1 ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${text}`
+    expect(await exchange('GET /ping HTTP/1.1\r\n\r\n')).toBe(goRefusal('400 Bad Request: missing required Host header'))
+    expect(await exchange('GET /api/topics HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n'))
+      .toBe(goRefusal('400 Bad Request: too many Host headers'))
+    expect(await exchange('GET /ping HTTP/1.0\r\nHost: a/b\r\n\r\n')).toBe(goRefusal('400 Bad Request: malformed Host header'))
+    expect(await exchange('GET /ping HTTP/1.1\r\nHost x\r\n\r\n')).toBe(goRefusal('400 Bad Request'))
+    expect(await exchange('GET /ping HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nOK$/)
+  })
+
   it('close() returns while a browser holds a connection with a request half sent', async () => {
     const a = new NSQAdmin({ httpAddress: '127.0.0.1:0', nsqdHttpAddresses: ['127.0.0.1:1'], logger: silentLogger })
     await a.start()

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 
 /** How long a connection a daemon closes keeps draining what the client still sends, so that the answer is not lost. */
@@ -22,4 +23,18 @@ export function refuseUnparsableRequest (err: Error & { code?: string }, socket:
   // bytes unread would reset the connection, and the reset can overtake the answer.
   socket.end(`HTTP/1.1 ${status}${GO_ERROR_HEADERS}${status}`)
   setTimeout(() => socket.destroy(), LINGER_MS).unref()
+}
+
+/**
+ * Answers as Go's HTTP server itself does, then closes, a request it refuses before any handler: a request line it
+ * cannot parse (no `detail`) or Host headers it does not take (`detail`, see goHostProblem, which Go puts in the status
+ * line and the body). Go writes it without Date or Content-Length.
+ */
+export function answerGoBadRequest (res: ServerResponse, detail?: string): void {
+  const text = detail === undefined ? '400 Bad Request' : `400 Bad Request: ${detail}`
+  res.sendDate = false
+  // No length then: the body ends with the connection.
+  res.useChunkedEncodingByDefault = false
+  res.writeHead(400, text.slice(4), ['Content-Type', 'text/plain; charset=utf-8', 'Connection', 'close'])
+  res.end(text)
 }

@@ -36,6 +36,6 @@ export type {
 export {
   goUnescape, goParseQuery, goCleanPath, goRouterRedirect, goRedirectStatus, goRedirectBody, goAllow, goHostProblem,
 } from './go-http.js'
-export { LINGER_MS, refuseUnparsableRequest } from './go-http-refusal.js'
+export { LINGER_MS, answerGoBadRequest, refuseUnparsableRequest } from './go-http-refusal.js'
 export { formatGoDuration, goHtmlSafe, goWellFormed, goJsonString, goJson } from './go-text.js'
 export type { GoJson } from './go-text.js'

@@ -3,7 +3,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type onRequestAsyncHookHandler } from 'fastify'
 import fastifyStatic from '@fastify/static'
-import { LOG_LEVELS, parseLogLevel } from '@nsqts/protocol'
+import {
+  answerGoBadRequest, goHostProblem, LOG_LEVELS, parseLogLevel, refuseUnparsableRequest,
+} from '@nsqts/protocol'
 import { registerApi, sendJson, type ApiContext } from './api.js'
 import { ApiError } from './errors.js'
 import { inCidr } from './options.js'
@@ -34,7 +36,21 @@ function pageConfig (ctx: AppContext, isAdmin: boolean): string {
 export async function buildAdminApp (ctx: AppContext): Promise<FastifyInstance> {
   // close() ends every connection, not only idle ones: a browser's preconnected or half-sent socket would otherwise
   // hold the shutdown until its headers timeout.
-  const app = Fastify({ logger: false, forceCloseConnections: true, routerOptions: { ignoreTrailingSlash: true } })
+  const app = Fastify({
+    logger: false,
+    forceCloseConnections: true,
+    routerOptions: { ignoreTrailingSlash: true },
+    // Go's server answers these itself, before any of nsqadmin's handlers, in its own words (onRequest below).
+    http: { requireHostHeader: false },
+    clientErrorHandler: refuseUnparsableRequest,
+  })
+  app.addHook('onRequest', async (request, reply) => {
+    const { rawHeaders, httpVersionMajor, httpVersionMinor } = request.raw
+    const problem = goHostProblem(rawHeaders, httpVersionMajor, httpVersionMinor)
+    if (problem === undefined) return
+    reply.hijack()
+    answerGoBadRequest(reply.raw, problem)
+  })
   // nsqadmin reads bodies as JSON whatever the Content-Type (curl -d sends form encoding), and reports bad JSON itself.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => { done(null, body) })

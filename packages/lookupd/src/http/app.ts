@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { formatGoDuration, goHostProblem, refuseUnparsableRequest, type Logger } from '@nsqts/protocol'
+import { answerGoBadRequest, formatGoDuration, goHostProblem, refuseUnparsableRequest, type Logger } from '@nsqts/protocol'
 import { formatRemoteAddress } from '../tcp.js'
 import { goBadRequest, v1Error, type RawResponse, type Router } from './router.js'
 import { parseQuery, parseRequestTarget } from './url.js'
@@ -94,18 +94,16 @@ async function serve (
 function finish (
   req: IncomingMessage, res: ServerResponse, response: RawResponse, started: bigint, logger: Logger,
 ): void {
-  const headers: string[] = []
-  for (const [name, value] of response.headers) headers.push(name, value)
+  if (response.goRefusal !== undefined) {
+    // Go's server answers these itself: no handler runs, so NSQ logs no line for them.
+    if (!res.headersSent) answerGoBadRequest(res, response.goRefusal.detail)
+    return
+  }
   if (!res.headersSent) {
-    if (response.goServerReason === undefined) {
-      headers.push('Content-Length', String(response.body.length))
-      res.writeHead(response.status, headers)
-    } else {
-      res.sendDate = false
-      // No length then: the body ends with the connection.
-      res.useChunkedEncodingByDefault = false
-      res.writeHead(response.status, response.goServerReason, headers)
-    }
+    const headers: string[] = []
+    for (const [name, value] of response.headers) headers.push(name, value)
+    headers.push('Content-Length', String(response.body.length))
+    res.writeHead(response.status, headers)
     res.end(response.body)
   }
   const elapsed = formatGoDuration(Number(process.hrtime.bigint() - started))

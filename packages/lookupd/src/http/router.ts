@@ -6,8 +6,8 @@ export interface RawResponse {
   readonly status: number
   readonly headers: ReadonlyArray<readonly [string, string]>
   readonly body: Buffer
-  /** Go's server writes it itself, not a handler: with a reason phrase of its own and neither Date nor Content-Length. */
-  readonly goServerReason?: string
+  /** Go's server refuses the request itself, before routing: answered by answerGoBadRequest with this detail. */
+  readonly goRefusal?: { readonly detail: string | undefined }
 }
 
 export interface ApiRequest {
@@ -52,13 +52,7 @@ export function v1Error (
  * cannot parse, or Host headers it does not take (`detail`, which Go adds to the status line and the body).
  */
 export function goBadRequest (detail?: string): RawResponse {
-  const text = detail === undefined ? '400 Bad Request' : `400 Bad Request: ${detail}`
-  return {
-    status: 400,
-    headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Connection', 'close']],
-    body: Buffer.from(text),
-    goServerReason: text.slice(4),
-  }
+  return { status: 400, headers: [], body: Buffer.alloc(0), goRefusal: { detail } }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { HttpCall } from './router.js'
-import { goHtmlSafe, LINGER_MS } from '@nsqts/protocol'
+import { answerGoBadRequest, goHtmlSafe, LINGER_MS } from '@nsqts/protocol'
 import { parseQuery, type QueryValues } from './query.js'
 
 /**
@@ -214,13 +214,8 @@ export function sendPlain (call: HttpCall, status: number, text: string): Promis
 export function sendGoBadRequest (call: HttpCall, detail?: string): void {
   const { req, res } = call
   if (res.headersSent || res.destroyed) return
-  const text = detail === undefined ? '400 Bad Request' : `400 Bad Request: ${detail}`
-  res.sendDate = false
-  // No length then: the body ends with the connection.
-  res.useChunkedEncodingByDefault = false
   lingerOnClose(req)
-  res.writeHead(400, text.slice(4), ['Content-Type', TEXT_TYPE, 'Connection', 'close'])
-  res.end(text)
+  answerGoBadRequest(res, detail)
 }
 
 // ---- query ----
