@@ -91,11 +91,12 @@ describe('requests Go\'s server refuses before routing', () => {
   const goRefusal = (text: string): string =>
     `HTTP/1.1 ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${text}`
 
-  it('a Host header missing from HTTP/1.1, repeated or malformed: 400 with Go\'s detail, then a close', async () => {
+  it('Host headers missing from HTTP/1.1, repeated or malformed, and versions other than 1.x: Go\'s answer, then a close', async () => {
     for (const [head, text] of [
       ['GET /ping HTTP/1.1\r\n\r\n', '400 Bad Request: missing required Host header'],
       ['GET /ping HTTP/1.1\r\nHost: a\r\nHOST: a\r\n\r\n', '400 Bad Request: too many Host headers'],
       ['GET /ping HTTP/1.0\r\nHost: a\tb\r\n\r\n', '400 Bad Request: malformed Host header'],
+      ['GET /ping HTTP/2.0\r\nHost: a\r\n\r\n', '505 HTTP Version Not Supported'],
       ['GET /%zz HTTP/1.1\r\n\r\n', '400 Bad Request'],
     ] as const) {
       expect(await exchange(head), head).toEqual({ text: goRefusal(text), closed: true })

@@ -214,13 +214,16 @@ describe('on the wire', () => {
     expect(closedByServer).toBe(true)
   })
 
-  it('a Host header missing from HTTP/1.1, repeated or malformed gets the 400 with Go\'s detail, and the connection closes', async () => {
+  it('Host headers Go refuses, and versions other than 1.x, get Go\'s own answer, and the connection closes', async () => {
     const goRefusal = (text: string): string =>
       `HTTP/1.1 ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${text}`
     for (const [head, text] of [
       ['GET /ping HTTP/1.1\r\n\r\n', '400 Bad Request: missing required Host header'],
       ['GET /ping HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n', '400 Bad Request: too many Host headers'],
       ['GET /ping HTTP/1.0\r\nHost: a b\r\n\r\n', '400 Bad Request: malformed Host header'],
+      // Go serves HTTP/1.x only; it looks at the Host headers first.
+      ['GET /ping HTTP/2.0\r\nHost: a\r\n\r\n', '505 HTTP Version Not Supported'],
+      ['GET /ping HTTP/2.0\r\n\r\n', '400 Bad Request: missing required Host header'],
       // The path is parsed before the headers are looked at.
       ['GET /p%zz HTTP/1.1\r\n\r\n', '400 Bad Request'],
     ] as const) {

@@ -26,15 +26,13 @@ export function refuseUnparsableRequest (err: Error & { code?: string }, socket:
 }
 
 /**
- * Answers as Go's HTTP server itself does, then closes, a request it refuses before any handler: a request line it
- * cannot parse (no `detail`) or Host headers it does not take (`detail`, see goHostProblem, which Go puts in the status
- * line and the body). Go writes it without Date or Content-Length.
+ * Answers as Go's HTTP server itself does, then closes, a request it refuses before any handler: `text` is the status
+ * line's (GO_BAD_REQUEST, or what goRequestRefusal gives), and the body. Go writes it without Date or Content-Length.
  */
-export function answerGoBadRequest (res: ServerResponse, detail?: string): void {
-  const text = detail === undefined ? '400 Bad Request' : `400 Bad Request: ${detail}`
+export function answerGoRefusal (res: ServerResponse, text: string): void {
   res.sendDate = false
   // No length then: the body ends with the connection.
   res.useChunkedEncodingByDefault = false
-  res.writeHead(400, text.slice(4), ['Content-Type', 'text/plain; charset=utf-8', 'Connection', 'close'])
+  res.writeHead(Number(text.slice(0, 3)), text.slice(4), ['Content-Type', 'text/plain; charset=utf-8', 'Connection', 'close'])
   res.end(text)
 }

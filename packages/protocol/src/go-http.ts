@@ -104,21 +104,27 @@ export function goAllow (routed: Iterable<string>, method: string): string {
 /** The bytes Go's server takes in a Host header (httpguts' validHostByte): those of a host, an IPv6 literal, a port. */
 const GO_HOST_BYTES = /^[0-9A-Za-z!$%&'()*+,\-.:;=[\]_~]*$/
 
+/** Go's server's answer to a request line it cannot parse: the status line's text, which is also the body. */
+export const GO_BAD_REQUEST = '400 Bad Request'
+
 /**
- * Go's server refuses a request for its Host headers before any handler sees it, with `400 Bad Request: <detail>`:
- * an HTTP/1.1 request without one, any request with more than one (Node keeps the first), or one holding a byte no
- * host has. The detail, or undefined when Go takes the request. `rawHeaders` as Node gives them: name, value, ...
+ * What Go's server refuses itself once a request has parsed, before any handler sees it, as the text of its answer
+ * (status line and body), or undefined when Go takes the request. In Go's order: the Host headers, with `400 Bad
+ * Request: <detail>` (an HTTP/1.1 request without one, any request with more than one, where Node keeps the first,
+ * one holding a byte no host has), then a version other than HTTP/1.x, with `505 HTTP Version Not Supported`.
+ * `rawHeaders` as Node gives them: name, value, ...
  */
-export function goHostProblem (rawHeaders: readonly string[], versionMajor: number, versionMinor: number):
+export function goRequestRefusal (rawHeaders: readonly string[], versionMajor: number, versionMinor: number):
 string | undefined {
   const hosts: string[] = []
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if ((rawHeaders[i] as string).toLowerCase() === 'host') hosts.push(rawHeaders[i + 1] as string)
   }
   if (hosts.length === 0 && (versionMajor > 1 || (versionMajor === 1 && versionMinor >= 1))) {
-    return 'missing required Host header'
+    return `${GO_BAD_REQUEST}: missing required Host header`
   }
-  if (hosts.length > 1) return 'too many Host headers'
-  if (hosts.length === 1 && !GO_HOST_BYTES.test(hosts[0] as string)) return 'malformed Host header'
+  if (hosts.length > 1) return `${GO_BAD_REQUEST}: too many Host headers`
+  if (hosts.length === 1 && !GO_HOST_BYTES.test(hosts[0] as string)) return `${GO_BAD_REQUEST}: malformed Host header`
+  if (versionMajor !== 1) return '505 HTTP Version Not Supported'
   return undefined
 }

@@ -34,8 +34,9 @@ export type {
   OverflowAction, ChannelPolicy, TopicPolicy, PeekedMessage, PeekResponse, RedriveResponse,
 } from './http-types.js'
 export {
-  goUnescape, goParseQuery, goCleanPath, goRouterRedirect, goRedirectStatus, goRedirectBody, goAllow, goHostProblem,
+  goUnescape, goParseQuery, goCleanPath, goRouterRedirect, goRedirectStatus, goRedirectBody, goAllow, goRequestRefusal,
+  GO_BAD_REQUEST,
 } from './go-http.js'
-export { LINGER_MS, answerGoBadRequest, refuseUnparsableRequest } from './go-http-refusal.js'
+export { LINGER_MS, answerGoRefusal, refuseUnparsableRequest } from './go-http-refusal.js'
 export { formatGoDuration, goHtmlSafe, goWellFormed, goJsonString, goJson } from './go-text.js'
 export type { GoJson } from './go-text.js'

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type onRequestAsyncHookHandler } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import {
-  answerGoBadRequest, goHostProblem, LOG_LEVELS, parseLogLevel, refuseUnparsableRequest,
+  answerGoRefusal, goRequestRefusal, LOG_LEVELS, parseLogLevel, refuseUnparsableRequest,
 } from '@nsqts/protocol'
 import { registerApi, sendJson, type ApiContext } from './api.js'
 import { ApiError } from './errors.js'
@@ -46,10 +46,10 @@ export async function buildAdminApp (ctx: AppContext): Promise<FastifyInstance> 
   })
   app.addHook('onRequest', async (request, reply) => {
     const { rawHeaders, httpVersionMajor, httpVersionMinor } = request.raw
-    const problem = goHostProblem(rawHeaders, httpVersionMajor, httpVersionMinor)
-    if (problem === undefined) return
+    const refusal = goRequestRefusal(rawHeaders, httpVersionMajor, httpVersionMinor)
+    if (refusal === undefined) return
     reply.hijack()
-    answerGoBadRequest(reply.raw, problem)
+    answerGoRefusal(reply.raw, refusal)
   })
   // nsqadmin reads bodies as JSON whatever the Content-Type (curl -d sends form encoding), and reports bad JSON itself.
   app.removeAllContentTypeParsers()

@@ -1,9 +1,11 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { answerGoBadRequest, formatGoDuration, goHostProblem, refuseUnparsableRequest, type Logger } from '@nsqts/protocol'
+import {
+  answerGoRefusal, formatGoDuration, GO_BAD_REQUEST, goRequestRefusal, refuseUnparsableRequest, type Logger,
+} from '@nsqts/protocol'
 import { formatRemoteAddress } from '../tcp.js'
-import { goBadRequest, v1Error, type RawResponse, type Router } from './router.js'
+import { goRefusalResponse, v1Error, type RawResponse, type Router } from './router.js'
 import { parseQuery, parseRequestTarget } from './url.js'
 
 /**
@@ -25,7 +27,7 @@ export function buildHttpApp (router: Router, logger: Logger, bearerToken = ''):
     // A path that is not valid %-encoding: Go's server refuses the request line itself.
     frameworkErrors: (_err, request, reply) => {
       reply.hijack()
-      finish(request.raw, reply.raw, goBadRequest(), process.hrtime.bigint(), logger)
+      finish(request.raw, reply.raw, goRefusalResponse(GO_BAD_REQUEST), process.hrtime.bigint(), logger)
     },
   })
   // nsqlookupd never reads request bodies; leave them unread (Node discards them) whatever their content type.
@@ -68,12 +70,12 @@ async function serve (
   const started = process.hrtime.bigint()
   const method = req.method ?? 'GET'
   const target = parseRequestTarget(req.url ?? '/')
+  const refusal = target === undefined
+    ? GO_BAD_REQUEST
+    : goRequestRefusal(req.rawHeaders, req.httpVersionMajor, req.httpVersionMinor)
   let response: RawResponse
-  const hostProblem = target === undefined
-    ? undefined
-    : goHostProblem(req.rawHeaders, req.httpVersionMajor, req.httpVersionMinor)
-  if (target === undefined || hostProblem !== undefined) {
-    response = goBadRequest(hostProblem)
+  if (refusal !== undefined || target === undefined) {
+    response = goRefusalResponse(refusal ?? GO_BAD_REQUEST)
   } else if (!authorized(req)) {
     response = UNAUTHORIZED
   } else {
@@ -96,7 +98,7 @@ function finish (
 ): void {
   if (response.goRefusal !== undefined) {
     // Go's server answers these itself: no handler runs, so NSQ logs no line for them.
-    if (!res.headersSent) answerGoBadRequest(res, response.goRefusal.detail)
+    if (!res.headersSent) answerGoRefusal(res, response.goRefusal)
     return
   }
   if (!res.headersSent) {

@@ -6,8 +6,8 @@ export interface RawResponse {
   readonly status: number
   readonly headers: ReadonlyArray<readonly [string, string]>
   readonly body: Buffer
-  /** Go's server refuses the request itself, before routing: answered by answerGoBadRequest with this detail. */
-  readonly goRefusal?: { readonly detail: string | undefined }
+  /** Go's server refuses the request itself, before routing: the text answerGoRefusal writes. */
+  readonly goRefusal?: string
 }
 
 export interface ApiRequest {
@@ -47,12 +47,9 @@ export function v1Error (
   return { ...response, headers: [...extraHeaders, ...response.headers] }
 }
 
-/**
- * What Go's HTTP server itself sends, and then closes, for a request it refuses before routing: a request line it
- * cannot parse, or Host headers it does not take (`detail`, which Go adds to the status line and the body).
- */
-export function goBadRequest (detail?: string): RawResponse {
-  return { status: 400, headers: [], body: Buffer.alloc(0), goRefusal: { detail } }
+/** What Go's HTTP server itself sends, and then closes, for a request it refuses before routing (`text`). */
+export function goRefusalResponse (text: string): RawResponse {
+  return { status: Number(text.slice(0, 3)), headers: [], body: Buffer.alloc(0), goRefusal: text }
 }
 
 /**

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
-import { formatGoDuration, goHostProblem, joinHostPort } from '@nsqts/protocol'
+import { formatGoDuration, GO_BAD_REQUEST, goRequestRefusal, joinHostPort } from '@nsqts/protocol'
 import type { HttpBroker } from './broker.js'
-import { HttpError, RequestAborted, sendGoBadRequest, sendV1Error, sendV1Json } from './respond.js'
+import { HttpError, RequestAborted, sendGoRefusal, sendV1Error, sendV1Json } from './respond.js'
 import { TlsRequired } from '../tcp/tls.js'
 import { RouteTable, type AccessLog, type HttpCall } from './router.js'
 import { unescape } from './query.js'
@@ -94,12 +94,12 @@ export function buildHttpApi (nsqd: HttpBroker, secure: boolean): HttpApi {
     // Go routes on the decoded path, and its server refuses a request whose path does not decode.
     const path = unescape(q === -1 ? url : url.slice(0, q), false)
     if (path === undefined) {
-      sendGoBadRequest(call)
+      sendGoRefusal(call, GO_BAD_REQUEST)
       return
     }
-    const hostProblem = goHostProblem(call.req.rawHeaders, call.req.httpVersionMajor, call.req.httpVersionMinor)
-    if (hostProblem !== undefined) {
-      sendGoBadRequest(call, hostProblem)
+    const refusal = goRequestRefusal(call.req.rawHeaders, call.req.httpVersionMajor, call.req.httpVersionMinor)
+    if (refusal !== undefined) {
+      sendGoRefusal(call, refusal)
       return
     }
     const match = routes.match(call.req.method ?? 'GET', path)

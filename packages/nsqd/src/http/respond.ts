@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { HttpCall } from './router.js'
-import { answerGoBadRequest, goHtmlSafe, LINGER_MS } from '@nsqts/protocol'
+import { answerGoRefusal, goHtmlSafe, LINGER_MS } from '@nsqts/protocol'
 import { parseQuery, type QueryValues } from './query.js'
 
 /**
@@ -206,16 +206,12 @@ export function sendPlain (call: HttpCall, status: number, text: string): Promis
   return send(call, status, [], text, { sniffed: TEXT_TYPE })
 }
 
-/**
- * What Go's server itself answers, and then closes, to a request it refuses before any handler (a path that does not
- * decode, a Host header missing or repeated): `400 Bad Request`, with Go's detail in the status line and the body when
- * it gives one, and neither Date nor Content-Length.
- */
-export function sendGoBadRequest (call: HttpCall, detail?: string): void {
+/** What Go's server itself answers, and then closes, to a request it refuses before any handler (answerGoRefusal). */
+export function sendGoRefusal (call: HttpCall, text: string): void {
   const { req, res } = call
   if (res.headersSent || res.destroyed) return
   lingerOnClose(req)
-  answerGoBadRequest(res, detail)
+  answerGoRefusal(res, text)
 }
 
 // ---- query ----
