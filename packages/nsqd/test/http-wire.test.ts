@@ -214,16 +214,14 @@ describe('on the wire', () => {
     expect(closedByServer).toBe(true)
   })
 
-  it('Host headers Go refuses, and versions other than 1.x, get Go\'s own answer, and the connection closes', async () => {
+  it('versions other than 1.x and the Host headers Go refuses get Go\'s own answer, and the connection closes', async () => {
     const goRefusal = (text: string): string =>
       `HTTP/1.1 ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${text}`
     for (const [head, text] of [
       ['GET /ping HTTP/1.1\r\n\r\n', '400 Bad Request: missing required Host header'],
-      ['GET /ping HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n', '400 Bad Request: too many Host headers'],
       ['GET /ping HTTP/1.0\r\nHost: a b\r\n\r\n', '400 Bad Request: malformed Host header'],
-      // Go serves HTTP/1.x only; it looks at the Host headers first.
-      ['GET /ping HTTP/2.0\r\nHost: a\r\n\r\n', '505 HTTP Version Not Supported'],
-      ['GET /ping HTTP/2.0\r\n\r\n', '400 Bad Request: missing required Host header'],
+      // Go serves HTTP/1.x only, and looks at the version before the Host header.
+      ['GET /ping HTTP/2.0\r\n\r\n', '505 HTTP Version Not Supported: unsupported protocol version'],
       // The path is parsed before the headers are looked at.
       ['GET /p%zz HTTP/1.1\r\n\r\n', '400 Bad Request'],
     ] as const) {
@@ -231,8 +229,9 @@ describe('on the wire', () => {
       expect(answer, head).toBe(goRefusal(text))
       expect(closedByServer, head).toBe(true)
     }
-    // HTTP/1.0 needs no Host; a host of Go's bytes (an IPv6 literal and a port here) passes.
-    for (const head of ['GET /ping HTTP/1.0\r\n\r\n', 'GET /ping HTTP/1.1\r\nHost: [::1]:4151\r\nConnection: close\r\n\r\n']) {
+    // HTTP/1.0 needs no Host; a host of Go's bytes (an IPv6 literal and a port here) passes; Go 1.19 takes two.
+    for (const head of ['GET /ping HTTP/1.0\r\n\r\n', 'GET /ping HTTP/1.1\r\nHost: [::1]:4151\r\nConnection: close\r\n\r\n',
+      'GET /ping HTTP/1.1\r\nHost: a\r\nhost: b c\r\nConnection: close\r\n\r\n']) {
       const { text } = await rawExchange(d, Buffer.from(head))
       expect(text, head).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nOK$/)
     }
