@@ -104,6 +104,13 @@ export function goAllow (routed: Iterable<string>, method: string): string {
 /** The bytes Go's server takes in a Host header (httpguts' validHostByte): those of a host, an IPv6 literal, a port. */
 const GO_HOST_BYTES = /^[0-9A-Za-z!$%&'()*+,\-.:;=[\]_~]*$/
 
+/** What goRequestRefusal reads of a request, as Node's IncomingMessage has it (rawHeaders: name, value, ...). */
+export interface ParsedRequest {
+  readonly rawHeaders: readonly string[]
+  readonly httpVersionMajor: number
+  readonly httpVersionMinor: number
+}
+
 /** Go's server's answer to a request line it cannot parse: the status line's text, which is also the body. */
 export const GO_BAD_REQUEST = '400 Bad Request'
 
@@ -112,16 +119,15 @@ export const GO_BAD_REQUEST = '400 Bad Request'
  * any handler sees it, as the text of its answer (status line and body), or undefined when Go takes the request. In
  * Go's order: a version other than HTTP/1.x, then an HTTP/1.1 request without a Host header, then a Host header
  * holding a byte no host has. Go 1.19 serves a request with two Host headers (its first, as Node keeps).
- * `rawHeaders` as Node gives them: name, value, ...
  */
-export function goRequestRefusal (rawHeaders: readonly string[], versionMajor: number, versionMinor: number):
-string | undefined {
-  if (versionMajor !== 1) return '505 HTTP Version Not Supported: unsupported protocol version'
+export function goRequestRefusal (req: ParsedRequest): string | undefined {
+  if (req.httpVersionMajor !== 1) return '505 HTTP Version Not Supported: unsupported protocol version'
   const hosts: string[] = []
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if ((rawHeaders[i] as string).toLowerCase() === 'host') hosts.push(rawHeaders[i + 1] as string)
+  const raw = req.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() === 'host') hosts.push(raw[i + 1] as string)
   }
-  if (hosts.length === 0 && versionMinor >= 1) return `${GO_BAD_REQUEST}: missing required Host header`
+  if (hosts.length === 0 && req.httpVersionMinor >= 1) return `${GO_BAD_REQUEST}: missing required Host header`
   if (hosts.length === 1 && !GO_HOST_BYTES.test(hosts[0] as string)) return `${GO_BAD_REQUEST}: malformed Host header`
   return undefined
 }

@@ -35,7 +35,7 @@ export type {
 } from './http-types.js'
 export {
   goUnescape, goParseQuery, goCleanPath, goRouterRedirect, goRedirectStatus, goRedirectBody, goAllow, goRequestRefusal,
-  GO_BAD_REQUEST,
+  GO_BAD_REQUEST, type ParsedRequest,
 } from './go-http.js'
 export { LINGER_MS, answerGoRefusal, refuseUnparsableRequest } from './go-http-refusal.js'
 export { formatGoDuration, goHtmlSafe, goWellFormed, goJsonString, goJson } from './go-text.js'

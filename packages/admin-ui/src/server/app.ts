@@ -45,8 +45,7 @@ export async function buildAdminApp (ctx: AppContext): Promise<FastifyInstance> 
     clientErrorHandler: refuseUnparsableRequest,
   })
   app.addHook('onRequest', async (request, reply) => {
-    const { rawHeaders, httpVersionMajor, httpVersionMinor } = request.raw
-    const refusal = goRequestRefusal(rawHeaders, httpVersionMajor, httpVersionMinor)
+    const refusal = goRequestRefusal(request.raw)
     if (refusal === undefined) return
     reply.hijack()
     answerGoRefusal(reply.raw, refusal)

@@ -5,7 +5,7 @@ import {
   answerGoRefusal, formatGoDuration, GO_BAD_REQUEST, goRequestRefusal, refuseUnparsableRequest, type Logger,
 } from '@nsqts/protocol'
 import { formatRemoteAddress } from '../tcp.js'
-import { goRefusalResponse, v1Error, type RawResponse, type Router } from './router.js'
+import { v1Error, type RawResponse, type Router } from './router.js'
 import { parseQuery, parseRequestTarget } from './url.js'
 
 /**
@@ -27,7 +27,7 @@ export function buildHttpApp (router: Router, logger: Logger, bearerToken = ''):
     // A path that is not valid %-encoding: Go's server refuses the request line itself.
     frameworkErrors: (_err, request, reply) => {
       reply.hijack()
-      finish(request.raw, reply.raw, goRefusalResponse(GO_BAD_REQUEST), process.hrtime.bigint(), logger)
+      answerGoRefusal(reply.raw, GO_BAD_REQUEST)
     },
   })
   // nsqlookupd never reads request bodies; leave them unread (Node discards them) whatever their content type.
@@ -70,13 +70,18 @@ async function serve (
   const started = process.hrtime.bigint()
   const method = req.method ?? 'GET'
   const target = parseRequestTarget(req.url ?? '/')
-  const refusal = target === undefined
-    ? GO_BAD_REQUEST
-    : goRequestRefusal(req.rawHeaders, req.httpVersionMajor, req.httpVersionMinor)
+  // Go's server answers these itself: no handler runs, so NSQ logs no line for them.
+  if (target === undefined) {
+    answerGoRefusal(res, GO_BAD_REQUEST)
+    return
+  }
+  const refusal = goRequestRefusal(req)
+  if (refusal !== undefined) {
+    answerGoRefusal(res, refusal)
+    return
+  }
   let response: RawResponse
-  if (refusal !== undefined || target === undefined) {
-    response = goRefusalResponse(refusal ?? GO_BAD_REQUEST)
-  } else if (!authorized(req)) {
+  if (!authorized(req)) {
     response = UNAUTHORIZED
   } else {
     const route = router.resolve(method, target)
@@ -96,11 +101,6 @@ async function serve (
 function finish (
   req: IncomingMessage, res: ServerResponse, response: RawResponse, started: bigint, logger: Logger,
 ): void {
-  if (response.goRefusal !== undefined) {
-    // Go's server answers these itself: no handler runs, so NSQ logs no line for them.
-    if (!res.headersSent) answerGoRefusal(res, response.goRefusal)
-    return
-  }
   if (!res.headersSent) {
     const headers: string[] = []
     for (const [name, value] of response.headers) headers.push(name, value)

@@ -6,8 +6,6 @@ export interface RawResponse {
   readonly status: number
   readonly headers: ReadonlyArray<readonly [string, string]>
   readonly body: Buffer
-  /** Go's server refuses the request itself, before routing: the text answerGoRefusal writes. */
-  readonly goRefusal?: string
 }
 
 export interface ApiRequest {
@@ -45,11 +43,6 @@ export function v1Error (
 ): RawResponse {
   const response = v1Response(status, { message })
   return { ...response, headers: [...extraHeaders, ...response.headers] }
-}
-
-/** What Go's HTTP server itself sends, and then closes, for a request it refuses before routing (`text`). */
-export function goRefusalResponse (text: string): RawResponse {
-  return { status: Number(text.slice(0, 3)), headers: [], body: Buffer.alloc(0), goRefusal: text }
 }
 
 /**

@@ -97,7 +97,7 @@ export function buildHttpApi (nsqd: HttpBroker, secure: boolean): HttpApi {
       sendGoRefusal(call, GO_BAD_REQUEST)
       return
     }
-    const refusal = goRequestRefusal(call.req.rawHeaders, call.req.httpVersionMajor, call.req.httpVersionMinor)
+    const refusal = goRequestRefusal(call.req)
     if (refusal !== undefined) {
       sendGoRefusal(call, refusal)
       return
