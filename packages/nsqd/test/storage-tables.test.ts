@@ -1,0 +1,83 @@
+import { describe, it, expect, afterEach } from 'vitest'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { encodeMessage } from '@nsqts/protocol'
+import { LevelStore } from '../src/backend/level/store.js'
+
+// The shape of the tables LevelDB makes of a queue's writes costs nsqd CPU and RSS: a table whose key range spans
+// records written later is merged with every later table, and every table kept open stays mapped.
+
+const dirs: string[] = []
+const stores: LevelStore[] = []
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()))
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
+})
+
+/** classic-level's own methods, which `level`'s types leave out. */
+interface NodeLevel {
+  compactRange (start: Buffer, end: Buffer): Promise<void>
+  getProperty (property: string): string
+}
+
+async function open (): Promise<LevelStore> {
+  const dir = await mkdtemp(join(tmpdir(), 'nsqts-tables-'))
+  dirs.push(dir)
+  // Syncs only when the test asks for one (drain), and only through the marker the sync-timeout flush also uses.
+  const store = await LevelStore.open(dir, { cacheRecords: 1, syncEvery: 1_000_000_000, syncTimeout: 3_600_000 })
+  stores.push(store)
+  return store
+}
+
+/** Writes LevelDB's memtable out as a table: compactRange does that first, and nothing lies in the range 'z'. */
+async function flushMemtable (store: LevelStore): Promise<void> {
+  await (store.db as unknown as NodeLevel).compactRange(Buffer.from('z'), Buffer.from('z'))
+}
+
+/** Each table's first and last key, from LevelDB's own listing ("'first' @ seq : type .. 'last' @ seq : type"). */
+function tableRanges (store: LevelStore): Array<{ first: string, last: string }> {
+  const listing = (store.db as unknown as NodeLevel).getProperty('leveldb.sstables')
+  return [...listing.matchAll(/\['(.*?)' @ \d+ : \d+ \.\. '(.*?)' @ \d+ : \d+\]/g)]
+    .map((m) => ({ first: m[1] as string, last: m[2] as string }))
+}
+
+describe('level store: the tables of a queue', () => {
+  it('makes no table that spans records written after it, across sync-timeout flushes', async () => {
+    const store = await open()
+    const q = store.queue('t')
+    const syncsBefore = store.pipeline.counters.syncs
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 50; i++) q.put(encodeMessage(String(round * 50 + i).padStart(16, '0'), 0, 0, Buffer.from('x')))
+      // What the sync-timeout flush writes when records were written since the last sync.
+      await store.pipeline.drain()
+      await flushMemtable(store)
+    }
+    expect(store.pipeline.counters.syncs - syncsBefore).toBe(4)
+    const tables = tableRanges(store)
+    expect(tables.length).toBeGreaterThanOrEqual(4)
+    // Kinds sort 'i' < 'k' < 'q' < 's' < 'v': a table ending past the queues ('s', 'v') must start there too.
+    const spanning = tables.filter((t) => /^[sv]/.test(t.last) && !/^[sv]/.test(t.first))
+    expect(spanning).toEqual([])
+    expect(q.depth).toBe(200)
+  })
+
+  it('keeps at most 64 tables mapped however many it wrote', async () => {
+    const store = await open()
+    const q = store.queue('t')
+    // LevelDB opens each table it writes to check it, and maps it (mmap) while its table cache holds it.
+    for (let i = 0; i < 80; i++) {
+      q.put(encodeMessage(String(i).padStart(16, '0'), 0, 0, Buffer.from('x')))
+      await store.pipeline.drain()
+      await flushMemtable(store)
+    }
+    expect(tableRanges(store).length).toBeGreaterThanOrEqual(80)
+    const mapped = new Set<string>()
+    for (const line of (await readFile('/proc/self/maps', 'utf8')).split('\n')) {
+      const path = line.slice(line.indexOf('/'))
+      if (path.startsWith(store.location) && path.endsWith('.ldb')) mapped.add(path)
+    }
+    expect(mapped.size).toBeGreaterThan(0)
+    expect(mapped.size).toBeLessThanOrEqual(64)
+  })
+})
