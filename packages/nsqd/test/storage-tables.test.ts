@@ -2,8 +2,10 @@ import { describe, it, expect, afterEach } from 'vitest'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import { encodeMessage } from '@nsqts/protocol'
 import { LevelStore } from '../src/backend/level/store.js'
+import { KIND_KEPT, KIND_QUEUED, chunkKey, markerKeyAfter, recordKey } from '../src/backend/level/format.js'
 
 // The shape of the tables LevelDB makes of a queue's writes costs nsqd CPU and RSS: a table whose key range spans
 // records written later is merged with every later table, and every table kept open stays mapped.
@@ -79,5 +81,22 @@ describe('level store: the tables of a queue', () => {
     }
     expect(mapped.size).toBeGreaterThan(0)
     expect(mapped.size).toBeLessThanOrEqual(64)
+  })
+
+  it('puts a sync marker right after the key it follows, on no record\'s key', () => {
+    const between = (low: Buffer, key: Buffer, high: Buffer): boolean =>
+      Buffer.compare(low, key) < 0 && Buffer.compare(key, high) < 0
+    fc.assert(fc.property(
+      fc.nat({ max: 0xffffffff }), fc.nat({ max: 2 ** 52 }),
+      fc.integer({ min: 1, max: 2048 }), fc.integer({ min: 1, max: 2048 }),
+      (id, seq, count, nextCount) => {
+        const chunk = chunkKey(id, seq, count)
+        const next = chunkKey(id, seq + count, nextCount)
+        const kept = recordKey(KIND_KEPT, id, seq)
+        const markers = [markerKeyAfter(recordKey(KIND_QUEUED, id, seq)), markerKeyAfter(chunk), markerKeyAfter(kept)]
+        return between(chunk, markers[0] as Buffer, next) && between(chunk, markers[1] as Buffer, next) &&
+          between(kept, markers[2] as Buffer, recordKey(KIND_KEPT, id, seq + 1)) &&
+          markers.every((m) => m.length !== 13 && m.length !== 17)
+      }))
   })
 })

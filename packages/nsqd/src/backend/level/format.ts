@@ -68,6 +68,20 @@ export function recordRangeEnd (kind: number, id: number): Buffer {
   return id === 0xffffffff ? Buffer.from([kind + 1]) : recordKey(kind, id + 1, 0)
 }
 
+const PAST_KEY = Buffer.from([0])
+const PAST_CHUNK_START = Buffer.from([0xff])
+
+/**
+ * A key that no record has, right after `after` in LevelDB's order: what a sync marker removes (write-pipeline.ts).
+ * After a chunk's or a kept record's key: that key and a 0 byte. After the 13-byte start of a chunk's key (its first
+ * seq; the count follows, under 2^24): that start and 0xff, past the chunk whatever its count and before the next one.
+ * Either is 14 or 18 bytes long, which no record's key is.
+ */
+export function markerKeyAfter (after: Buffer): Buffer {
+  const chunkStart = after[0] === KIND_QUEUED && after.length === RECORD_KEY_LENGTH
+  return Buffer.concat([after, chunkStart ? PAST_CHUNK_START : PAST_KEY])
+}
+
 export function idOfKey (key: Buffer): number {
   return key.readUInt32BE(1)
 }

@@ -1,7 +1,7 @@
 import type { Level } from 'level'
 import type { Logger } from '@nsqts/protocol'
 import type { PendingWrite } from '../types.js'
-import { KIND_KEPT, KIND_QUEUED, KIND_SYNC, RECORD_KEY_LENGTH, kindStart, recordKey } from './format.js'
+import { KIND_KEPT, KIND_QUEUED, KIND_SYNC, kindStart, markerKeyAfter, recordKey } from './format.js'
 import { Chunk, prepare, type ChunkOwner, type LevelOp, type Op } from './chunk.js'
 import { Clear, Write } from './write.js'
 import { NativeBatchWriter } from './native-batch.js'
@@ -37,8 +37,6 @@ const WRITE_DELAY_MS = 5
  * again (synced) and removes the topic's: without it, loads outrun the writes and the backlog piles up in memory.
  */
 const MAX_PENDING_OPS = MAX_WRITE_OPS
-const PAST_KEY = Buffer.from([0])
-const PAST_CHUNK_START = Buffer.from([0xff])
 
 export interface WritePipelineOptions {
   /** Every write that stores a record is synced. */
@@ -356,15 +354,11 @@ export class WritePipeline {
    * queued. LevelDB's tables cover key ranges, and a table whose range spans keys written later is merged with every
    * table that holds them; a marker after all the queues (the key 's', still used before any record) made every table
    * it landed in such a table, and under a steady publish load LevelDB rewrote all of its level 1 each second.
-   * After a chunk key or a kept record's key: that key and a 0 byte. After the 13-byte start of a chunk's key (its
-   * first seq; the count follows, under 2^24): that start and 0xff, past the chunk whatever its count and before the
-   * next chunk. Either is 14 or 18 bytes long, which no record's key is.
    */
   private syncMarker (): LevelOp {
     const after = this.markerKey
     if (after === undefined) return { type: 'put', key: kindStart(KIND_SYNC), value: Buffer.from(String(Date.now())) }
-    const chunkStart = after[0] === KIND_QUEUED && after.length === RECORD_KEY_LENGTH
-    return { type: 'del', key: Buffer.concat([after, chunkStart ? PAST_CHUNK_START : PAST_KEY]) }
+    return { type: 'del', key: markerKeyAfter(after) }
   }
 
   /** True while writes fail: reads that fail then are not the records' fault. */
