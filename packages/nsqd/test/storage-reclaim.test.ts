@@ -75,9 +75,10 @@ describe('level store: reclaiming what was read', () => {
     expect(q.depth).toBe(records)
     await readAll(q, records)
     await store.reclaimer.settled()
-    // What was removed since the last compaction (under the threshold) may still be mapped; nothing before it.
-    expect(await mappedTableBytes(location)).toBeLessThan(1.5 * RECLAIM_AFTER_BYTES)
-    expect(await tableBytes(location)).toBeLessThan(1.5 * RECLAIM_AFTER_BYTES)
+    // What was removed since the last compaction may still be there, in the table that holds it; nothing before it.
+    // A compaction run while the queue's iterator was open kept 17-30 MB: the iterator's snapshot held the records.
+    expect(await mappedTableBytes(location)).toBeLessThan(RECLAIM_AFTER_BYTES / 2)
+    expect(await tableBytes(location)).toBeLessThan(RECLAIM_AFTER_BYTES / 2)
     store = await reopen(store, dir)
     expect(store.queue('t').depth).toBe(0)
   })

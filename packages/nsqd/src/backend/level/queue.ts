@@ -155,7 +155,8 @@ export class LevelQueue implements BackendQueue, ChunkOwner, ReadAheadOwner {
   private countDone (c: Chunk): void {
     if (++c.done !== c.size || c.key === undefined) return
     const write = this.pipeline.op({ type: 'del', key: c.key }, false, c.size - c.storedFrom)
-    if (c.loadedBytes > 0) this.store.reclaimer.chunkRemoved(this.id, c.key, c.loadedBytes, write, this.depth === 0)
+    if (c.loadedBytes === 0) return
+    this.store.reclaimer.chunkRemoved(this.id, c.key, c.loadedBytes, write, this.depth === 0, this.readAhead)
   }
 
   takeKept (): KeptRecord[] {

@@ -229,10 +229,15 @@ export class ReadAhead {
   }
 
   private dropReader (): void {
+    void this.releaseReader()
+  }
+
+  /** Closes the iterator of the last load, if any; the next load opens another (reclaim.ts says why it is asked). */
+  releaseReader (): Promise<void> {
     const r = this.reader
-    if (r === undefined) return
+    if (r === undefined) return Promise.resolve()
     this.reader = undefined
-    r.it.close().catch(() => {})
+    return r.it.close().catch(() => {})
   }
 
   /**

@@ -15,6 +15,13 @@ interface Removed {
   drained: boolean
   /** The write that removes the last of them: the compaction must come after it. */
   write: PendingWrite
+  reader: QueueReader
+}
+
+/** What the reclaim needs of the queue that read the records. */
+export interface QueueReader {
+  /** Closes the iterator the queue reads the disk with, if one is open; resolves once it is closed. */
+  releaseReader (): Promise<void>
 }
 
 /**
@@ -25,7 +32,10 @@ interface Removed {
  * it had read back (or RECLAIM_DRAINED_BYTES once it read all it had), the key range of those chunks is compacted:
  * the tables that held only removed records go, and with them their mappings. LevelDB deletes a replaced table only
  * when no iterator still sees it, and looks for such tables only as a compaction ends: the read-ahead lets go of its
- * iterator once it has read all it can see. One compaction at a time, for the whole store.
+ * iterator once it has read all it can see. And a compaction drops a removed record only when no open iterator's
+ * snapshot still holds it: the queue's iterator, opened before the removals, does, and a compaction under it rewrote
+ * the records with their removals beside them rather than dropping them. So the queue closes it first (its next load
+ * opens another). One compaction at a time, for the whole store.
  */
 export class Reclaimer {
   private readonly removed = new Map<number, Removed>()
@@ -43,12 +53,13 @@ export class Reclaimer {
 
   /**
    * Queue `queueId` removes, in `write`, a chunk at `key` that was read back as `bytes` bytes; `drained`: it has no
-   * record left to read.
+   * record left to read; `reader`: what read it, whose iterator goes before the compaction.
    */
-  chunkRemoved (queueId: number, key: Buffer, bytes: number, write: PendingWrite, drained: boolean): void {
+  chunkRemoved (queueId: number, key: Buffer, bytes: number, write: PendingWrite, drained: boolean,
+    reader: QueueReader): void {
     const r = this.removed.get(queueId)
     if (r === undefined) {
-      this.removed.set(queueId, { from: key, to: key, bytes, drained, write })
+      this.removed.set(queueId, { from: key, to: key, bytes, drained, write, reader })
     } else {
       if (Buffer.compare(key, r.from) < 0) r.from = key
       if (Buffer.compare(key, r.to) > 0) r.to = key
@@ -84,6 +95,8 @@ export class Reclaimer {
       // The removals did not land: nothing to reclaim; the chunks are read again after a restart.
       return
     }
+    if (this.closed) return
+    await r.reader.releaseReader()
     if (this.closed) return
     this.compacting = this.db.compactRange(r.from, r.to).catch((err: unknown) => {
       if (!this.closed) this.logger.error(`store: failed to compact removed records - ${(err as Error).message}`)
