@@ -12,7 +12,8 @@ import type { StoredPolicy } from '../types.js'
  *   'k' <u32 id> <u64 seq>          a kept record     value: [u32 crc32(rest)][f64 due time, ms][record]
  *   'x' <original key>              a value set aside because it could not be read; its bytes as found
  *   's'                             written by a sync-timeout flush before any record was, so that there is something
- *                                   to sync; after one was, the flush removes <that record's key> 0x00 instead
+ *                                   to sync; after one was, the flush removes a key that no record has, right after
+ *                                   the last record key queued (markerKeyAfter)
  *
  * All integers are big-endian, so LevelDB's byte order is the numeric order: a queue's records sort by seq, and one
  * queue's records sit together. A record is a message in its stored form ([8 ts][2 attempts][16 id][body]).
