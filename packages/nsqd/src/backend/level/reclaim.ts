@@ -1,6 +1,7 @@
 import type { Logger } from '@nsqts/protocol'
 import type { PendingWrite } from '../types.js'
 import type { Db } from './write-pipeline.js'
+import { compactRange } from './recovery.js'
 
 /** Bytes of chunks read back from disk and then removed, per queue, between two compactions of their keys. */
 export const RECLAIM_AFTER_BYTES = 16 * 1024 * 1024
@@ -44,12 +45,7 @@ export class Reclaimer {
   private compacting: Promise<void> | undefined
   private closed = false
 
-  /** `level` types only what its Node and browser databases share; Node's (classic-level) has compactRange. */
-  private readonly db: { compactRange (start: Buffer, end: Buffer): Promise<void> }
-
-  constructor (db: Db, private readonly logger: Logger) {
-    this.db = db as unknown as Reclaimer['db']
-  }
+  constructor (private readonly db: Db, private readonly logger: Logger) {}
 
   /**
    * Queue `queueId` removes, in `write`, a chunk at `key` that was read back as `bytes` bytes; `drained`: it has no
@@ -98,7 +94,7 @@ export class Reclaimer {
     if (this.closed) return
     await r.reader.releaseReader()
     if (this.closed) return
-    this.compacting = this.db.compactRange(r.from, r.to).catch((err: unknown) => {
+    this.compacting = compactRange(this.db, r.from, r.to).catch((err: unknown) => {
       if (!this.closed) this.logger.error(`store: failed to compact removed records - ${(err as Error).message}`)
     })
     await this.compacting

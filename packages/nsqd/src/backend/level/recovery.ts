@@ -108,6 +108,14 @@ async function droppedLogBytes (location: string, logger: Logger): Promise<numbe
   return dropped
 }
 
+/**
+ * Compacts the tables holding keys [start, end], after writing the memtable out as a table. `level` types only what
+ * its Node and browser databases share; Node's (classic-level) has compactRange.
+ */
+export function compactRange (db: Db, start: Buffer, end: Buffer): Promise<void> {
+  return (db as unknown as { compactRange (start: Buffer, end: Buffer): Promise<void> }).compactRange(start, end)
+}
+
 /** Writes the format of a new database; refuses one in another format. */
 export async function checkFormat (db: Db, location: string): Promise<void> {
   const key = kindStart(KIND_VERSION)
@@ -117,7 +125,7 @@ export async function checkFormat (db: Db, location: string): Promise<void> {
     // Into a table of its own (compactRange writes the memtable out first): a table holding this key and a queue's
     // records would span every record written after them (the format key sorts after all the queues), and LevelDB
     // would merge every later table with it.
-    await (db as unknown as { compactRange (start: Buffer, end: Buffer): Promise<void> }).compactRange(key, key)
+    await compactRange(db, key, key)
     return
   }
   if (value.toString() !== FORMAT) {

@@ -81,8 +81,8 @@ export class WritePipeline {
   private pending = 0
   private readonly waiting = new Set<ChunkOwner>()
   private syncTimer: NodeJS.Timeout | undefined
-  /** Where the next sync marker goes (syncMarker): right after the last record key queued. */
-  private markerKey: Buffer | undefined
+  /** Where the next sync marker goes (syncMarker): right after the last record key queued, or chunk opened. */
+  private markerAfter: Buffer | Chunk | undefined
   /** Called after every step, successful or not: what drain() waits on. */
   private stepWaiters: Array<() => void> = []
   /** Operations queued since the store opened: a publisher compares it before and after to know if it wrote. */
@@ -164,7 +164,7 @@ export class WritePipeline {
     w.pending++
     this.pending++
     if (mustSync) w.sync = true
-    if (op.type !== 'chunk' && (op.key[0] === KIND_QUEUED || op.key[0] === KIND_KEPT)) this.markerKey = op.key
+    if (op.type !== 'chunk' && (op.key[0] === KIND_QUEUED || op.key[0] === KIND_KEPT)) this.markerAfter = op.key
     this.opCount++
     this.schedule()
     return w
@@ -177,8 +177,7 @@ export class WritePipeline {
   openChunk (q: ChunkOwner, seq: number, ahead: boolean): { chunk: Chunk, serial: number } {
     const chunk = new Chunk(q, seq, 0, ahead)
     if (ahead) chunk.records = []
-    // Its key is known once it is sealed (it holds the count); this prefix of it stands in for it (syncMarker).
-    this.markerKey = recordKey(KIND_QUEUED, q.id, seq)
+    this.markerAfter = chunk
     const write = this.op({ type: 'chunk', chunk }, this.durable, 0)
     write.chunks.push(chunk)
     return { chunk, serial: write.serial }
@@ -356,8 +355,10 @@ export class WritePipeline {
    * it landed in such a table, and under a steady publish load LevelDB rewrote all of its level 1 each second.
    */
   private syncMarker (): LevelOp {
-    const after = this.markerKey
+    let after = this.markerAfter
     if (after === undefined) return { type: 'put', key: kindStart(KIND_SYNC), value: Buffer.from(String(Date.now())) }
+    // A chunk has its key once it is sealed (the key holds the count); until then the start of it stands in for it.
+    if (after instanceof Chunk) after = after.key ?? recordKey(KIND_QUEUED, after.queue.id, after.first)
     return { type: 'del', key: markerKeyAfter(after) }
   }
 
