@@ -118,12 +118,12 @@ export class LookupClient implements CommandSink {
 
   // ---- CommandSink ----
 
-  line (params: string[]): BodySpec | NsqError | null {
+  line (params: readonly string[]): BodySpec | NsqError | null {
     // nsqlookupd trims the whole line (TrimSpace) before splitting it; the parser split it on single spaces already.
     return this.onLine(goTrimSpace(params.join(' ')).split(' '))
   }
 
-  body (_params: string[], body: Buffer): void {
+  body (_params: readonly string[], body: Buffer): void {
     this.onIdentifyBody(body)
   }
 
@@ -146,7 +146,7 @@ export class LookupClient implements CommandSink {
     this.close()
   }
 
-  private onLine (params: string[]): BodySpec | null {
+  private onLine (params: readonly string[]): BodySpec | null {
     const command = params[0] as string
     switch (command) {
       case 'PING':
@@ -200,7 +200,7 @@ export class LookupClient implements CommandSink {
 
   /** Checks REGISTER/UNREGISTER params in nsqlookupd's order; undefined after a fatal answer. */
   private topicChannel (
-    command: string, params: string[],
+    command: string, params: readonly string[],
   ): { peer: PeerInfo, topic: string, channel: string } | undefined {
     if (this.peer === null) {
       this.fail('E_INVALID client must IDENTIFY')
@@ -223,7 +223,7 @@ export class LookupClient implements CommandSink {
     return { peer: this.peer, topic, channel }
   }
 
-  private register (params: string[]): void {
+  private register (params: readonly string[]): void {
     const args = this.topicChannel('REGISTER', params)
     if (args === undefined) return
     const { peer, topic, channel } = args
@@ -238,7 +238,7 @@ export class LookupClient implements CommandSink {
     this.reply(OK_RESPONSE)
   }
 
-  private unregister (params: string[]): void {
+  private unregister (params: readonly string[]): void {
     const args = this.topicChannel('UNREGISTER', params)
     if (args === undefined) return
     const { peer, topic, channel } = args

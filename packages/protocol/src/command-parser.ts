@@ -34,7 +34,7 @@ export interface CommandSink {
    * A complete command line. Return null when the command is complete (it was handled), a BodySpec to read its
    * body, or an NsqError to stop parsing (the connection's fate is the sink's).
    */
-  line (params: string[]): BodySpec | NsqError | null
+  line (params: readonly string[]): BodySpec | NsqError | null
   /**
    * Optional: each whole line (bytes start..end of `raw`, a trailing \r dropped) before it is split into params.
    * Return true when it was handled, a command without a body: `line` is then not called. For the commands a busy
@@ -42,9 +42,9 @@ export interface CommandSink {
    */
   rawLine? (raw: Buffer, start: number, end: number): boolean
   /** The body of the last line that asked for a sized body. */
-  body (params: string[], body: Buffer): void
+  body (params: readonly string[], body: Buffer): void
   /** The messages of the last line that asked for a multi body. */
-  bodies (params: string[], bodies: Buffer[]): void
+  bodies (params: readonly string[], bodies: Buffer[]): void
   /** A body size or count failed its check. Parsing has stopped. */
   error (err: NsqError): void
   /** A line longer than maxLineLength without a newline: nsqd drops such a connection without an answer. */
@@ -68,11 +68,21 @@ const CR = 0x0d
 /** nsqd reads lines through a 16 KiB bufio.Reader; a longer line is a read error. */
 export const DEFAULT_MAX_LINE_LENGTH = 16 * 1024
 
+/**
+ * Lines up to this long are remembered with their params: a publisher sends the same `PUB topic` line before every
+ * message, and splitting it anew made two strings and an array per message.
+ */
+const REMEMBERED_LINE_LENGTH = 64
+
 export class CommandParser {
   private state = State.Line
   private lineParts: Buffer[] = []
   private lineLength = 0
-  private params: string[] = []
+  private params: readonly string[] = []
+  /** The last line split (its first lastLineLength bytes) and its params, shared while the same line repeats. */
+  private lastLine: Buffer | null = null
+  private lastLineLength = -1
+  private lastParams: readonly string[] = []
   private sized: SizedBodySpec | null = null
   private multi: MultiBodySpec | null = null
   private readonly word = Buffer.alloc(4)
@@ -220,7 +230,7 @@ export class CommandParser {
   private onLine (raw: Buffer, start: number, end: number): void {
     if (end > start && raw[end - 1] === CR) end--
     if (this.sink.rawLine?.(raw, start, end) === true) return
-    const params = raw.toString('latin1', start, end).split(' ')
+    const params = this.split(raw, start, end)
     const spec = this.sink.line(params)
     if (this.state === State.Stopped) return
     if (spec === null) return
@@ -236,6 +246,25 @@ export class CommandParser {
       this.multi = spec
       this.state = State.MultiBodySize
     }
+  }
+
+  /** The params of a line: those of the previous line when it has the same bytes, otherwise split anew. */
+  private split (raw: Buffer, start: number, end: number): readonly string[] {
+    const length = end - start
+    const last = this.lastLine
+    if (length === this.lastLineLength && last !== null) {
+      let i = 0
+      while (i < length && raw[start + i] === last[i]) i++
+      if (i === length) return this.lastParams
+    }
+    const params = raw.toString('latin1', start, end).split(' ')
+    if (length <= REMEMBERED_LINE_LENGTH) {
+      const into = this.lastLine ??= Buffer.allocUnsafe(REMEMBERED_LINE_LENGTH)
+      raw.copy(into, 0, start, end)
+      this.lastLineLength = length
+      this.lastParams = params
+    }
+    return params
   }
 
   private fail (err: NsqError | null): boolean {

@@ -3,9 +3,9 @@ import fc from 'fast-check'
 import { CommandParser, NsqError, commands, type BodySpec, type CommandSink } from '../src/index.js'
 
 type Event =
-  | { kind: 'line', params: string[] }
-  | { kind: 'body', params: string[], body: string }
-  | { kind: 'bodies', params: string[], bodies: string[] }
+  | { kind: 'line', params: readonly string[] }
+  | { kind: 'body', params: readonly string[], body: string }
+  | { kind: 'bodies', params: readonly string[], bodies: string[] }
   | { kind: 'error', code: string, text: string }
   | { kind: 'overflow' }
 
@@ -122,5 +122,20 @@ describe('CommandParser', () => {
     expect(collect([Buffer.from('X'.repeat(20)), Buffer.from('\n')], 16)).toEqual([{ kind: 'overflow' }])
     expect(collect([Buffer.from('X'.repeat(15) + '\n')], 16)).toEqual([{ kind: 'line', params: ['X'.repeat(15)] }])
     expect(collect([Buffer.from('X'.repeat(16) + '\n')], 16)).toEqual([{ kind: 'overflow' }])
+  })
+
+  it('gives a repeated line its params and a changed line of the same length its own', () => {
+    const long = 'l'.repeat(70)
+    const lines = ['PUB ab', 'PUB ab', 'PUB ac', 'PUB ab', 'RDY 10', 'RDY 10', 'RDY 11', 'RDY 10', `PUB ${long}`,
+      `PUB ${long}`, `PUB ${long.slice(1)}x`, 'PUB ab\r', 'PUB a b']
+    const size = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b }
+    const events = collect(lines.map((l, i) => Buffer.concat(l.startsWith('PUB')
+      ? [Buffer.from(`${l}\n`), size(String(i).length), Buffer.from(String(i))]
+      : [Buffer.from(`${l}\n`)])))
+    const want = lines.flatMap((l, i): Event[] => {
+      const params = l.replace('\r', '').split(' ')
+      return params[0] === 'PUB' ? [{ kind: 'line', params }, { kind: 'body', params, body: String(i) }] : [{ kind: 'line', params }]
+    })
+    expect(events).toEqual(want)
   })
 })

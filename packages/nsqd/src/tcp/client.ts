@@ -186,7 +186,7 @@ export class Client implements ChannelConsumer, CommandSink, InputOwner, OutputO
 
   // ---- commands (commands.ts) ----
 
-  line (params: string[]): BodySpec | NsqError | null {
+  line (params: readonly string[]): BodySpec | NsqError | null {
     return dispatch.line(this, params)
   }
 
@@ -194,11 +194,11 @@ export class Client implements ChannelConsumer, CommandSink, InputOwner, OutputO
     return dispatch.rawLine(this, raw, start, end)
   }
 
-  body (params: string[], body: Buffer): void {
+  body (params: readonly string[], body: Buffer): void {
     dispatch.body(this, params, body)
   }
 
-  bodies (params: string[], bodies: Buffer[]): void {
+  bodies (params: readonly string[], bodies: Buffer[]): void {
     dispatch.bodies(this, params, bodies)
   }
 

@@ -14,9 +14,9 @@ import { TlsRequired } from './tls.js'
 const inv = (text: string): NsqError => new NsqError('E_INVALID', text)
 
 interface Handler {
-  line (client: Client, params: string[]): BodySpec | NsqError | null
-  body? (client: Client, params: string[], body: Buffer): void
-  bodies? (client: Client, params: string[], bodies: Buffer[]): void
+  line (client: Client, params: readonly string[]): BodySpec | NsqError | null
+  body? (client: Client, params: readonly string[], body: Buffer): void
+  bodies? (client: Client, params: readonly string[], bodies: Buffer[]): void
 }
 
 /** A topic name is checked by regex only the first time: a name that names an existing topic is valid. */
@@ -28,21 +28,22 @@ function sizedBody (check: (size: number) => NsqError | null): BodySpec {
   return { kind: 'sized', checkSize: check }
 }
 
+const FAILED = { PUB: 'E_PUB_FAILED', DPUB: 'E_DPUB_FAILED', MPUB: 'E_MPUB_FAILED' } as const
+
 /**
  * Publishes through Topic.publish and answers: at once when it wrote nothing to disk, otherwise once the write it
  * returned has landed, with E_*_FAILED if it failed (see Topic.publish).
  */
 function publish (client: Client, cmd: 'PUB' | 'DPUB' | 'MPUB', topicName: string, bodies: Buffer | Buffer[], deferMs = 0): void {
-  const code = `E_${cmd}_FAILED` as const
-  if (client.nsqd.isExiting) return client.sendError(new NsqError(code, `${cmd} failed exiting`))
+  if (client.nsqd.isExiting) return client.sendError(new NsqError(FAILED[cmd], `${cmd} failed exiting`))
   const topic = client.nsqd.getTopic(topicName)
   const n = Buffer.isBuffer(bodies) ? 1 : bodies.length
   // nsqts: a full topic with overflow=reject (docs/policies.md); fatal, as every E_*_FAILED is.
-  if (topic.refuses(n)) return client.sendError(new NsqError(code, `${cmd} failed topic full`))
+  if (topic.refuses(n)) return client.sendError(new NsqError(FAILED[cmd], `${cmd} failed topic full`))
   const write = topic.publish(bodies, deferMs)
   client.pubCounts.set(topicName, (client.pubCounts.get(topicName) ?? 0) + n)
   if (write === undefined) client.sendResponse(OK)
-  else client.replyWhenStored(write, OK, (err) => new NsqError(code, `${cmd} failed ${err.message}`))
+  else client.replyWhenStored(write, OK, (err) => new NsqError(FAILED[cmd], `${cmd} failed ${err.message}`))
 }
 
 /** A command waiting for the auth server: `onAllowed` runs if it grants the command. */
@@ -93,15 +94,15 @@ function subscribe (client: Client, topicName: string, channelName: string): Nsq
 }
 
 /**
- * Runs a PUB or DPUB once authorized (nsqd checks auth after reading the body). A body that must wait for the auth
- * server is copied: the parser's view of it is only valid during the call.
+ * Publishes a PUB or DPUB body once authorized (nsqd checks auth after reading the body). A body that must wait for
+ * the auth server is copied: the parser's view of it is only valid during the call.
  */
-function afterAuth (client: Client, cmd: string, topicName: string, body: Buffer, run: (body: Buffer) => void): void {
+function publishAuthorized (client: Client, cmd: 'PUB' | 'DPUB', topicName: string, body: Buffer, deferMs: number): void {
   const auth = authorize(client, cmd, topicName, '')
-  if (auth === null) return run(body)
+  if (auth === null) return publish(client, cmd, topicName, body, deferMs)
   if (auth instanceof NsqError) return client.sendError(auth)
   const copy = Buffer.from(body)
-  auth.onAllowed = () => { run(copy) }
+  auth.onAllowed = () => { publish(client, cmd, topicName, copy, deferMs) }
 }
 
 const handlers: Record<string, Handler> = {
@@ -266,8 +267,7 @@ const handlers: Record<string, Handler> = {
       return client.nsqd.pubSpec
     },
     body (client, params, body) {
-      const topicName = params[1] as string
-      afterAuth(client, 'PUB', topicName, body, (b) => { publish(client, 'PUB', topicName, b) })
+      publishAuthorized(client, 'PUB', params[1] as string, body, 0)
     },
   },
 
@@ -283,9 +283,7 @@ const handlers: Record<string, Handler> = {
       return client.nsqd.dpubSpec
     },
     body (client, params, body) {
-      const topicName = params[1] as string
-      const deferMs = Number(parseBase10(params[2] as string))
-      afterAuth(client, 'DPUB', topicName, body, (b) => { publish(client, 'DPUB', topicName, b, deferMs) })
+      publishAuthorized(client, 'DPUB', params[1] as string, body, Number(parseBase10(params[2] as string)))
     },
   },
 
@@ -374,7 +372,7 @@ function finBytes (client: Client, raw: Buffer, start: number, end: number): boo
 
 export const dispatch = {
   rawLine: finBytes,
-  line (client: Client, params: string[]): BodySpec | NsqError | null {
+  line (client: Client, params: readonly string[]): BodySpec | NsqError | null {
     const cmd = params[0] as string
     const handler = table.get(cmd)
     let result: BodySpec | NsqError | null
@@ -387,10 +385,10 @@ export const dispatch = {
     if (result instanceof NsqError) client.sendError(result)
     return result
   },
-  body (client: Client, params: string[], body: Buffer): void {
+  body (client: Client, params: readonly string[], body: Buffer): void {
     table.get(params[0] as string)?.body?.(client, params, body)
   },
-  bodies (client: Client, params: string[], bodies: Buffer[]): void {
+  bodies (client: Client, params: readonly string[], bodies: Buffer[]): void {
     table.get(params[0] as string)?.bodies?.(client, params, bodies)
   },
 }
