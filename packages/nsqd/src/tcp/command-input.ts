@@ -38,14 +38,21 @@ export class CommandInput {
   /** Plaintext that arrived while a command waits (for the auth server): parsed once it is done. */
   private suspended = false
   private stash: Buffer[] = []
+  /**
+   * The read deadline: no read for readTimeoutMs ends the connection. A read only notes its time; the timer, when it
+   * fires, looks at that time and sets itself again for what is left. Moving the timer on every read cost a call into
+   * the timer list per chunk, a busy publisher's every message.
+   */
   private readDeadline: NodeJS.Timeout | undefined
+  private readTimeoutMs = 0
+  private lastReadAt = 0
 
   constructor (private readonly owner: InputOwner, commands: CommandSink) {
     this.parser = new CommandParser(commands)
   }
 
   readonly onData = (chunk: Buffer): void => {
-    this.readDeadline?.refresh()
+    this.lastReadAt = Date.now()
     if (this.magic.length < 4) {
       const need = 4 - this.magic.length
       this.magic += chunk.toString('latin1', 0, need)
@@ -150,12 +157,24 @@ export class CommandInput {
     if (!this.suspended) this.block(ReadBlock.Suspended, false)
   }
 
-  /** (Re)arms the read deadline; 0 for none. */
+  /** (Re)arms the read deadline, counted from now; 0 for none. */
   armReadDeadline (ms: number): void {
     clearTimeout(this.readDeadline)
     this.readDeadline = undefined
+    this.readTimeoutMs = ms
     if (ms <= 0 || this.owner.isClosed) return
-    this.readDeadline = setTimeout(() => { this.owner.readTimedOut() }, ms)
+    this.lastReadAt = Date.now()
+    this.readDeadline = setTimeout(this.readDeadlineReached, ms)
+  }
+
+  private readonly readDeadlineReached = (): void => {
+    const left = this.lastReadAt + this.readTimeoutMs - Date.now()
+    if (left > 0) {
+      this.readDeadline = setTimeout(this.readDeadlineReached, left)
+      return
+    }
+    this.readDeadline = undefined
+    this.owner.readTimedOut()
   }
 
   /** The connection closed. */
