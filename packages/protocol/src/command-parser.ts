@@ -259,7 +259,8 @@ export class CommandParser {
     }
     const params = raw.toString('latin1', start, end).split(' ')
     if (length <= REMEMBERED_LINE_LENGTH) {
-      const into = this.lastLine ??= Buffer.allocUnsafe(REMEMBERED_LINE_LENGTH)
+      // Its own memory, not a slice of the shared pool: held for the connection's life, a slice would keep 8 KiB alive.
+      const into = this.lastLine ??= Buffer.allocUnsafeSlow(REMEMBERED_LINE_LENGTH)
       raw.copy(into, 0, start, end)
       this.lastLineLength = length
       this.lastParams = params
