@@ -10,17 +10,21 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true })
 })
 
-/** nsqd started by its bin, as the PATH and npx start it: its environment, and that it serves. */
-async function environmentThroughBin (env: NodeJS.ProcessEnv): Promise<string[]> {
+/** nsqd started by its bin, as the PATH and npx start it: its environment and node arguments, and that it serves. */
+async function startedThroughBin (env: NodeJS.ProcessEnv): Promise<{ environ: string[], argv: string[] }> {
   const dataPath = await mkdtemp(join(tmpdir(), 'nsqts-bin-'))
   dirs.push(dataPath)
   const nsqd = await spawnNsqd(dataPath, [], { throughBin: true, env })
   // sh execs node: the pid spawned is nsqd's own.
   const environ = (await readFile(`/proc/${nsqd.pid}/environ`, 'utf8')).split('\0')
+  const argv = (await readFile(`/proc/${nsqd.pid}/cmdline`, 'utf8')).split('\0')
   expect(await (await fetch(`${nsqd.httpUrl}/ping`)).text()).toBe('OK')
   expect(await nsqd.stop('SIGTERM')).toBe(0)
-  return environ
+  return { environ, argv }
 }
+
+const environmentThroughBin = async (env: NodeJS.ProcessEnv): Promise<string[]> =>
+  (await startedThroughBin(env)).environ
 
 describe('the nsqd bin', () => {
   it('starts nsqd with two malloc arenas, which glibc takes only from the environment', async () => {
@@ -30,5 +34,13 @@ describe('the nsqd bin', () => {
 
   it("keeps an operator's own MALLOC_ARENA_MAX", async () => {
     expect(await environmentThroughBin({ ...process.env, MALLOC_ARENA_MAX: '4' })).toContain('MALLOC_ARENA_MAX=4')
+  })
+
+  it('caps the young generation on node\'s command line, unless NODE_OPTIONS sets its size', async () => {
+    const { NODE_OPTIONS: _, ...env } = process.env
+    expect((await startedThroughBin(env)).argv).toContain('--max-semi-space-size=4')
+    const own = await startedThroughBin({ ...env, NODE_OPTIONS: '--max-semi-space-size=8' })
+    expect(own.argv.some((arg) => arg.includes('semi-space'))).toBe(false)
+    expect(own.environ).toContain('NODE_OPTIONS=--max-semi-space-size=8')
   })
 })
