@@ -1,5 +1,5 @@
 #!/bin/sh
-':' // ; export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"; case "$NODE_OPTIONS" in *semi[-_]space*) exec node "$0" "$@";; esac; exec node --max-semi-space-size=4 "$0" "$@"
+':' // ; export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"; cap=--max-semi-space-size=4; case "$NODE_OPTIONS" in *semi[-_]space*) cap=;; esac; exec node $cap "$0" "$@"
 // Line 2 is for sh (then node runs this file) and a string and a comment for JavaScript. glibc gives each thread that
 // allocates a malloc arena of its own and keeps what was freed there: nsqd's LevelDB, libuv and V8 threads held 4-7 MB
 // more at the peak of NSQ's benchmark than with two arenas, at the same throughput (docs/performance.md). glibc reads

@@ -23,17 +23,14 @@ async function startedThroughBin (env: NodeJS.ProcessEnv): Promise<{ environ: st
   return { environ, argv }
 }
 
-const environmentThroughBin = async (env: NodeJS.ProcessEnv): Promise<string[]> =>
-  (await startedThroughBin(env)).environ
-
 describe('the nsqd bin', () => {
   it('starts nsqd with two malloc arenas, which glibc takes only from the environment', async () => {
     const { MALLOC_ARENA_MAX: _, ...env } = process.env
-    expect(await environmentThroughBin(env)).toContain('MALLOC_ARENA_MAX=2')
+    expect((await startedThroughBin(env)).environ).toContain('MALLOC_ARENA_MAX=2')
   })
 
   it("keeps an operator's own MALLOC_ARENA_MAX", async () => {
-    expect(await environmentThroughBin({ ...process.env, MALLOC_ARENA_MAX: '4' })).toContain('MALLOC_ARENA_MAX=4')
+    expect((await startedThroughBin({ ...process.env, MALLOC_ARENA_MAX: '4' })).environ).toContain('MALLOC_ARENA_MAX=4')
   })
 
   it('caps the young generation on node\'s command line, unless NODE_OPTIONS sets its size', async () => {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import { CommandParser, NsqError, commands, type BodySpec, type CommandSink } from '../src/index.js'
+import { CommandParser, NsqError, commands, encodeSizePrefixed, type BodySpec, type CommandSink } from '../src/index.js'
 
 type Event =
   | { kind: 'line', params: readonly string[] }
@@ -128,9 +128,8 @@ describe('CommandParser', () => {
     const long = 'l'.repeat(70)
     const lines = ['PUB ab', 'PUB ab', 'PUB ac', 'PUB ab', 'RDY 10', 'RDY 10', 'RDY 11', 'RDY 10', `PUB ${long}`,
       `PUB ${long}`, `PUB ${long.slice(1)}x`, 'PUB ab\r', 'PUB a b']
-    const size = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b }
     const events = collect(lines.map((l, i) => Buffer.concat(l.startsWith('PUB')
-      ? [Buffer.from(`${l}\n`), size(String(i).length), Buffer.from(String(i))]
+      ? [Buffer.from(`${l}\n`), encodeSizePrefixed(String(i))]
       : [Buffer.from(`${l}\n`)])))
     const want = lines.flatMap((l, i): Event[] => {
       const params = l.replace('\r', '').split(' ')
