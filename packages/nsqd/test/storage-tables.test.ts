@@ -26,7 +26,7 @@ interface NodeLevel {
 async function open (): Promise<LevelStore> {
   const dir = await mkdtemp(join(tmpdir(), 'nsqts-tables-'))
   dirs.push(dir)
-  // Syncs only when the test asks for one (drain), and only through the marker the sync-timeout flush also uses.
+  // Syncs only when the test asks for one (drain), through the marker write drain ends with.
   const store = await LevelStore.open(dir, { cacheRecords: 1, syncEvery: 1_000_000_000, syncTimeout: 3_600_000 })
   stores.push(store)
   return store
@@ -45,13 +45,13 @@ function tableRanges (store: LevelStore): Array<{ first: string, last: string }>
 }
 
 describe('level store: the tables of a queue', () => {
-  it('makes no table that spans records written after it, across sync-timeout flushes', async () => {
+  it('makes no table that spans records written after it, across the synced writes drain makes', async () => {
     const store = await open()
     const q = store.queue('t')
     const syncsBefore = store.pipeline.counters.syncs
     for (let round = 0; round < 4; round++) {
       for (let i = 0; i < 50; i++) q.put(encodeMessage(String(round * 50 + i).padStart(16, '0'), 0, 0, Buffer.from('x')))
-      // What the sync-timeout flush writes when records were written since the last sync.
+      // A synced write of a marker, since records were written after the last sync.
       await store.pipeline.drain()
       await flushMemtable(store)
     }

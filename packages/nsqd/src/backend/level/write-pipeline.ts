@@ -6,6 +6,7 @@ import { Chunk, prepare, type ChunkOwner, type LevelOp, type Op } from './chunk.
 import { Clear, Write } from './write.js'
 import { NativeBatchWriter } from './native-batch.js'
 import { WriteFaults } from './write-faults.js'
+import { LogSync } from './log-sync.js'
 
 export type Db = Level<Buffer, Buffer>
 
@@ -81,6 +82,10 @@ export class WritePipeline {
   private pending = 0
   private readonly waiting = new Set<ChunkOwner>()
   private syncTimer: NodeJS.Timeout | undefined
+  /** Default mode's syncs, beside the writes (log-sync.ts): one at a time, and one more when asked meanwhile. */
+  private readonly logSync: LogSync
+  private logSyncRun: Promise<void> | undefined
+  private logSyncAgain = false
   /** Where the next sync marker goes (syncMarker): right after the last record key queued, or chunk opened. */
   private markerAfter: Buffer | Chunk | undefined
   /** Called after every step, successful or not: what drain() waits on. */
@@ -98,13 +103,14 @@ export class WritePipeline {
    */
   readonly counters = { writes: 0, syncs: 0, failures: 0, throttled: 0, maxUnwrittenBytes: 0 }
 
-  constructor (private readonly db: Db, location: string, opts: WritePipelineOptions) {
+  constructor (private readonly db: Db, private readonly location: string, opts: WritePipelineOptions) {
     this.durable = opts.durable
     this.syncEvery = opts.syncEvery
     this.syncTimeout = opts.syncTimeout
     this.logger = opts.logger
     this.batch = new NativeBatchWriter(db)
     this.faults = new WriteFaults(db, location, this.batch, opts.logger, opts.onHealth)
+    this.logSync = new LogSync(location)
   }
 
   /** A position in the stream of operations, to learn later whether a publish wrote anything. */
@@ -273,7 +279,8 @@ export class WritePipeline {
   private async write (w: Write): Promise<void> {
     // Sealed once: a retry writes the same values.
     const ops = w.ops = prepare(w.ops, this.steps.length === 1)
-    const sync = w.sync || this.opsSinceSync + w.records >= this.syncEvery || this.closing
+    // Only what must be synced before it counts as written; --sync-every's syncs follow the write (syncLogs).
+    const sync = w.sync || this.closing
     try {
       await this.faults.beforeWrite()
       if (ops.length > 0) await this.batch.write(ops, sync)
@@ -284,9 +291,16 @@ export class WritePipeline {
     this.steps.shift()
     if (ops.length > 0) {
       this.counters.writes++
-      if (sync) this.counters.syncs++
-      this.opsSinceSync = sync ? 0 : this.opsSinceSync + w.records
-      if (!sync) this.armSyncTimer()
+      if (sync) {
+        this.counters.syncs++
+        this.opsSinceSync = 0
+      } else if (this.opsSinceSync + w.records >= this.syncEvery) {
+        this.opsSinceSync = 0
+        this.syncLogs()
+      } else {
+        this.opsSinceSync += w.records
+        this.armSyncTimer()
+      }
     }
     this.faults.succeeded()
     for (const c of w.chunks) {
@@ -342,14 +356,43 @@ export class WritePipeline {
     if (this.syncTimer !== undefined || this.durable) return
     this.syncTimer = setTimeout(() => {
       this.syncTimer = undefined
-      if (this.opsSinceSync > 0 && !this.closing) this.op(this.syncMarker(), true)
+      if (this.opsSinceSync > 0 && !this.closing) {
+        this.opsSinceSync = 0
+        this.syncLogs()
+      }
     }, this.syncTimeout)
     this.syncTimer.unref()
   }
 
   /**
-   * An operation for a write that only syncs what came before it (LevelDB syncs its log only as part of a write, and
-   * classic-level skips an empty batch): the removal of a key that cannot exist, right after the last record key
+   * Syncs everything written so far without holding up the writes that follow (log-sync.ts). A failed sync is logged
+   * and the count starts again, as NSQ's disk queue does.
+   */
+  private syncLogs (): void {
+    if (this.logSyncRun !== undefined) {
+      this.logSyncAgain = true
+      return
+    }
+    this.logSyncRun = this.runLogSyncs().finally(() => { this.logSyncRun = undefined })
+  }
+
+  private async runLogSyncs (): Promise<void> {
+    do {
+      this.logSyncAgain = false
+      try {
+        const synced = await this.logSync.sync()
+        if (synced.length > 0) this.counters.syncs++
+        // No log file where LevelDB keeps them: let LevelDB sync its log, as part of a write.
+        else this.op(this.syncMarker(), true)
+      } catch (err) {
+        this.logger.error(`store: failed to sync ${this.location} - ${(err as Error).message}`)
+      }
+    } while (this.logSyncAgain)
+  }
+
+  /**
+   * An operation for a write that only syncs what came before it, at close or when no log file could be synced
+   * (LevelDB syncs its log only as part of a write, and classic-level skips an empty batch): the removal of a key that cannot exist, right after the last record key
    * queued. LevelDB's tables cover key ranges, and a table whose range spans keys written later is merged with every
    * table that holds them; a marker after all the queues (the key 's', still used before any record) made every table
    * it landed in such a table, and under a steady publish load LevelDB rewrote all of its level 1 each second.
@@ -394,5 +437,6 @@ export class WritePipeline {
     }
     clearTimeout(this.retryTimer)
     this.retryTimer = undefined
+    while (this.logSyncRun !== undefined) await this.logSyncRun
   }
 }

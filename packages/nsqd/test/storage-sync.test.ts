@@ -1,0 +1,86 @@
+import { describe, it, expect, afterEach, vi } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { encodeMessage } from '@nsqts/protocol'
+import { LevelStore, type LevelStoreOptions } from '../src/backend/level/store.js'
+import { LogSync } from '../src/backend/level/log-sync.js'
+
+// Default mode's --sync-every and --sync-timeout syncs: LevelDB's logs are fdatasync'd beside the writes, which go on
+// meanwhile (log-sync.ts).
+
+const dirs: string[] = []
+const stores: LevelStore[] = []
+afterEach(async () => {
+  vi.restoreAllMocks()
+  await Promise.all(stores.splice(0).map((s) => s.close()))
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
+})
+
+async function open (opts: LevelStoreOptions): Promise<LevelStore> {
+  const dir = await mkdtemp(join(tmpdir(), 'nsqts-sync-'))
+  dirs.push(dir)
+  const store = await LevelStore.open(dir, opts)
+  stores.push(store)
+  return store
+}
+
+/** Puts `n` records on `q` and waits until their write landed. */
+async function putLanded (store: LevelStore, n: number, from: number): Promise<void> {
+  const q = store.queue('t')
+  const mark = store.mark()
+  for (let i = from; i < from + n; i++) q.put(encodeMessage(String(i).padStart(16, '0'), 0, 0, Buffer.from('x')))
+  await store.writeSince(mark)?.settled()
+}
+
+/** Holds every log sync until release(), and records what each one synced. */
+function holdLogSyncs (): { release: () => void, calls: Array<Promise<string[]>>, called: Promise<void> } {
+  const sync = LogSync.prototype.sync
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let called!: () => void
+  const firstCall = new Promise<void>((resolve) => { called = resolve })
+  const calls: Array<Promise<string[]>> = []
+  vi.spyOn(LogSync.prototype, 'sync').mockImplementation(function (this: LogSync) {
+    const result = gate.then(() => sync.call(this))
+    calls.push(result)
+    called()
+    return result
+  })
+  return { release, calls, called: firstCall }
+}
+
+describe('level store: default mode syncs', () => {
+  it('syncs LevelDB\'s log after --sync-every records, and the next write lands while the sync runs', async () => {
+    const store = await open({ syncEvery: 10, syncTimeout: 3_600_000 })
+    const held = holdLogSyncs()
+    const syncsBefore = store.counters.syncs
+    await putLanded(store, 20, 0)
+    expect(held.calls.length).toBe(1)
+    // The sync is still held: a write that waited for it would never land.
+    await putLanded(store, 5, 20)
+    expect(store.counters.syncs).toBe(syncsBefore)
+    held.release()
+    const synced = (await held.calls[0]) ?? []
+    expect(synced.length).toBeGreaterThan(0)
+    for (const name of synced) expect(name).toMatch(/^\d+\.log$/)
+    await store.pipeline.drain()
+    // The log sync, then the synced write drain makes for the 5 records written after it.
+    expect(store.counters.syncs - syncsBefore).toBe(2)
+    expect(held.calls.length).toBe(1)
+  })
+
+  it('syncs LevelDB\'s log --sync-timeout after a write that --sync-every did not sync', async () => {
+    const store = await open({ syncEvery: 1_000_000, syncTimeout: 10 })
+    const held = holdLogSyncs()
+    const syncsBefore = store.counters.syncs
+    await putLanded(store, 3, 0)
+    expect(held.calls.length).toBe(0)
+    held.release()
+    await held.called
+    expect(((await held.calls[0]) ?? []).length).toBeGreaterThan(0)
+    await store.pipeline.drain()
+    // Nothing was written after the timer's sync, so drain had nothing to sync.
+    expect(store.counters.syncs - syncsBefore).toBe(1)
+  })
+})
