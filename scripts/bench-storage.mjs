@@ -28,7 +28,7 @@ const nsqdBin = new URL('../packages/nsqd/dist/bin/nsqd.js', import.meta.url).pa
 const benchScript = new URL('./bench.mjs', import.meta.url).pathname
 
 if (parts.includes('modes')) {
-  const run = spawnSync(process.execPath, [benchScript, '--scenarios=batch200', '--modes=default,memq0,durable',
+  const run = spawnSync(process.execPath, [benchScript, '--scenarios=batch200', '--modes=default,memq0,durable', '--repeat=1',
     `--runfor=${args.runfor}`, `--size=${size}`, `--nsqd-args=${args['nsqd-args']}`],
   { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
   process.stdout.write(run.stdout.split('\n').filter((l) => l.includes('client cpu')).join('\n') + '\n')

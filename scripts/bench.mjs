@@ -4,8 +4,11 @@
 // @nsqts/client) with one connection per CPU: the writer for --runfor (batch 200: MPUB, batch 1: PUB, one command in
 // flight per connection), and after batch 200 the reader (RDY 2500, FIN each) for --readfor on the backlog it left.
 // Prints msgs/s, MB/s, p50/p99, nsqd's peak RSS (VmHWM) and the client's CPU per run, then compares with NSQ 1.3.0's
-// figures and, with --floor, with node_floor.mjs driven by the same client in the same minute.
-// Usage: npm run bench [-- --runfor 5 --modes default,memq0 --floor --cpu-prof DIR ...]
+// figures and, with --floor, with node_floor.mjs driven by the same client in the same minute. Each run is made
+// --repeat times (3, as NSQ's figures in issue 11 are medians of 3), the floor and the modes in turn, and the
+// comparison takes the median of each figure, the median of the shares of the floor run just before, and the highest
+// peak RSS.
+// Usage: npm run bench [-- --runfor 5 --modes default,memq0 --floor --repeat 1 --cpu-prof DIR ...]
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
@@ -13,6 +16,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { readDaemonLog } from './daemon-log.mjs'
+import { median } from './median.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -25,6 +29,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: String(availableParallelism()) },
     rdy: { type: 'string', default: '2500' },
     floor: { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '3' },
     // Writes a V8 CPU profile of nsqd per run into this directory (open it in Chrome DevTools).
     'cpu-prof': { type: 'string' },
     // The same for the nsq_bench processes, to see whether the client is the limit.
@@ -36,6 +41,8 @@ const size = Number(args.size)
 const runfor = Number(args.runfor)
 const readfor = args.readfor === undefined ? Math.min(5, runfor) : Number(args.readfor)
 const concurrency = Number(args.concurrency)
+const repeat = Number(args.repeat)
+if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat ${args.repeat}: a count of runs, at least 1`)
 // nsqd is started as `nsqd` runs from the PATH or npx: through its bin, which also sets its environment (bin/nsqd.js).
 const nsqdBin = new URL('../packages/nsqd/bin/nsqd.js', import.meta.url).pathname
 const benchBin = new URL('../packages/cli/dist/bin/nsq_bench.js', import.meta.url).pathname
@@ -168,10 +175,11 @@ const k = (n) => n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${Math.roun
 const results = []
 
 /** Writers report publish-to-OK latency per command; readers the age of each message when handled. */
-function report (scenario, mode, r, rssMb) {
+function report (scenario, mode, run, r, rssMb) {
   const row = {
     scenario,
     mode,
+    run,
     msgsPerSec: r.msgsPerSec,
     mbPerSec: r.mbPerSec,
     p50: r.latencyMs.p50,
@@ -181,7 +189,7 @@ function report (scenario, mode, r, rssMb) {
   }
   results.push(row)
   const rss = rssMb === undefined ? '' : `  nsqd peak RSS ${rssMb.toFixed(0)} MB`
-  console.log(`${scenario.padEnd(17)} ${mode.padEnd(8)} ${k(r.msgsPerSec).padStart(7)} msgs/s ${r.mbPerSec.toFixed(1).padStart(7)} MB/s  ` +
+  console.log(`${scenario.padEnd(17)} ${mode.padEnd(8)} ${repeat > 1 ? `${run}/${repeat} ` : ''}${k(r.msgsPerSec).padStart(7)} msgs/s ${r.mbPerSec.toFixed(1).padStart(7)} MB/s  ` +
     `${r.mode === 'writer' ? 'latency' : 'age'} p50 ${r.latencyMs.p50.toFixed(2)} p99 ${r.latencyMs.p99.toFixed(2)} ms${rss}  ` +
     `client cpu ${Math.round(r.clientCpuPercent)}%`)
 }
@@ -192,55 +200,75 @@ if (args.floor && !modes.includes('floor')) modes.unshift('floor')
 if (!haveShared && modes.includes('floor')) modes.splice(modes.indexOf('floor'), 1)
 
 console.log(`nsqts bench: ${size}-byte messages, writer ${runfor} s then reader ${readfor} s, ${concurrency} connections, ` +
-  `RDY ${args.rdy}, modes ${modes.join(', ')}${args['nsqd-args'] ? `, nsqd ${args['nsqd-args']}` : ''}`)
+  `RDY ${args.rdy}, modes ${modes.join(', ')}${args['nsqd-args'] ? `, nsqd ${args['nsqd-args']}` : ''}, ${repeat} run(s) each`)
 if (!haveShared) console.log(`${sharedBench} not found: no comparison with NSQ's figures or the Node floor`)
 
 for (const scenario of args.scenarios.split(',')) {
   const batch = Number(scenario.replace('batch', ''))
   // The floor first, then each mode: the shares compare runs made within a minute or two.
-  for (const mode of modes) {
-    const server = await startServer(mode)
-    try {
-      const common = ['--nsqd-tcp-address', `127.0.0.1:${server.port}`, '--topic', 'sub_bench', '--channel', 'ch',
-        '--size', String(size), '--concurrency', String(concurrency)]
-      const w = await nsqBench(['writer', ...common, '--batch-size', String(batch), '--window', '1', '--runfor', `${runfor}s`],
-        `writer-b${batch}-${mode}`)
-      report(`writer batch ${batch}`, mode, w, server.peakRssMb())
-      if (batch > 1) {
-        // Against nsqd the reader reads the backlog the writer left; the floor has no backlog and sends for ever.
-        const count = mode === 'floor' ? 0 : w.msgs
-        const r = await nsqBench(['reader', ...common, '--rdy', args.rdy, '--count', String(count), '--runfor', `${readfor}s`],
-          `reader-${mode}`)
-        report('reader', mode, r, server.peakRssMb())
+  for (let run = 1; run <= repeat; run++) {
+    for (const mode of modes) {
+      const server = await startServer(mode)
+      try {
+        const common = ['--nsqd-tcp-address', `127.0.0.1:${server.port}`, '--topic', 'sub_bench', '--channel', 'ch',
+          '--size', String(size), '--concurrency', String(concurrency)]
+        const w = await nsqBench(['writer', ...common, '--batch-size', String(batch), '--window', '1', '--runfor', `${runfor}s`],
+          `writer-b${batch}-${mode}-${run}`)
+        report(`writer batch ${batch}`, mode, run, w, server.peakRssMb())
+        if (batch > 1) {
+          // Against nsqd the reader reads the backlog the writer left; the floor has no backlog and sends for ever.
+          const count = mode === 'floor' ? 0 : w.msgs
+          const r = await nsqBench(['reader', ...common, '--rdy', args.rdy, '--count', String(count), '--runfor', `${readfor}s`],
+            `reader-${mode}-${run}`)
+          report('reader', mode, run, r, server.peakRssMb())
+        }
+      } finally {
+        await server.stop()
       }
-    } finally {
-      await server.stop()
     }
   }
 }
 
+/** The runs of one figure: their median msgs/s, the median of their shares of the floor's run of the same round. */
+function summarize (scenario, mode) {
+  const runs = results.filter((r) => r.scenario === scenario && r.mode === mode)
+  const floorShares = runs.flatMap((r) => {
+    const floor = results.find((f) => f.mode === 'floor' && f.scenario === scenario && f.run === r.run)
+    return floor === undefined ? [] : [r.msgsPerSec / floor.msgsPerSec]
+  })
+  const rss = runs.map((r) => r.rssMb).filter((mb) => mb !== undefined)
+  return {
+    msgsPerSec: median(runs.map((r) => r.msgsPerSec)),
+    all: runs.map((r) => k(r.msgsPerSec)).join(' '),
+    floorShare: floorShares.length === 0 ? undefined : median(floorShares),
+    rssMb: rss.length === 0 ? undefined : Math.max(...rss),
+  }
+}
+
 if (haveShared) {
-  console.log('\nCompared with NSQ 1.3.0 on this machine kind (../shared/bench/NSQ_FIGURES.md: NSQ\'s bench tools, range over runs and days)')
-  const floorOf = (scenario) => results.find((r) => r.mode === 'floor' && r.scenario === scenario)
-  for (const r of results) {
-    if (r.mode === 'floor') {
-      const nsqTools = FLOOR_WITH_NSQ_TOOLS[r.scenario]
-      console.log(`${r.scenario.padEnd(17)} floor    ${k(r.msgsPerSec).padStart(7)} msgs/s` +
-        (nsqTools === undefined ? '' : `  (NSQ's tools against the floor: ~${k(nsqTools)}, nsq_bench ${(r.msgsPerSec / nsqTools).toFixed(2)}x that)`))
+  console.log('\nCompared with NSQ 1.3.0 on this machine kind (../shared/bench/NSQ_FIGURES.md: NSQ\'s bench tools, range over runs and days)' +
+    (repeat > 1 ? `; medians of ${repeat} runs, the highest peak RSS` : ''))
+  const figures = [...new Set(results.map((r) => `${r.scenario}\t${r.mode}`))].map((key) => key.split('\t'))
+  for (const [scenario, mode] of figures) {
+    const f = summarize(scenario, mode)
+    const runs = repeat > 1 ? ` (${f.all})` : ''
+    if (mode === 'floor') {
+      const nsqTools = FLOOR_WITH_NSQ_TOOLS[scenario]
+      console.log(`${scenario.padEnd(17)} floor    ${k(f.msgsPerSec).padStart(7)} msgs/s${runs}` +
+        (nsqTools === undefined ? '' : `  (NSQ's tools against the floor: ~${k(nsqTools)}, nsq_bench ${(f.msgsPerSec / nsqTools).toFixed(2)}x that)`))
       continue
     }
     const parts = []
-    const nsq = NSQ[r.mode]?.[r.scenario]
+    const nsq = NSQ[mode]?.[scenario]
     if (nsq !== undefined) {
       parts.push(nsq[0] === nsq[1]
-        ? `${(r.msgsPerSec / nsq[0]).toFixed(2)}x NSQ's ${k(nsq[0])}`
-        : `${(r.msgsPerSec / nsq[1]).toFixed(2)}x-${(r.msgsPerSec / nsq[0]).toFixed(2)}x NSQ's ${k(nsq[0])}-${k(nsq[1])}`)
+        ? `${(f.msgsPerSec / nsq[0]).toFixed(2)}x NSQ's ${k(nsq[0])}`
+        : `${(f.msgsPerSec / nsq[1]).toFixed(2)}x-${(f.msgsPerSec / nsq[0]).toFixed(2)}x NSQ's ${k(nsq[0])}-${k(nsq[1])}`)
     }
-    const floor = floorOf(r.scenario)
-    if (floor !== undefined) parts.push(`${(100 * r.msgsPerSec / floor.msgsPerSec).toFixed(0)}% of the floor`)
-    const rss = NSQ.rssMb[r.scenario === 'writer batch 1' ? 'batch1' : 'batch200']
-    if (r.mode === 'default' && r.scenario !== 'writer batch 200') parts.push(`RSS ${r.rssMb.toFixed(0)} MB vs NSQ's ${rss[1]} MB`)
-    console.log(`${r.scenario.padEnd(17)} ${r.mode.padEnd(8)} ${k(r.msgsPerSec).padStart(7)} msgs/s  ${parts.join(', ')}`)
+    if (f.floorShare !== undefined) parts.push(`${(100 * f.floorShare).toFixed(0)}% of the floor`)
+    const rss = NSQ.rssMb[scenario === 'writer batch 1' ? 'batch1' : 'batch200']
+    if (mode === 'default' && scenario !== 'writer batch 200') parts.push(`RSS ${f.rssMb.toFixed(0)} MB vs NSQ's ${rss[1]} MB`)
+    console.log(`${scenario.padEnd(17)} ${mode.padEnd(8)} ${k(f.msgsPerSec).padStart(7)} msgs/s${runs}  ${parts.join(', ')}`)
   }
 }
 if (args.json) console.log(JSON.stringify(results))
