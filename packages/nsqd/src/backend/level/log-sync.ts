@@ -27,7 +27,8 @@ export class LogSync {
     for (const name of names) {
       let file
       try {
-        file = await open(join(this.location, name), 'r')
+        // Opened for writing though nothing is written: Windows flushes a file only through a handle that may write.
+        file = await open(join(this.location, name), 'r+')
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
         throw err
