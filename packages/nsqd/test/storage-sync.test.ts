@@ -35,13 +35,13 @@ async function putLanded (store: LevelStore, n: number, from: number): Promise<v
 
 /** Holds every log sync until release(), and records what each one synced. */
 function holdLogSyncs (): { release: () => void, calls: Array<Promise<string[]>>, called: Promise<void> } {
-  const sync = LogSync.prototype.sync
+  const sync = LogSync.prototype.syncFiles
   let release!: () => void
   const gate = new Promise<void>((resolve) => { release = resolve })
   let called!: () => void
   const firstCall = new Promise<void>((resolve) => { called = resolve })
   const calls: Array<Promise<string[]>> = []
-  vi.spyOn(LogSync.prototype, 'sync').mockImplementation(function (this: LogSync) {
+  vi.spyOn(LogSync.prototype, 'syncFiles').mockImplementation(function (this: LogSync) {
     const result = gate.then(() => sync.call(this))
     calls.push(result)
     called()

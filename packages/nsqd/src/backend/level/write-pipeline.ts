@@ -1,12 +1,12 @@
 import type { Level } from 'level'
 import type { Logger } from '@nsqts/protocol'
 import type { PendingWrite } from '../types.js'
-import { KIND_KEPT, KIND_QUEUED, KIND_SYNC, kindStart, markerKeyAfter, recordKey } from './format.js'
-import { Chunk, prepare, type ChunkOwner, type LevelOp, type Op } from './chunk.js'
+import { KIND_KEPT, KIND_QUEUED } from './format.js'
+import { Chunk, prepare, type ChunkOwner, type Op } from './chunk.js'
 import { Clear, Write } from './write.js'
 import { NativeBatchWriter } from './native-batch.js'
 import { WriteFaults } from './write-faults.js'
-import { LogSync } from './log-sync.js'
+import { LogSync, syncMarker } from './log-sync.js'
 
 export type Db = Level<Buffer, Buffer>
 
@@ -82,11 +82,9 @@ export class WritePipeline {
   private pending = 0
   private readonly waiting = new Set<ChunkOwner>()
   private syncTimer: NodeJS.Timeout | undefined
-  /** Default mode's syncs, beside the writes (log-sync.ts): one at a time, and one more when asked meanwhile. */
+  /** Default mode's syncs, beside the writes. */
   private readonly logSync: LogSync
-  private logSyncRun: Promise<void> | undefined
-  private logSyncAgain = false
-  /** Where the next sync marker goes (syncMarker): right after the last record key queued, or chunk opened. */
+  /** Where the next sync marker goes (log-sync.ts): right after the last record key queued, or chunk opened. */
   private markerAfter: Buffer | Chunk | undefined
   /** Called after every step, successful or not: what drain() waits on. */
   private stepWaiters: Array<() => void> = []
@@ -103,14 +101,15 @@ export class WritePipeline {
    */
   readonly counters = { writes: 0, syncs: 0, failures: 0, throttled: 0, maxUnwrittenBytes: 0 }
 
-  constructor (private readonly db: Db, private readonly location: string, opts: WritePipelineOptions) {
+  constructor (private readonly db: Db, location: string, opts: WritePipelineOptions) {
     this.durable = opts.durable
     this.syncEvery = opts.syncEvery
     this.syncTimeout = opts.syncTimeout
     this.logger = opts.logger
     this.batch = new NativeBatchWriter(db)
     this.faults = new WriteFaults(db, location, this.batch, opts.logger, opts.onHealth)
-    this.logSync = new LogSync(location)
+    this.logSync = new LogSync(location, opts.logger, () => { this.counters.syncs++ },
+      () => this.op(syncMarker(this.markerAfter), true))
   }
 
   /** A position in the stream of operations, to learn later whether a publish wrote anything. */
@@ -279,7 +278,7 @@ export class WritePipeline {
   private async write (w: Write): Promise<void> {
     // Sealed once: a retry writes the same values.
     const ops = w.ops = prepare(w.ops, this.steps.length === 1)
-    // Only what must be synced before it counts as written; --sync-every's syncs follow the write (syncLogs).
+    // Only what must be synced before it counts as written; --sync-every's syncs follow the write (log-sync.ts).
     const sync = w.sync || this.closing
     try {
       await this.faults.beforeWrite()
@@ -296,7 +295,7 @@ export class WritePipeline {
         this.opsSinceSync = 0
       } else if (this.opsSinceSync + w.records >= this.syncEvery) {
         this.opsSinceSync = 0
-        this.syncLogs()
+        this.logSync.request()
       } else {
         this.opsSinceSync += w.records
         this.armSyncTimer()
@@ -358,51 +357,10 @@ export class WritePipeline {
       this.syncTimer = undefined
       if (this.opsSinceSync > 0 && !this.closing) {
         this.opsSinceSync = 0
-        this.syncLogs()
+        this.logSync.request()
       }
     }, this.syncTimeout)
     this.syncTimer.unref()
-  }
-
-  /**
-   * Syncs everything written so far without holding up the writes that follow (log-sync.ts). A failed sync is logged
-   * and the count starts again, as NSQ's disk queue does.
-   */
-  private syncLogs (): void {
-    if (this.logSyncRun !== undefined) {
-      this.logSyncAgain = true
-      return
-    }
-    this.logSyncRun = this.runLogSyncs().finally(() => { this.logSyncRun = undefined })
-  }
-
-  private async runLogSyncs (): Promise<void> {
-    do {
-      this.logSyncAgain = false
-      try {
-        const synced = await this.logSync.sync()
-        if (synced.length > 0) this.counters.syncs++
-        // No log file where LevelDB keeps them: let LevelDB sync its log, as part of a write.
-        else this.op(this.syncMarker(), true)
-      } catch (err) {
-        this.logger.error(`store: failed to sync ${this.location} - ${(err as Error).message}`)
-      }
-    } while (this.logSyncAgain)
-  }
-
-  /**
-   * An operation for a write that only syncs what came before it, at close or when no log file could be synced
-   * (LevelDB syncs its log only as part of a write, and classic-level skips an empty batch): the removal of a key that cannot exist, right after the last record key
-   * queued. LevelDB's tables cover key ranges, and a table whose range spans keys written later is merged with every
-   * table that holds them; a marker after all the queues (the key 's', still used before any record) made every table
-   * it landed in such a table, and under a steady publish load LevelDB rewrote all of its level 1 each second.
-   */
-  private syncMarker (): LevelOp {
-    let after = this.markerAfter
-    if (after === undefined) return { type: 'put', key: kindStart(KIND_SYNC), value: Buffer.from(String(Date.now())) }
-    // A chunk has its key once it is sealed (the key holds the count); until then the start of it stands in for it.
-    if (after instanceof Chunk) after = after.key ?? recordKey(KIND_QUEUED, after.queue.id, after.first)
-    return { type: 'del', key: markerKeyAfter(after) }
   }
 
   /** True while writes fail: reads that fail then are not the records' fault. */
@@ -424,7 +382,7 @@ export class WritePipeline {
 
   /** Writes everything queued, with a final sync; a disk that keeps failing gets 10 s more, not forever. */
   async drain (): Promise<void> {
-    if (this.opsSinceSync > 0 || this.steps.length > 0) this.op(this.syncMarker(), true)
+    if (this.opsSinceSync > 0 || this.steps.length > 0) this.op(syncMarker(this.markerAfter), true)
     // The daemon must still exit.
     const deadline = Date.now() + 10_000
     while (this.steps.length > 0) {
@@ -437,6 +395,6 @@ export class WritePipeline {
     }
     clearTimeout(this.retryTimer)
     this.retryTimer = undefined
-    while (this.logSyncRun !== undefined) await this.logSyncRun
+    await this.logSync.settled()
   }
 }
