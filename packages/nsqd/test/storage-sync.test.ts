@@ -50,20 +50,32 @@ function holdLogSyncs (): { release: () => void, calls: Array<Promise<string[]>>
   return { release, calls, called: firstCall }
 }
 
+/** A sync's outcome: it synced LevelDB's logs, and only them. */
+async function expectLogsSynced (sync: Promise<string[]> | undefined): Promise<void> {
+  const synced = (await sync) ?? []
+  expect(synced.length).toBeGreaterThan(0)
+  for (const name of synced) expect(name).toMatch(/^\d+\.log$/)
+}
+
+/** A store whose log syncs are held, with `n` records landed; `syncsBefore`: its sync count before them. */
+async function storeWithLanded (opts: LevelStoreOptions, n: number):
+Promise<{ store: LevelStore, held: ReturnType<typeof holdLogSyncs>, syncsBefore: number }> {
+  const store = await open(opts)
+  const held = holdLogSyncs()
+  const syncsBefore = store.counters.syncs
+  await putLanded(store, n, 0)
+  return { store, held, syncsBefore }
+}
+
 describe('level store: default mode syncs', () => {
   it('syncs LevelDB\'s log after --sync-every records, and the next write lands while the sync runs', async () => {
-    const store = await open({ syncEvery: 10, syncTimeout: 3_600_000 })
-    const held = holdLogSyncs()
-    const syncsBefore = store.counters.syncs
-    await putLanded(store, 20, 0)
+    const { store, held, syncsBefore } = await storeWithLanded({ syncEvery: 10, syncTimeout: 3_600_000 }, 20)
     expect(held.calls.length).toBe(1)
     // The sync is still held: a write that waited for it would never land.
     await putLanded(store, 5, 20)
     expect(store.counters.syncs).toBe(syncsBefore)
     held.release()
-    const synced = (await held.calls[0]) ?? []
-    expect(synced.length).toBeGreaterThan(0)
-    for (const name of synced) expect(name).toMatch(/^\d+\.log$/)
+    await expectLogsSynced(held.calls[0])
     await store.pipeline.drain()
     // The log sync, then the synced write drain makes for the 5 records written after it.
     expect(store.counters.syncs - syncsBefore).toBe(2)
@@ -71,14 +83,11 @@ describe('level store: default mode syncs', () => {
   })
 
   it('syncs LevelDB\'s log --sync-timeout after a write that --sync-every did not sync', async () => {
-    const store = await open({ syncEvery: 1_000_000, syncTimeout: 10 })
-    const held = holdLogSyncs()
-    const syncsBefore = store.counters.syncs
-    await putLanded(store, 3, 0)
+    const { store, held, syncsBefore } = await storeWithLanded({ syncEvery: 1_000_000, syncTimeout: 10 }, 3)
     expect(held.calls.length).toBe(0)
     held.release()
     await held.called
-    expect(((await held.calls[0]) ?? []).length).toBeGreaterThan(0)
+    await expectLogsSynced(held.calls[0])
     await store.pipeline.drain()
     // Nothing was written after the timer's sync, so drain had nothing to sync.
     expect(store.counters.syncs - syncsBefore).toBe(1)
