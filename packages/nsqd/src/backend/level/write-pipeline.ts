@@ -82,7 +82,6 @@ export class WritePipeline {
   private pending = 0
   private readonly waiting = new Set<ChunkOwner>()
   private syncTimer: NodeJS.Timeout | undefined
-  /** Default mode's syncs, beside the writes. */
   private readonly logSync: LogSync
   /** Where the next sync marker goes (log-sync.ts): right after the last record key queued, or chunk opened. */
   private markerAfter: Buffer | Chunk | undefined
@@ -382,6 +381,8 @@ export class WritePipeline {
 
   /** Writes everything queued, with a final sync; a disk that keeps failing gets 10 s more, not forever. */
   async drain (): Promise<void> {
+    // First: a sync that finds no log file queues a write, which must be in the steps waited for below.
+    await this.logSync.settled()
     if (this.opsSinceSync > 0 || this.steps.length > 0) this.op(syncMarker(this.markerAfter), true)
     // The daemon must still exit.
     const deadline = Date.now() + 10_000
@@ -395,6 +396,5 @@ export class WritePipeline {
     }
     clearTimeout(this.retryTimer)
     this.retryTimer = undefined
-    await this.logSync.settled()
   }
 }
