@@ -11,8 +11,11 @@ import { LogSync } from '../src/backend/level/log-sync.js'
 
 const dirs: string[] = []
 const stores: LevelStore[] = []
+/** Held syncs are let go before the stores close, which waits for them, even after a failed test. */
+const releases: Array<() => void> = []
 afterEach(async () => {
   vi.restoreAllMocks()
+  for (const release of releases.splice(0)) release()
   await Promise.all(stores.splice(0).map((s) => s.close()))
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
 })
@@ -25,7 +28,7 @@ async function open (opts: LevelStoreOptions): Promise<LevelStore> {
   return store
 }
 
-/** Puts `n` records on `q` and waits until their write landed. */
+/** Puts `n` records on queue 't' and waits until their write landed. */
 async function putLanded (store: LevelStore, n: number, from: number): Promise<void> {
   const q = store.queue('t')
   const mark = store.mark()
@@ -38,6 +41,7 @@ function holdLogSyncs (): { release: () => void, calls: Array<Promise<string[]>>
   const sync = LogSync.prototype.syncFiles
   let release!: () => void
   const gate = new Promise<void>((resolve) => { release = resolve })
+  releases.push(release)
   let called!: () => void
   const firstCall = new Promise<void>((resolve) => { called = resolve })
   const calls: Array<Promise<string[]>> = []
