@@ -248,8 +248,8 @@ function summarize (scenario, mode) {
 if (haveShared) {
   console.log('\nCompared with NSQ 1.3.0 on this machine kind (../shared/bench/NSQ_FIGURES.md: NSQ\'s bench tools, range over runs and days)' +
     (repeat > 1 ? `; medians of ${repeat} runs, the highest peak RSS` : ''))
-  const figures = [...new Set(results.map((r) => `${r.scenario}\t${r.mode}`))].map((key) => key.split('\t'))
-  for (const [scenario, mode] of figures) {
+  // Every figure has a first run, in the order the figures ran.
+  for (const { scenario, mode } of results.filter((r) => r.run === 1)) {
     const f = summarize(scenario, mode)
     const runs = repeat > 1 ? ` (${f.all})` : ''
     if (mode === 'floor') {

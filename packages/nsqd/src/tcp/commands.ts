@@ -35,15 +35,16 @@ const FAILED = { PUB: 'E_PUB_FAILED', DPUB: 'E_DPUB_FAILED', MPUB: 'E_MPUB_FAILE
  * returned has landed, with E_*_FAILED if it failed (see Topic.publish).
  */
 function publish (client: Client, cmd: 'PUB' | 'DPUB' | 'MPUB', topicName: string, bodies: Buffer | Buffer[], deferMs = 0): void {
-  if (client.nsqd.isExiting) return client.sendError(new NsqError(FAILED[cmd], `${cmd} failed exiting`))
+  const code = FAILED[cmd]
+  if (client.nsqd.isExiting) return client.sendError(new NsqError(code, `${cmd} failed exiting`))
   const topic = client.nsqd.getTopic(topicName)
   const n = Buffer.isBuffer(bodies) ? 1 : bodies.length
   // nsqts: a full topic with overflow=reject (docs/policies.md); fatal, as every E_*_FAILED is.
-  if (topic.refuses(n)) return client.sendError(new NsqError(FAILED[cmd], `${cmd} failed topic full`))
+  if (topic.refuses(n)) return client.sendError(new NsqError(code, `${cmd} failed topic full`))
   const write = topic.publish(bodies, deferMs)
   client.pubCounts.set(topicName, (client.pubCounts.get(topicName) ?? 0) + n)
   if (write === undefined) client.sendResponse(OK)
-  else client.replyWhenStored(write, OK, (err) => new NsqError(FAILED[cmd], `${cmd} failed ${err.message}`))
+  else client.replyWhenStored(write, OK, (err) => new NsqError(code, `${cmd} failed ${err.message}`))
 }
 
 /** A command waiting for the auth server: `onAllowed` runs if it grants the command. */
