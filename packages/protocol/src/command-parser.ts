@@ -11,6 +11,10 @@ import type { NsqError } from './errors.js'
  * and how its sizes are checked, so that nsqd's order of checks (names before body, auth before an MPUB body...) and
  * its error texts stay in the server. Bodies that lie whole in one chunk are views of it, valid only during the
  * callback; bodies split across chunks are gathered into one buffer of their exact size.
+ *
+ * A chunk pushed as transient is overwritten once push() returns (a read buffer used again for the next read): the
+ * parser then keeps nothing that points into it, copying what it must keep (a partial line, an unfinished MPUB's
+ * bodies, the rest handed off).
  */
 
 /** What follows a command line. Return one from CommandSink.line, or null when the command has no body. */
@@ -94,6 +98,8 @@ export class CommandParser {
   private count = 0
   private bodies: Buffer[] = []
   private handOffTo: ((rest: Buffer) => void) | null = null
+  /** The chunk being pushed is transient (see the class comment). */
+  private transient = false
 
   constructor (private readonly sink: CommandSink, private readonly maxLineLength = DEFAULT_MAX_LINE_LENGTH) {}
 
@@ -134,7 +140,14 @@ export class CommandParser {
     }
   }
 
-  push (chunk: Buffer): void {
+  /** Parses `chunk`. A transient chunk may be overwritten after this returns: nothing is kept that points into it. */
+  push (chunk: Buffer, transient = false): void {
+    this.transient = transient
+    this.parse(chunk)
+    if (transient && this.bodies.length > 0) this.keepPendingBodies(chunk)
+  }
+
+  private parse (chunk: Buffer): void {
     let pos = 0
     const len = chunk.length
     while (pos < len) {
@@ -150,7 +163,7 @@ export class CommandParser {
               this.sink.overflow()
               return
             }
-            this.lineParts.push(chunk.subarray(pos))
+            this.lineParts.push(this.kept(chunk.subarray(pos)))
             return
           }
           if (this.lineLength + (nl - pos) + 1 > this.maxLineLength) {
@@ -221,7 +234,7 @@ export class CommandParser {
       if (this.handOffTo !== null) {
         const take = this.handOffTo
         this.handOffTo = null
-        take(chunk.subarray(pos))
+        take(this.kept(chunk.subarray(pos)))
         return
       }
     }
@@ -245,6 +258,35 @@ export class CommandParser {
     } else {
       this.multi = spec
       this.state = State.MultiBodySize
+    }
+  }
+
+  /** `part` of the chunk being pushed, as something that outlives the push. */
+  private kept (part: Buffer): Buffer {
+    return this.transient ? Buffer.from(part) : part
+  }
+
+  /**
+   * The bodies of an MPUB still being read that are views of a transient chunk move to one copy of the part of the
+   * chunk they span: one allocation for all of them.
+   */
+  private keepPendingBodies (chunk: Buffer): void {
+    const bodies = this.bodies
+    const chunkEnd = chunk.byteOffset + chunk.length
+    const inChunk = (b: Buffer): boolean => b.buffer === chunk.buffer && b.byteOffset >= chunk.byteOffset &&
+      b.byteOffset + b.length <= chunkEnd
+    let from = chunkEnd
+    let to = chunk.byteOffset
+    for (const b of bodies) {
+      if (!inChunk(b)) continue
+      from = Math.min(from, b.byteOffset)
+      to = Math.max(to, b.byteOffset + b.length)
+    }
+    if (from >= to) return
+    const copy = Buffer.from(chunk.subarray(from - chunk.byteOffset, to - chunk.byteOffset))
+    for (let i = 0; i < bodies.length; i++) {
+      const b = bodies[i] as Buffer
+      if (inChunk(b)) bodies[i] = copy.subarray(b.byteOffset - from, b.byteOffset - from + b.length)
     }
   }
 

@@ -20,7 +20,11 @@ const multi: BodySpec = {
   checkMessageSize: (i, n) => (n <= 0 ? new NsqError('E_BAD_MESSAGE', `invalid message(${i}) body size ${n}`) : null),
 }
 
-function collect (chunks: Buffer[], maxLine?: number): Event[] {
+/**
+ * Parses `chunks` and records what the sink saw. `transient`: each chunk is pushed from one buffer that is scribbled
+ * over after every push, as a shared read buffer is by the next read.
+ */
+function collect (chunks: Buffer[], maxLine?: number, transient = false): Event[] {
   const events: Event[] = []
   const sink: CommandSink = {
     line (params) {
@@ -36,7 +40,16 @@ function collect (chunks: Buffer[], maxLine?: number): Event[] {
     overflow () { events.push({ kind: 'overflow' }) },
   }
   const parser = new CommandParser(sink, maxLine)
-  for (const c of chunks) parser.push(c)
+  const reused = Buffer.alloc(Math.max(0, ...chunks.map((c) => c.length)))
+  for (const c of chunks) {
+    if (!transient) {
+      parser.push(c)
+      continue
+    }
+    c.copy(reused)
+    parser.push(reused.subarray(0, c.length), true)
+    reused.fill('#')
+  }
   return events
 }
 
@@ -85,6 +98,40 @@ describe('CommandParser', () => {
       chunks.push(stream.subarray(last))
       expect(collect(chunks)).toEqual(expected)
     }), { numRuns: 500 })
+  })
+
+  it('keeps nothing that points into a transient chunk, at any split points', () => {
+    const mpubs = Buffer.concat([commands.mpub('t', ['one', 'two', 'three', 'four']), commands.mpub('u', ['x'.repeat(40), 'y'])])
+    const input = Buffer.concat([stream, mpubs])
+    const want: Event[] = [...expected,
+      { kind: 'line', params: ['MPUB', 't'] },
+      { kind: 'bodies', params: ['MPUB', 't'], bodies: ['one', 'two', 'three', 'four'] },
+      { kind: 'line', params: ['MPUB', 'u'] },
+      { kind: 'bodies', params: ['MPUB', 'u'], bodies: ['x'.repeat(40), 'y'] }]
+    fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 1, max: input.length - 1 }), { maxLength: 30 }), (cuts) => {
+      const sorted = [...cuts].sort((a, b) => a - b)
+      const chunks: Buffer[] = []
+      let last = 0
+      for (const c of sorted) { chunks.push(input.subarray(last, c)); last = c }
+      chunks.push(input.subarray(last))
+      expect(collect(chunks, undefined, true)).toEqual(want)
+    }), { numRuns: 500 })
+  })
+
+  it('hands off the rest of a transient chunk as a copy', () => {
+    let rest: Buffer | undefined
+    const sink: CommandSink = {
+      line: () => sized,
+      body (_params, _body) { parser.handOff((r) => { rest = r }) },
+      bodies () {},
+      error () {},
+      overflow () {},
+    }
+    const parser = new CommandParser(sink)
+    const chunk = Buffer.concat([commands.identify({ tls_v1: true }), Buffer.from('after the upgrade')])
+    parser.push(chunk, true)
+    chunk.fill('#')
+    expect(rest?.toString()).toBe('after the upgrade')
   })
 
   it('stops at the first failed size check and ignores what follows', () => {
