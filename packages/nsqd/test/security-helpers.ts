@@ -63,11 +63,16 @@ export interface AuthRequest {
   rawBody: string
 }
 
-/** A small auth server: `answer` decides each reply from the request; every request is recorded. */
+export interface AuthReply { status?: number, body: unknown }
+
+/**
+ * A small auth server: `answer` decides each reply from the request (a promise holds the reply back until it settles);
+ * every request is recorded.
+ */
 export interface AuthServer {
   address: string
   requests: AuthRequest[]
-  answer: (req: AuthRequest) => { status?: number, body: unknown }
+  answer: (req: AuthRequest) => AuthReply | Promise<AuthReply>
   close (): Promise<void>
 }
 
@@ -89,9 +94,10 @@ export async function startAuthServer (answer: AuthServer['answer'], tls?: { cer
       }
       const r: AuthRequest = { method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], accept: req.headers.accept, params, rawBody }
       requests.push(r)
-      const { status = 200, body } = state.answer(r)
-      res.writeHead(status, { 'content-type': 'application/json' })
-      res.end(typeof body === 'string' ? body : JSON.stringify(body))
+      void Promise.resolve(state.answer(r)).then(({ status = 200, body }) => {
+        res.writeHead(status, { 'content-type': 'application/json' })
+        res.end(typeof body === 'string' ? body : JSON.stringify(body))
+      })
     })
   }
   const server: Server = tls === undefined ? createServer(listener) : createHttpsServer(tls, listener)

@@ -85,7 +85,7 @@ export class Client implements ChannelConsumer, CommandSink, InputOwner, OutputO
   }
 
   private attach (stream: Socket): void {
-    stream.on('data', this.input.onData)
+    this.input.readFrom(stream, stream === this.socket)
     stream.on('drain', this.output.onDrain)
     stream.on('error', (err) => { this.nsqd.logger.debug(`client(${this.remoteAddress}) - ${err.message}`) })
     stream.on('close', () => {
@@ -144,7 +144,7 @@ export class Client implements ChannelConsumer, CommandSink, InputOwner, OutputO
   }
 
   detachSocket (): void {
-    this.socket.off('data', this.input.onData)
+    this.input.detach(this.socket)
   }
 
   useTls (state: TlsState): void {

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net'
 import { CommandParser, type CommandSink } from '@nsqts/protocol'
 import type { CompressionLayer } from './compression.js'
+import { readIntoSharedBuffer } from './read-buffer.js'
 
 const MAGIC = '  V2'
 
@@ -46,12 +47,39 @@ export class CommandInput {
   private readDeadline: NodeJS.Timeout | undefined
   private readTimeoutMs = 0
   private lastReadAt = 0
+  /** TLS reads the TCP socket now. */
+  private detached = false
 
   constructor (private readonly owner: InputOwner, commands: CommandSink) {
     this.parser = new CommandParser(commands)
   }
 
-  readonly onData = (chunk: Buffer): void => {
+  /**
+   * Starts reading `stream`. The TCP socket is read into the shared read buffer where this Node allows it
+   * (read-buffer.ts); TLS over it, through 'data' events.
+   */
+  readFrom (stream: Socket, tcp: boolean): void {
+    if (tcp && readIntoSharedBuffer(stream, this.onTransientData)) stream.resume()
+    else stream.on('data', this.onData)
+  }
+
+  /** The TCP socket's bytes go to TLS from now on, not to the parser. */
+  detach (socket: Socket): void {
+    this.detached = true
+    socket.off('data', this.onData)
+  }
+
+  /** Bytes read into a buffer of their own. */
+  private readonly onData = (chunk: Buffer): void => {
+    this.read(chunk, false)
+  }
+
+  /** Bytes read into a buffer that is used again for the next read: nothing may keep them. */
+  private readonly onTransientData = (chunk: Buffer): void => {
+    if (!this.detached) this.read(chunk, true)
+  }
+
+  private read (chunk: Buffer, transient: boolean): void {
     this.lastReadAt = Date.now()
     if (this.magic.length < 4) {
       const need = 4 - this.magic.length
@@ -64,7 +92,8 @@ export class CommandInput {
       this.owner.magicAccepted()
       chunk = chunk.subarray(need)
     }
-    this.readWire(chunk)
+    if (this.owner.compression === undefined) this.pushPlain(chunk, transient)
+    else this.readWire(transient ? Buffer.from(chunk) : chunk)
   }
 
   /** Bytes off the stream, past the magic: decompressed first when a compression layer is installed. */
@@ -85,16 +114,21 @@ export class CommandInput {
     this.owner.chunkHandled()
   }
 
-  /** Plaintext for the parser. Answers go out at the end of the outermost chunk being handled. */
-  readonly pushPlain = (chunk: Buffer): void => {
+  /**
+   * Plaintext for the parser. Answers go out at the end of the outermost chunk being handled. A transient chunk is
+   * overwritten after this returns.
+   */
+  readonly pushPlain = (chunk: Buffer, transient = false): void => {
     if (this.suspended) {
+      // Never a transient chunk: suspending pauses the socket, and the rest of the read that suspended is handed off
+      // (copied) by the parser.
       this.stash.push(chunk)
       return
     }
     const outer = !this.inChunk
     this.inChunk = true
     try {
-      this.parser.push(chunk)
+      this.parser.push(chunk, transient)
     } catch (err) {
       this.internalError(err)
     } finally {

@@ -1,0 +1,152 @@
+import { describe, it, expect, afterEach } from 'vitest'
+import { once } from 'node:events'
+import net, { type AddressInfo, type Socket } from 'node:net'
+import { commands, decodeMessage, FrameType } from '@nsqts/protocol'
+import { RawConn, startNsqd, waitFor, type NsqdHandle } from '@nsqts/testkit'
+import { readIntoSharedBuffer } from '../src/tcp/read-buffer.js'
+import { startAuthServer, type AuthReply } from './security-helpers.js'
+
+const cleanup: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c()
+})
+
+async function connect (port: number): Promise<Socket> {
+  const c = net.connect(port, '127.0.0.1')
+  await once(c, 'connect')
+  cleanup.push(() => { c.destroy() })
+  return c
+}
+
+describe('the shared read buffer', () => {
+  it('takes over an accepted socket on this Node: its reads, pause and resume, and its close', async () => {
+    const got: string[] = []
+    const accepted: Socket[] = []
+    const server = net.createServer((s) => {
+      if (accepted.push(s) === 1) {
+        // If this fails, Node no longer has the fields the onread option sets: nsqd falls back to 'data' events,
+        // and batch-1 publishing loses the gain measured in docs/performance.md.
+        expect(readIntoSharedBuffer(s, (chunk) => got.push(chunk.toString()))).toBe(true)
+        s.resume()
+      } else {
+        s.on('data', (d) => s.write(d))
+      }
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    const port = (server.address() as AddressInfo).port
+    const reader = await connect(port)
+    reader.write('abc')
+    await waitFor(() => got.join('') === 'abc', 2000, 'the first read')
+
+    const paused = accepted[0] as Socket
+    paused.pause()
+    reader.write('def')
+    // A round trip on another connection: loopback delivered 'def' before it, so a socket still reading would have
+    // read 'def' by the time the echo is back.
+    const echo = await connect(port)
+    echo.write('ping')
+    await once(echo, 'data')
+    expect(got.join('')).toBe('abc')
+    paused.resume()
+    await waitFor(() => got.join('') === 'abcdef', 2000, 'the read after resume')
+
+    reader.end()
+    await once(paused, 'close')
+  })
+})
+
+describe('nsqd reading many connections through one buffer', () => {
+  let d: NsqdHandle | undefined
+  afterEach(async () => { await d?.close(); d = undefined })
+
+  it('keeps lines and MPUB bodies cut across reads whole while other connections are read between', async () => {
+    d = await startNsqd()
+    const nsqd = d
+    const topic = 'cut_reads'
+    const cut = await RawConn.open(nsqd.tcp)
+    const other = await RawConn.open(nsqd.tcp)
+    cleanup.push(() => { cut.close(); other.close() })
+    const bodies = ['first body', 'second body', 'x'.repeat(300), 'last']
+    const wire = Buffer.concat([commands.pub(topic, 'before'), commands.mpub(topic, bodies), commands.pub(topic, 'after')])
+    // Cuts inside the PUB line, inside the MPUB's third body and inside its size words.
+    const cuts = [2, wire.indexOf('xxx') + 100, wire.indexOf('last') - 2, wire.length]
+    let from = 0
+    let n = 0
+    for (const to of cuts) {
+      cut.write(wire.subarray(from, to))
+      from = to
+      // Another connection's PUB and its OK: by then nsqd has read the piece above, and this read has gone through the
+      // same buffer after it.
+      other.write(commands.pub(topic, `other ${n++}`))
+      expect(await other.expect(FrameType.Response)).toBe('OK')
+    }
+    for (let i = 0; i < 3; i++) expect(await cut.expect(FrameType.Response)).toBe('OK')
+
+    const consumer = await RawConn.open(nsqd.tcp)
+    cleanup.push(() => { consumer.close() })
+    consumer.write(commands.sub(topic, 'ch'))
+    expect(await consumer.expect(FrameType.Response)).toBe('OK')
+    consumer.write(commands.rdy(100))
+    const seen: string[] = []
+    while (seen.length < 6 + cuts.length) {
+      const f = await consumer.frame()
+      if (f.type === FrameType.Message) seen.push(decodeMessage(f.data).body.toString())
+    }
+    expect(seen.filter((b) => !b.startsWith('other '))).toEqual(['before', ...bodies, 'after'])
+    expect(seen.filter((b) => b.startsWith('other ')).sort()).toEqual(['other 0', 'other 1', 'other 2', 'other 3'])
+  })
+
+  it('keeps what a connection sent while its command waited for the auth server, as other connections are read', async () => {
+    // Once the 1 s ttl has passed, the next command asks the auth server again: the PUB below waits for an answer this
+    // test holds back.
+    const grant: AuthReply = { body: { ttl: 1, identity: 'i', authorizations: [{ topic: '.*', channels: ['.*'], permissions: ['publish', 'subscribe'] }] } }
+    let release = (): void => {}
+    let holdNext = false
+    const auth = await startAuthServer(() => {
+      if (!holdNext) return grant
+      holdNext = false
+      return new Promise<AuthReply>((resolve) => { release = () => resolve(grant) })
+    })
+    cleanup.push(() => auth.close())
+    d = await startNsqd({ authHttpAddresses: [auth.address] })
+    const nsqd = d
+    const authed = async (): Promise<RawConn> => {
+      const c = await RawConn.open(nsqd.tcp)
+      cleanup.push(() => { c.close() })
+      c.write(commands.identify({ feature_negotiation: true }))
+      await c.expect(FrameType.Response)
+      c.write(commands.auth('secret'))
+      await c.expect(FrameType.Response)
+      return c
+    }
+    const waiting = await authed()
+    const authedAt = Date.now()
+    await waitFor(() => Date.now() - authedAt > 1100, 3000, 'the ttl to pass')
+    holdNext = true
+    const asked = auth.requests.length
+    // One read: parsing stops after the first PUB until the answer comes, and what follows it must be kept till then.
+    waiting.write(Buffer.concat([commands.pub('held', 'asked for'), commands.pub('held', 'kept while waiting')]))
+    await waitFor(() => auth.requests.length > asked, 2000, 'the auth query')
+    // Another connection's read goes through the same buffer meanwhile.
+    const other = await RawConn.open(nsqd.tcp)
+    cleanup.push(() => { other.close() })
+    other.write(commands.identify({ feature_negotiation: true, client_id: 'x'.repeat(200) }))
+    await other.expect(FrameType.Response)
+    release()
+    expect(await waiting.expect(FrameType.Response)).toBe('OK')
+    expect(await waiting.expect(FrameType.Response)).toBe('OK')
+
+    const consumer = await authed()
+    consumer.write(commands.sub('held', 'ch'))
+    expect(await consumer.expect(FrameType.Response)).toBe('OK')
+    consumer.write(commands.rdy(10))
+    const seen: string[] = []
+    while (seen.length < 2) {
+      const f = await consumer.frame()
+      if (f.type === FrameType.Message) seen.push(decodeMessage(f.data).body.toString())
+    }
+    expect(seen).toEqual(['asked for', 'kept while waiting'])
+  })
+})
