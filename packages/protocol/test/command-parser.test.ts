@@ -79,6 +79,23 @@ const expected: Event[] = [
   { kind: 'line', params: ['A', '', 'B'] },
 ]
 
+/** Up to `max` distinct offsets inside `input` to cut it at. */
+function cutsOf (input: Buffer, max: number): fc.Arbitrary<number[]> {
+  return fc.uniqueArray(fc.integer({ min: 1, max: input.length - 1 }), { maxLength: max })
+}
+
+/** `input` cut into chunks at `cuts`. */
+function cutAt (input: Buffer, cuts: number[]): Buffer[] {
+  const chunks: Buffer[] = []
+  let last = 0
+  for (const c of [...cuts].sort((a, b) => a - b)) {
+    chunks.push(input.subarray(last, c))
+    last = c
+  }
+  chunks.push(input.subarray(last))
+  return chunks
+}
+
 describe('CommandParser', () => {
   it('parses a whole buffer', () => {
     expect(collect([stream])).toEqual(expected)
@@ -90,13 +107,8 @@ describe('CommandParser', () => {
   })
 
   it('parses the same events at any split points', () => {
-    fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 20 }), (cuts) => {
-      const sorted = [...cuts].sort((a, b) => a - b)
-      const chunks: Buffer[] = []
-      let last = 0
-      for (const c of sorted) { chunks.push(stream.subarray(last, c)); last = c }
-      chunks.push(stream.subarray(last))
-      expect(collect(chunks)).toEqual(expected)
+    fc.assert(fc.property(cutsOf(stream, 20), (cuts) => {
+      expect(collect(cutAt(stream, cuts))).toEqual(expected)
     }), { numRuns: 500 })
   })
 
@@ -108,13 +120,8 @@ describe('CommandParser', () => {
       { kind: 'bodies', params: ['MPUB', 't'], bodies: ['one', 'two', 'three', 'four'] },
       { kind: 'line', params: ['MPUB', 'u'] },
       { kind: 'bodies', params: ['MPUB', 'u'], bodies: ['x'.repeat(40), 'y'] }]
-    fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 1, max: input.length - 1 }), { maxLength: 30 }), (cuts) => {
-      const sorted = [...cuts].sort((a, b) => a - b)
-      const chunks: Buffer[] = []
-      let last = 0
-      for (const c of sorted) { chunks.push(input.subarray(last, c)); last = c }
-      chunks.push(input.subarray(last))
-      expect(collect(chunks, undefined, true)).toEqual(want)
+    fc.assert(fc.property(cutsOf(input, 30), (cuts) => {
+      expect(collect(cutAt(input, cuts), undefined, true)).toEqual(want)
     }), { numRuns: 500 })
   })
 
