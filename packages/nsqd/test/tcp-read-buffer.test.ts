@@ -98,6 +98,61 @@ describe('nsqd reading many connections through one buffer', () => {
     expect(seen.filter((b) => b.startsWith('other ')).sort()).toEqual(['other 0', 'other 1', 'other 2', 'other 3'])
   })
 
+  it('delivers every body intact when many connections pipeline PUBs and MPUBs cut at random sizes', async () => {
+    d = await startNsqd()
+    const nsqd = d
+    const topic = 'many_cuts'
+    // A fixed xorshift sequence: the same cuts and sizes on every run.
+    let seed = 0x9e3779b9
+    const next = (n: number): number => {
+      seed ^= seed << 13
+      seed ^= seed >>> 17
+      seed ^= seed << 5
+      return (seed >>> 0) % n
+    }
+    const want: string[] = []
+    const publishers = await Promise.all(Array.from({ length: 6 }, async (_, p) => {
+      const conn = await RawConn.open(nsqd.tcp)
+      cleanup.push(() => { conn.close() })
+      const parts: Buffer[] = []
+      for (let c = 0; c < 20; c++) {
+        const bodies = Array.from({ length: 1 + next(40) }, (_, i) => `${p}.${c}.${i}:${'x'.repeat(next(3000))}`)
+        want.push(...bodies)
+        parts.push(bodies.length === 1 ? commands.pub(topic, bodies[0] as string) : commands.mpub(topic, bodies))
+      }
+      return { conn, wire: Buffer.concat(parts), commands: parts.length }
+    }))
+    // The connections' bytes go out interleaved, each in pieces of 1 byte to 20 KB.
+    const at = publishers.map(() => 0)
+    while (publishers.some((p, i) => (at[i] as number) < p.wire.length)) {
+      publishers.forEach((p, i) => {
+        const from = at[i] as number
+        if (from >= p.wire.length) return
+        const to = Math.min(p.wire.length, from + 1 + next(20_000))
+        p.conn.write(p.wire.subarray(from, to))
+        at[i] = to
+      })
+    }
+    for (const p of publishers) {
+      for (let i = 0; i < p.commands; i++) expect(await p.conn.expect(FrameType.Response)).toBe('OK')
+    }
+
+    const consumer = await RawConn.open(nsqd.tcp)
+    cleanup.push(() => { consumer.close() })
+    consumer.write(commands.sub(topic, 'ch'))
+    expect(await consumer.expect(FrameType.Response)).toBe('OK')
+    consumer.write(commands.rdy(2500))
+    const seen: string[] = []
+    while (seen.length < want.length) {
+      const f = await consumer.frame()
+      if (f.type !== FrameType.Message) continue
+      const m = decodeMessage(f.data)
+      seen.push(m.body.toString())
+      consumer.write(commands.fin(m.id))
+    }
+    expect(seen.sort()).toEqual(want.sort())
+  })
+
   it('keeps what a connection sent while its command waited for the auth server, as other connections are read', async () => {
     // Once the 1 s ttl has passed, the next command asks the auth server again: the PUB below waits for an answer this
     // test holds back.
