@@ -114,7 +114,7 @@ describe('against our nsqd and nsqlookupd', () => {
     expect((await get<{ channel_name: string }>('/api/topics/direct/c1')).body.channel_name).toBe('c1')
   })
 
-  it('answers as Go\'s server does, then closes: refused Host headers, versions other than 1.x, unparsable requests', async () => {
+  it('answers as Go\'s server does, then closes: refused Host headers, versions other than 1.x, bad %-escapes in the path, unparsable requests', async () => {
     const a = new NSQAdmin({ httpAddress: '127.0.0.1:0', nsqdHttpAddresses: ['127.0.0.1:1'], logger: silentLogger })
     await a.start()
     closers.push(async () => { await a.close() })
@@ -132,6 +132,7 @@ describe('against our nsqd and nsqlookupd', () => {
     expect(await exchange('GET /ping HTTP/1.1\r\n\r\n')).toBe(goRefusal('400 Bad Request: missing required Host header'))
     expect(await exchange('GET /ping HTTP/1.0\r\nHost: a/b\r\n\r\n')).toBe(goRefusal('400 Bad Request: malformed Host header'))
     expect(await exchange('GET /ping HTTP/1.1\r\nHost x\r\n\r\n')).toBe(goRefusal('400 Bad Request'))
+    expect(await exchange('GET /api/topics/%zz HTTP/1.1\r\nHost: a\r\n\r\n')).toBe(goRefusal('400 Bad Request'))
     expect(await exchange('GET /ping HTTP/2.0\r\nHost: a\r\n\r\n'))
       .toBe(goRefusal('505 HTTP Version Not Supported: unsupported protocol version'))
     expect(await exchange('GET /ping HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nOK$/)

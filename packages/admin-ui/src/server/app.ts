@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type onRequestAsyncHookHandler } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import {
-  answerGoRefusal, goRequestRefusal, LOG_LEVELS, parseLogLevel, refuseUnparsableRequest,
+  answerGoRefusal, GO_BAD_REQUEST, goRequestRefusal, LOG_LEVELS, parseLogLevel, refuseUnparsableRequest,
 } from '@nsqts/protocol'
 import { registerApi, sendJson, type ApiContext } from './api.js'
 import { ApiError } from './errors.js'
@@ -43,6 +43,11 @@ export async function buildAdminApp (ctx: AppContext): Promise<FastifyInstance> 
     // Go's server answers these itself, before any of nsqadmin's handlers, in its own words (onRequest below).
     http: { requireHostHeader: false },
     clientErrorHandler: refuseUnparsableRequest,
+    // A path that is not valid %-encoding: Go's server refuses the request line itself.
+    frameworkErrors: (_err, _request, reply) => {
+      reply.hijack()
+      answerGoRefusal(reply.raw, GO_BAD_REQUEST)
+    },
   })
   app.addHook('onRequest', async (request, reply) => {
     const refusal = goRequestRefusal(request.raw)
