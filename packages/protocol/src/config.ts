@@ -21,7 +21,8 @@ export type ConfigValue = string | number | boolean | ConfigValue[]
 
 /** Parses `key = value` lines (comments with #, blank lines ignored). Throws with the line number on bad syntax. */
 export function parseConfigFile (text: string): Record<string, ConfigValue> {
-  const out: Record<string, ConfigValue> = {}
+  // No prototype: a `__proto__` key is a key like any other (one no flag reads), not the object's prototype.
+  const out: Record<string, ConfigValue> = Object.create(null) as Record<string, ConfigValue>
   const lines = text.split(/\r?\n/)
   for (let i = 0; i < lines.length; i++) {
     const line = stripComment(lines[i] as string).trim()

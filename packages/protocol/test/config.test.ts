@@ -36,6 +36,13 @@ describe('parseConfigFile', () => {
     })
   })
 
+  it('keeps a __proto__ key as a plain key', () => {
+    const cfg = parseConfigFile('__proto__ = ["x"]\nmem_queue_size = 1')
+    expect(Object.getPrototypeOf(cfg)).toBeNull()
+    expect(Object.keys(cfg)).toEqual(['__proto__', 'mem_queue_size'])
+    expect(Object.getOwnPropertyDescriptor(cfg, '__proto__')?.value).toEqual(['x'])
+  })
+
   it('names the line of a syntax error', () => {
     expect(() => parseConfigFile('a = 1\nnonsense')).toThrow(/line 2/)
   })
