@@ -6,6 +6,7 @@ import { NsqdHttpClient } from '@nsqts/client'
 import { startNsqd, waitFor } from '@nsqts/testkit'
 import type { NsqdHandle } from '@nsqts/testkit'
 import { killAll, runTool, waitForChannel } from './helpers.js'
+import { parseHeaders } from '../src/tools/nsq_to_http.js'
 
 interface Received {
   method: string
@@ -72,6 +73,12 @@ test('POST round-robin over a healthy and a failing endpoint: failures are reque
   expect(tool.stderr).toMatch(/\[aggregate\]: finished 5 - 99th: [\d.]+ms - 95th: [\d.]+ms - avg: [\d.]+ms/)
   expect(tool.stderr).toMatch(/got status code 503/)
   expect(await tool.stop()).toEqual({ code: 0, signal: null })
+})
+
+test('--header takes __proto__ as a header name like any other', () => {
+  const headers = parseHeaders(['__proto__: p', 'X-A: b'])
+  expect(Object.keys(headers)).toEqual(['__proto__', 'X-A'])
+  expect(Object.getOwnPropertyDescriptor(headers, '__proto__')?.value).toBe('p')
 })
 
 test('GET with %s sends the url-escaped body; SIGTERM requeues what was taken but not sent, after the request under way', async () => {

@@ -88,7 +88,8 @@ export const nsqToHttp: Tool<NsqToHttpOptions> = {
 
 /** `Name: value`, both trimmed, as nsq_to_http takes --header. */
 export function parseHeaders (headers: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {}
+  // No prototype: `__proto__` is a header name like any other (Go sends it), not the object's prototype.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>
   for (const h of headers) {
     const colon = h.indexOf(':')
     const name = colon === -1 ? '' : h.slice(0, colon).trim()
