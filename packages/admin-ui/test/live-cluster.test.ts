@@ -3,7 +3,10 @@ import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { NsqdHttpClient } from '@nsqts/client'
 import { silentLogger } from '@nsqts/protocol'
-import { startLookupd, startNsqd, waitFor, type LookupdHandle, type NsqdHandle } from '@nsqts/testkit'
+import {
+  GO_REFUSED_TRANSFER_ENCODINGS, GO_TAKEN_TRANSFER_ENCODING, GO_UNSUPPORTED_TE_ANSWER, startLookupd, startNsqd, waitFor,
+  type LookupdHandle, type NsqdHandle,
+} from '@nsqts/testkit'
 import { NSQAdmin, type AdminInit, type SeriesPoint } from '@nsqts/admin-ui'
 
 const closers: Array<() => Promise<void>> = []
@@ -114,7 +117,7 @@ describe('against our nsqd and nsqlookupd', () => {
     expect((await get<{ channel_name: string }>('/api/topics/direct/c1')).body.channel_name).toBe('c1')
   })
 
-  it('answers as Go\'s server does, then closes: refused Host headers, versions other than 1.x, bad %-escapes in the path, unparsable requests', async () => {
+  it('answers as Go\'s server does, then closes: refused Host headers, versions other than 1.x, bad %-escapes in the path, Transfer-Encodings other than chunked, unparsable requests', async () => {
     const a = new NSQAdmin({ httpAddress: '127.0.0.1:0', nsqdHttpAddresses: ['127.0.0.1:1'], logger: silentLogger })
     await a.start()
     closers.push(async () => { await a.close() })
@@ -136,6 +139,10 @@ describe('against our nsqd and nsqlookupd', () => {
     expect(await exchange('GET /ping HTTP/2.0\r\nHost: a\r\n\r\n'))
       .toBe(goRefusal('505 HTTP Version Not Supported: unsupported protocol version'))
     expect(await exchange('GET /ping HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nOK$/)
+    for (const request of GO_REFUSED_TRANSFER_ENCODINGS) {
+      expect(await exchange(request), request).toBe(GO_UNSUPPORTED_TE_ANSWER)
+    }
+    expect(await exchange(GO_TAKEN_TRANSFER_ENCODING)).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nOK$/)
   })
 
   it('close() returns while a browser holds a connection with a request half sent', async () => {

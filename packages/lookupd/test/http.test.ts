@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect } from 'node:net'
 import { Registry } from 'prom-client'
 import { silentLogger } from '@nsqts/protocol'
+import { GO_REFUSED_TRANSFER_ENCODINGS, GO_TAKEN_TRANSFER_ENCODING, GO_UNSUPPORTED_TE_ANSWER } from '@nsqts/testkit'
 import { buildHttpApp, buildRouter, RegistrationDB } from '../src/internal.js'
 import type { NSQLookupd } from '../src/index.js'
 import { api, fakeNsqd, rawHttp, significantHeaders, startLookupd, stopAll } from './helpers.js'
@@ -104,6 +105,13 @@ describe('requests Go\'s server refuses before routing', () => {
     // Go 1.19 takes two Host headers.
     const twoHosts = 'GET /ping HTTP/1.1\r\nHost: a\r\nHOST: a\r\nConnection: close\r\n\r\n'
     expect((await exchange(twoHosts)).text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nOK$/)
+  })
+
+  it('a Transfer-Encoding other than one chunked: Go\'s 501, once, then a close', async () => {
+    for (const request of GO_REFUSED_TRANSFER_ENCODINGS) {
+      expect(await exchange(request), request).toEqual({ text: GO_UNSUPPORTED_TE_ANSWER, closed: true })
+    }
+    expect((await exchange(GO_TAKEN_TRANSFER_ENCODING)).text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nOK$/)
   })
 
   it('a request that does not parse: Go\'s plain 400, or 431 for headers past the limit, then a close', async () => {

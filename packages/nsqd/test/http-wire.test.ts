@@ -1,6 +1,8 @@
 import { connect, type Socket } from 'node:net'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { startNsqd, type NsqdHandle } from '@nsqts/testkit'
+import {
+  GO_REFUSED_TRANSFER_ENCODINGS, GO_TAKEN_TRANSFER_ENCODING, GO_UNSUPPORTED_TE_ANSWER, startNsqd, type NsqdHandle,
+} from '@nsqts/testkit'
 import { rawExchange } from './http-helpers.js'
 
 /** What only shows on a real socket: header case, connection handling, Expect: 100-continue, chunked bodies. */
@@ -235,6 +237,15 @@ describe('on the wire', () => {
       const { text } = await rawExchange(d, Buffer.from(head))
       expect(text, head).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nOK$/)
     }
+  })
+
+  it('a Transfer-Encoding other than one chunked gets Go\'s 501, once, and the connection closes', async () => {
+    for (const request of GO_REFUSED_TRANSFER_ENCODINGS) {
+      const { text, closedByServer } = await rawExchange(d, Buffer.from(request))
+      expect(text, request).toBe(GO_UNSUPPORTED_TE_ANSWER)
+      expect(closedByServer, request).toBe(true)
+    }
+    expect((await rawExchange(d, Buffer.from(GO_TAKEN_TRANSFER_ENCODING))).text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nOK$/)
   })
 
   it('headers past the parser\'s limit get Go\'s plain 431', async () => {

@@ -115,18 +115,37 @@ export interface ParsedRequest {
 export const GO_BAD_REQUEST = '400 Bad Request'
 
 /**
+ * Go's server's answer to a request whose Transfer-Encoding it does not take; its body is GO_UNSUPPORTED_TE_BODY,
+ * the one refusal whose body is not its status line.
+ */
+export const GO_UNSUPPORTED_TE = '501 Not Implemented'
+export const GO_UNSUPPORTED_TE_BODY = 'Unsupported transfer encoding'
+
+/** The one Transfer-Encoding Go's server takes (ASCII case-insensitive, surrounding spaces and tabs trimmed). */
+const GO_CHUNKED = /^[ \t]*chunked[ \t]*$/i
+
+/**
  * What Go's server (1.19, which built the NSQ 1.3.0 of the captures) refuses itself once a request has parsed, before
- * any handler sees it, as the text of its answer (status line and body), or undefined when Go takes the request. In
- * Go's order: a version other than HTTP/1.x, then an HTTP/1.1 request without a Host header, then a Host header
- * holding a byte no host has. Go 1.19 serves a request with two Host headers (its first, as Node keeps).
+ * any handler sees it, as the text of its answer's status line (the body is the same, but for GO_UNSUPPORTED_TE), or
+ * undefined when Go takes the request. In Go's order: a request of HTTP/1.1 or later whose Transfer-Encoding is not
+ * one header reading `chunked` (Go ignores the header in HTTP/1.0), a version other than HTTP/1.x, an HTTP/1.1
+ * request without a Host header, a Host header holding a byte no host has. Go 1.19 serves a request with two Host
+ * headers (its first, as Node keeps).
  */
 export function goRequestRefusal (req: ParsedRequest): string | undefined {
-  if (req.httpVersionMajor !== 1) return '505 HTTP Version Not Supported: unsupported protocol version'
   const hosts: string[] = []
+  const encodings: string[] = []
   const raw = req.rawHeaders
   for (let i = 0; i < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() === 'host') hosts.push(raw[i + 1] as string)
+    const name = (raw[i] as string).toLowerCase()
+    if (name === 'host') hosts.push(raw[i + 1] as string)
+    else if (name === 'transfer-encoding') encodings.push(raw[i + 1] as string)
   }
+  const atLeast11 = req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
+  if (atLeast11 && encodings.length > 0 && (encodings.length > 1 || !GO_CHUNKED.test(encodings[0] as string))) {
+    return GO_UNSUPPORTED_TE
+  }
+  if (req.httpVersionMajor !== 1) return '505 HTTP Version Not Supported: unsupported protocol version'
   if (hosts.length === 0 && req.httpVersionMinor >= 1) return `${GO_BAD_REQUEST}: missing required Host header`
   if (hosts.length === 1 && !GO_HOST_BYTES.test(hosts[0] as string)) return `${GO_BAD_REQUEST}: malformed Host header`
   return undefined

@@ -222,3 +222,4 @@ export class RawConn {
 }
 export { CAPTURES_DIR, CAPTURES_AVAILABLE, loadTcpCaptures, loadHttpCapture, parseHttpResponse, header } from './captures.js'
 export type { TcpCapture, CaptureConnection, CaptureStep, HttpResponseBytes } from './captures.js'
+export { GO_REFUSED_TRANSFER_ENCODINGS, GO_TAKEN_TRANSFER_ENCODING, GO_UNSUPPORTED_TE_ANSWER } from './go-http-cases.js'
