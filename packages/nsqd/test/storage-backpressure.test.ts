@@ -3,7 +3,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type Socket } from 'node:net'
-import { commands, decodeMessage, FrameDecoder, FrameType, MAGIC_V2 } from '@nsqts/protocol'
+import { commands, FrameDecoder, FrameType, MAGIC_V2 } from '@nsqts/protocol'
 import { startNsqd, RawConn, waitFor, type NsqdHandle } from '@nsqts/testkit'
 import type { LevelStore } from '../src/backend/level/store.js'
 import { MAX_UNWRITTEN_BYTES } from '../src/backend/level/write-pipeline.js'
@@ -152,17 +152,7 @@ describe('nsqd storage: a slow disk', () => {
     const depth = channel.depth + after.nsqd.getTopic('slow').depth
     expect(depth).toBeGreaterThanOrEqual(ackedAtCrash.size)
     const conn = await RawConn.open(after.tcp)
-    conn.write(commands.sub('slow', 'c'))
-    expect(await conn.expect(FrameType.Response)).toBe('OK')
-    conn.write(commands.rdy(1000))
-    const received = new Set<string>()
-    while (received.size < depth) {
-      const f = await conn.frame()
-      if (f.type !== FrameType.Message) continue
-      const m = decodeMessage(f.data)
-      received.add(m.body.toString())
-      conn.write(commands.fin(m.id))
-    }
+    const received = new Set(await conn.consume('slow', 'c', 1000, (bodies) => new Set(bodies).size >= depth))
     conn.close()
     expect([...ackedAtCrash].filter((b) => !received.has(b))).toEqual([])
   })

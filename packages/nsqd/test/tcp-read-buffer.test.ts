@@ -1,7 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { once } from 'node:events'
 import net, { type AddressInfo, type Socket } from 'node:net'
-import { commands, decodeMessage, FrameType } from '@nsqts/protocol'
+import { commands, FrameType } from '@nsqts/protocol'
 import { RawConn, startNsqd, waitFor, type NsqdHandle } from '@nsqts/testkit'
 import { readIntoSharedBuffer } from '../src/tcp/read-buffer.js'
 import { startAuthServer, type AuthReply } from './security-helpers.js'
@@ -86,14 +86,7 @@ describe('nsqd reading many connections through one buffer', () => {
 
     const consumer = await RawConn.open(nsqd.tcp)
     cleanup.push(() => { consumer.close() })
-    consumer.write(commands.sub(topic, 'ch'))
-    expect(await consumer.expect(FrameType.Response)).toBe('OK')
-    consumer.write(commands.rdy(100))
-    const seen: string[] = []
-    while (seen.length < 6 + cuts.length) {
-      const f = await consumer.frame()
-      if (f.type === FrameType.Message) seen.push(decodeMessage(f.data).body.toString())
-    }
+    const seen = await consumer.consume(topic, 'ch', 100, (b) => b.length === 6 + cuts.length)
     expect(seen.filter((b) => !b.startsWith('other '))).toEqual(['before', ...bodies, 'after'])
     expect(seen.filter((b) => b.startsWith('other ')).sort()).toEqual(['other 0', 'other 1', 'other 2', 'other 3'])
   })
@@ -139,17 +132,7 @@ describe('nsqd reading many connections through one buffer', () => {
 
     const consumer = await RawConn.open(nsqd.tcp)
     cleanup.push(() => { consumer.close() })
-    consumer.write(commands.sub(topic, 'ch'))
-    expect(await consumer.expect(FrameType.Response)).toBe('OK')
-    consumer.write(commands.rdy(2500))
-    const seen: string[] = []
-    while (seen.length < want.length) {
-      const f = await consumer.frame()
-      if (f.type !== FrameType.Message) continue
-      const m = decodeMessage(f.data)
-      seen.push(m.body.toString())
-      consumer.write(commands.fin(m.id))
-    }
+    const seen = await consumer.consume(topic, 'ch', 2500, (b) => b.length === want.length)
     expect(seen.sort()).toEqual(want.sort())
   })
 
@@ -193,15 +176,6 @@ describe('nsqd reading many connections through one buffer', () => {
     expect(await waiting.expect(FrameType.Response)).toBe('OK')
     expect(await waiting.expect(FrameType.Response)).toBe('OK')
 
-    const consumer = await authed()
-    consumer.write(commands.sub('held', 'ch'))
-    expect(await consumer.expect(FrameType.Response)).toBe('OK')
-    consumer.write(commands.rdy(10))
-    const seen: string[] = []
-    while (seen.length < 2) {
-      const f = await consumer.frame()
-      if (f.type === FrameType.Message) seen.push(decodeMessage(f.data).body.toString())
-    }
-    expect(seen).toEqual(['asked for', 'kept while waiting'])
+    expect(await (await authed()).consume('held', 'ch', 10, (b) => b.length === 2)).toEqual(['asked for', 'kept while waiting'])
   })
 })

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type Socket } from 'node:net'
 import { NSQD, type NsqdInit, type Address } from '@nsqts/nsqd'
-import { FrameDecoder, MAGIC_V2, SizePrefixedReader, silentLogger } from '@nsqts/protocol'
+import { commands, decodeMessage, FrameDecoder, FrameType, MAGIC_V2, SizePrefixedReader, silentLogger } from '@nsqts/protocol'
 import { NSQLookupd, type LookupdOptions } from '@nsqts/lookupd'
 
 export type { Address }
@@ -200,6 +200,26 @@ export class RawConn {
     const f = await this.frame(timeoutMs)
     if (f.type !== type) throw new Error(`expected frame type ${type}, got ${f.type}: ${f.data.toString()}`)
     return f.data.toString()
+  }
+
+  /**
+   * Subscribes to `topic` on `channel` with RDY `rdy`, then reads messages, finishing each, until `enough` holds of
+   * the bodies read (as text, in arrival order), which it returns.
+   */
+  async consume (topic: string, channel: string, rdy: number,
+    enough: (bodies: readonly string[]) => boolean): Promise<string[]> {
+    this.write(commands.sub(topic, channel))
+    await this.expect(FrameType.Response)
+    this.write(commands.rdy(rdy))
+    const bodies: string[] = []
+    while (!enough(bodies)) {
+      const f = await this.frame()
+      if (f.type !== FrameType.Message) continue
+      const m = decodeMessage(f.data)
+      bodies.push(m.body.toString())
+      this.write(commands.fin(m.id))
+    }
+    return bodies
   }
 
   /** Frames received so far that nobody has read. */
