@@ -13,9 +13,10 @@ interface UserBufferHandle { useUserBuffer (buffer: Uint8Array): void }
  * Node allocating a 64 KiB buffer per read (reported to V8 as external memory, which brings collections forward) and
  * passing it through the readable stream's machinery (a push, a 'data' event and a deferred read-more per read). That
  * is what `net.Socket`'s `onread` option does; Node 20 takes that option only for sockets its caller creates
- * (net.connect, new Socket), not for those a server accepts, so it is switched on here through the fields it sets. pause() and resume() keep working (Node stops and starts the
- * handle's reads for such sockets); 'end', 'error' and 'close' are emitted as before once the socket flows. Returns
- * false, changing nothing, where this Node lacks those fields: the caller then listens for 'data'.
+ * (net.connect, new Socket), not for those a server accepts, so it is switched on here through the fields it sets.
+ * pause() and resume() keep working (Node stops and starts the handle's reads for such sockets); 'end', 'error' and
+ * 'close' are emitted as before once the socket flows. Returns false, changing nothing, where this Node lacks those
+ * fields: the caller then listens for 'data'.
  */
 export function readIntoSharedBuffer (socket: Socket, onData: (chunk: Buffer) => void): boolean {
   const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle
