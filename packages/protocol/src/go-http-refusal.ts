@@ -40,7 +40,7 @@ export function refuseUnparsableRequest (err: Error & { code?: string }, socket:
  * without Date or Content-Length.
  */
 export function answerGoRefusal (res: ServerResponse, text: string): void {
-  refused.add(res.socket ?? res)
+  if (res.socket !== null) refused.add(res.socket)
   res.sendDate = false
   // No length then: the body ends with the connection.
   res.useChunkedEncodingByDefault = false

@@ -92,20 +92,22 @@ export class CommandInput {
       this.owner.magicAccepted()
       chunk = chunk.subarray(need)
     }
-    if (this.owner.compression === undefined) this.pushPlain(chunk, transient)
-    else this.readWire(transient ? Buffer.from(chunk) : chunk)
+    this.readWire(chunk, transient)
   }
 
-  /** Bytes off the stream, past the magic: decompressed first when a compression layer is installed. */
-  readWire (chunk: Buffer): void {
+  /**
+   * Bytes off the stream, past the magic: decompressed first when a compression layer is installed, which gets a copy
+   * of a transient chunk (it may keep what it has not decompressed yet).
+   */
+  readWire (chunk: Buffer, transient = false): void {
     const compression = this.owner.compression
     if (compression === undefined) {
-      this.pushPlain(chunk)
+      this.pushPlain(chunk, transient)
       return
     }
     this.inChunk = true
     try {
-      compression.read(chunk)
+      compression.read(transient ? Buffer.from(chunk) : chunk)
     } catch (err) {
       this.internalError(err)
     } finally {
