@@ -1,7 +1,9 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { once } from 'node:events'
 import net, { type AddressInfo, type Socket } from 'node:net'
-import { commands, FrameType } from '@nsqts/protocol'
+import { randomBytes } from 'node:crypto'
+import { compressSync, uncompressSync } from 'snappy'
+import { commands, FrameType, SnappyFrameEncoder } from '@nsqts/protocol'
 import { RawConn, startNsqd, waitFor, type NsqdHandle } from '@nsqts/testkit'
 import { readIntoSharedBuffer } from '../src/tcp/read-buffer.js'
 import { startAuthServer, type AuthReply } from './security-helpers.js'
@@ -61,13 +63,18 @@ describe('nsqd reading many connections through one buffer', () => {
   let d: NsqdHandle | undefined
   afterEach(async () => { await d?.close(); d = undefined })
 
+  /** A fresh nsqd and two connections to it. */
+  async function nsqdWithTwo (): Promise<[NsqdHandle, RawConn, RawConn]> {
+    const nsqd = d = await startNsqd()
+    const first = await RawConn.open(nsqd.tcp)
+    const second = await RawConn.open(nsqd.tcp)
+    cleanup.push(() => { first.close(); second.close() })
+    return [nsqd, first, second]
+  }
+
   it('keeps lines and MPUB bodies cut across reads whole while other connections are read between', async () => {
-    d = await startNsqd()
-    const nsqd = d
+    const [nsqd, cut, other] = await nsqdWithTwo()
     const topic = 'cut_reads'
-    const cut = await RawConn.open(nsqd.tcp)
-    const other = await RawConn.open(nsqd.tcp)
-    cleanup.push(() => { cut.close(); other.close() })
     const bodies = ['first body', 'second body', 'x'.repeat(300), 'last']
     const wire = Buffer.concat([commands.pub(topic, 'before'), commands.mpub(topic, bodies), commands.pub(topic, 'after')])
     // Cuts inside the PUB line, inside the MPUB's third body and inside its size words.
@@ -134,6 +141,28 @@ describe('nsqd reading many connections through one buffer', () => {
     cleanup.push(() => { consumer.close() })
     const seen = await consumer.consume(topic, 'ch', 2500, (b) => b.length === want.length)
     expect(seen.sort()).toEqual(want.sort())
+  })
+
+  it('keeps an MPUB whole across snappy chunks read apart, which the decoder hands on as views of the read', async () => {
+    const [nsqd, conn, other] = await nsqdWithTwo()
+    const topic = 'snappy_cut'
+    conn.write(commands.identify({ feature_negotiation: true, snappy: true }))
+    expect(JSON.parse(await conn.expect(FrameType.Response))).toMatchObject({ snappy: true })
+    // Random bodies do not compress: each piece goes out as an uncompressed chunk, decoded in place.
+    const bodies = Array.from({ length: 4 }, () => randomBytes(300).toString('base64'))
+    const plain = commands.mpub(topic, bodies)
+    const encoder = new SnappyFrameEncoder({ compressSync, uncompressSync })
+    const cut = plain.indexOf(bodies[2] as string) + 100
+    conn.write(encoder.encode(plain.subarray(0, cut)))
+    // Another connection's round trip: nsqd has read the first piece by then, and this read went through the buffer.
+    other.write(commands.pub(topic, 'other'))
+    expect(await other.expect(FrameType.Response)).toBe('OK')
+    conn.write(encoder.encode(plain.subarray(cut)))
+
+    const consumer = await RawConn.open(nsqd.tcp)
+    cleanup.push(() => { consumer.close() })
+    const seen = await consumer.consume(topic, 'ch', 10, (b) => b.length === 5)
+    expect(seen.filter((b) => b !== 'other')).toEqual(bodies)
   })
 
   it('keeps what a connection sent while its command waited for the auth server, as other connections are read', async () => {
