@@ -3,7 +3,8 @@
 // with a new data path, topic sub_bench and channel ch created over HTTP first, then nsq_bench (packages/cli, over
 // @nsqts/client) with one connection per CPU: the writer for --runfor (batch 200: MPUB, batch 1: PUB, one command in
 // flight per connection), and after batch 200 the reader (RDY 2500, FIN each) for --readfor on the backlog it left.
-// Prints msgs/s, MB/s, p50/p99, nsqd's peak RSS (VmHWM) and the client's CPU per run, then compares with NSQ 1.3.0's
+// Prints msgs/s, MB/s, p50/p99, nsqd's peak RSS (VmHWM), the server's and the client's CPU per run (which of them was
+// the limit), then compares with NSQ 1.3.0's
 // figures and, with --floor, with node_floor.mjs driven by the same client in the same minute. Each run is made
 // --repeat times (3, as NSQ's figures in issue 11 are medians of 3), the floor and the modes in turn, and the
 // comparison takes the median of each figure, the median of the shares of the floor run just before, and the highest
@@ -125,6 +126,7 @@ async function startServer (mode) {
   }
   return {
     port: tcpPort,
+    pid: child.pid,
     flags: extra.join(' ') || '(defaults)',
     peakRssMb () {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
@@ -145,6 +147,7 @@ async function startFloor () {
   await waitForPort(port, child)
   return {
     port,
+    pid: child.pid,
     flags: 'node_floor.mjs',
     peakRssMb: () => undefined,
     async stop () {
@@ -171,6 +174,30 @@ function nsqBench (benchArgs, profileName) {
   })
 }
 
+/** utime + stime of a process, or of one of its threads, in clock ticks (/proc's stat, fields 14 and 15). */
+function cpuTicks (pid, tid) {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(fields[11]) + Number(fields[12])
+}
+/** Linux's USER_HZ, which /proc's times count in: 100 on every architecture Node runs on. */
+const TICKS_PER_SECOND = 100
+
+/**
+ * Runs nsq_bench against `server` and measures the server's CPU over the run, as a share of one core: the whole process
+ * and its main thread (JavaScript's, which a Node server cannot spread over cores). Near 100 on the main thread, the
+ * server was the limit; the client's own share says the same of the client.
+ */
+async function benchAgainst (server, benchArgs, profileName) {
+  const before = { all: cpuTicks(server.pid), main: cpuTicks(server.pid, server.pid) }
+  const r = await nsqBench(benchArgs, profileName)
+  // Over the client's measured run (r.ms): while nsq_bench starts and connects the server is all but idle.
+  const share = (ticks) => 100 * ticks / TICKS_PER_SECOND / (r.ms / 1000)
+  r.serverCpuPercent = share(cpuTicks(server.pid) - before.all)
+  r.serverMainCpuPercent = share(cpuTicks(server.pid, server.pid) - before.main)
+  return r
+}
+
 const k = (n) => n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n))
 const results = []
 
@@ -186,11 +213,14 @@ function report (scenario, mode, run, r, rssMb) {
     p99: r.latencyMs.p99,
     rssMb,
     clientCpuPercent: r.clientCpuPercent,
+    serverCpuPercent: r.serverCpuPercent,
+    serverMainCpuPercent: r.serverMainCpuPercent,
   }
   results.push(row)
   const rss = rssMb === undefined ? '' : `  nsqd peak RSS ${rssMb.toFixed(0)} MB`
   console.log(`${scenario.padEnd(17)} ${mode.padEnd(8)} ${repeat > 1 ? `${run}/${repeat} ` : ''}${k(r.msgsPerSec).padStart(7)} msgs/s ${r.mbPerSec.toFixed(1).padStart(7)} MB/s  ` +
     `${r.mode === 'writer' ? 'latency' : 'age'} p50 ${r.latencyMs.p50.toFixed(2)} p99 ${r.latencyMs.p99.toFixed(2)} ms${rss}  ` +
+    `${mode === 'floor' ? 'floor' : 'nsqd'} cpu ${Math.round(r.serverCpuPercent)}% (main thread ${Math.round(r.serverMainCpuPercent)}%)  ` +
     `client cpu ${Math.round(r.clientCpuPercent)}%`)
 }
 
@@ -212,13 +242,13 @@ for (const scenario of args.scenarios.split(',')) {
       try {
         const common = ['--nsqd-tcp-address', `127.0.0.1:${server.port}`, '--topic', 'sub_bench', '--channel', 'ch',
           '--size', String(size), '--concurrency', String(concurrency)]
-        const w = await nsqBench(['writer', ...common, '--batch-size', String(batch), '--window', '1', '--runfor', `${runfor}s`],
+        const w = await benchAgainst(server, ['writer', ...common, '--batch-size', String(batch), '--window', '1', '--runfor', `${runfor}s`],
           `writer-b${batch}-${mode}-${run}`)
         report(`writer batch ${batch}`, mode, run, w, server.peakRssMb())
         if (batch > 1) {
           // Against nsqd the reader reads the backlog the writer left; the floor has no backlog and sends for ever.
           const count = mode === 'floor' ? 0 : w.msgs
-          const r = await nsqBench(['reader', ...common, '--rdy', args.rdy, '--count', String(count), '--runfor', `${readfor}s`],
+          const r = await benchAgainst(server, ['reader', ...common, '--rdy', args.rdy, '--count', String(count), '--runfor', `${readfor}s`],
             `reader-${mode}-${run}`)
           report('reader', mode, run, r, server.peakRssMb())
         }
@@ -242,6 +272,8 @@ function summarize (scenario, mode) {
     all: runs.map((r) => k(r.msgsPerSec)).join(' '),
     floorShare: floorShares.length === 0 ? undefined : median(floorShares),
     rssMb: rss.length === 0 ? undefined : Math.max(...rss),
+    serverMainCpuPercent: median(runs.map((r) => r.serverMainCpuPercent)),
+    clientCpuPercent: median(runs.map((r) => r.clientCpuPercent)),
   }
 }
 
@@ -255,7 +287,8 @@ if (haveShared) {
     if (mode === 'floor') {
       const nsqTools = FLOOR_WITH_NSQ_TOOLS[scenario]
       console.log(`${scenario.padEnd(17)} floor    ${k(f.msgsPerSec).padStart(7)} msgs/s${runs}` +
-        (nsqTools === undefined ? '' : `  (NSQ's tools against the floor: ~${k(nsqTools)}, nsq_bench ${(f.msgsPerSec / nsqTools).toFixed(2)}x that)`))
+        `  (${nsqTools === undefined ? '' : `NSQ's tools against the floor: ~${k(nsqTools)}, nsq_bench ${(f.msgsPerSec / nsqTools).toFixed(2)}x that; `}` +
+        `CPU: the floor's main thread ${Math.round(f.serverMainCpuPercent)}%, the client ${Math.round(f.clientCpuPercent)}%)`)
       continue
     }
     const parts = []
@@ -268,6 +301,7 @@ if (haveShared) {
     if (f.floorShare !== undefined) parts.push(`${(100 * f.floorShare).toFixed(0)}% of the floor`)
     const rss = NSQ.rssMb[scenario === 'writer batch 1' ? 'batch1' : 'batch200']
     if (mode === 'default' && scenario !== 'writer batch 200') parts.push(`RSS ${f.rssMb.toFixed(0)} MB vs NSQ's ${rss[1]} MB`)
+    parts.push(`CPU: nsqd's main thread ${Math.round(f.serverMainCpuPercent)}%, the client ${Math.round(f.clientCpuPercent)}%`)
     console.log(`${scenario.padEnd(17)} ${mode.padEnd(8)} ${k(f.msgsPerSec).padStart(7)} msgs/s${runs}  ${parts.join(', ')}`)
   }
 }
