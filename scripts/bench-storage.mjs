@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// Storage benchmark (build first: npx tsc -b). Two parts:
+// Storage benchmark (build first: npx tsc -b). Three parts:
 //  1. bench.mjs's writer and reader side by side for the storage modes: default, --mem-queue-size=0, --durable.
 //  2. A backlog: N messages (default 1,000,000 x 200 bytes) published to a topic whose one channel has no consumer,
 //     then read back; prints msgs/s, MB/s and nsqd's peak RSS for each half, and the size of the data path.
-// Usage: node scripts/bench-storage.mjs [--backlog 1000000] [--size 200] [--runfor 5] [--parts modes,backlog]
+//  3. Fan-out: a backlog (default 300,000) published to a topic with --channels channels (8), then read back on all of
+//     them at once, one connection each: several queues on disk side by side, whose records share LevelDB's tables.
+//     Prints the same, and how much of the readers' peak RSS is file-backed (LevelDB maps the tables it reads).
+// Usage: node scripts/bench-storage.mjs [--backlog 1000000] [--fanout-backlog 300000] [--channels 8] [--size 200]
+//        [--runfor 5] [--parts modes,backlog,fanout]
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -16,9 +20,11 @@ import { readDaemonLog } from './daemon-log.mjs'
 const { values: args } = parseArgs({
   options: {
     backlog: { type: 'string', default: '1000000' },
+    'fanout-backlog': { type: 'string', default: '300000' },
+    channels: { type: 'string', default: '8' },
     size: { type: 'string', default: '200' },
     runfor: { type: 'string', default: '5' },
-    parts: { type: 'string', default: 'modes,backlog' },
+    parts: { type: 'string', default: 'modes,backlog,fanout' },
     'nsqd-args': { type: 'string', default: '' },
   },
 })
@@ -47,6 +53,16 @@ async function startNsqd (extra) {
     /** Anonymous and file-backed RSS: LevelDB maps its table files, whose pages count as (reclaimable) RSS. */
     rssSplitMb: () => ['RssAnon', 'RssFile'].map((k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status())[1]) / 1024),
     peakRssMb: () => Number(/VmHWM:\s+(\d+)/.exec(status())[1]) / 1024,
+    /** Samples RSS until the returned function is called, which answers the highest and its file-backed part then. */
+    watchPeak () {
+      let peak = { rss: 0, file: 0 }
+      const sample = () => {
+        const [anon, file] = this.rssSplitMb()
+        if (anon + file > peak.rss) peak = { rss: anon + file, file }
+      }
+      const timer = setInterval(sample, 50)
+      return () => { clearInterval(timer); sample(); return peak }
+    },
     /** Resets VmHWM (the peak) to the current RSS, so that each half reports its own peak. */
     resetPeak: () => writeFileSync(`/proc/${child.pid}/clear_refs`, '5'),
     async stop () {
@@ -156,6 +172,35 @@ if (parts.includes('backlog')) {
     line('read backlog (RDY 2500, 1 conn)', read, Date.now() - t, nsqd.peakRssMb())
     const [anon, file] = nsqd.rssSplitMb()
     console.log(`  RSS now ${nsqd.rssMb().toFixed(0)} MB (anonymous ${anon.toFixed(0)}, file-backed ${file.toFixed(0)}), data path ${du(nsqd.dataPath)} MB`)
+  } finally {
+    await nsqd.stop()
+  }
+}
+
+if (parts.includes('fanout')) {
+  const total = Number(args['fanout-backlog'])
+  const channels = Array.from({ length: Number(args.channels) }, (_, i) => `ch${i}`)
+  const extra = args['nsqd-args'] === '' ? [] : args['nsqd-args'].split(' ')
+  console.log(`\n== fan-out: ${total} x ${size}-byte messages to a topic with ${channels.length} channels, read back on all of them at once, nsqd ${extra.join(' ') || '(defaults)'}`)
+  const nsqd = await startNsqd(extra)
+  try {
+    const http = `http://127.0.0.1:${nsqd.http}`
+    await fetch(`${http}/topic/create?topic=fanout`, { method: 'POST' })
+    for (const channel of channels) {
+      const created = await fetch(`${http}/channel/create?topic=fanout&channel=${channel}`, { method: 'POST' })
+      if (created.status !== 200) throw new Error(`/channel/create: ${created.status} ${await created.text()}`)
+    }
+    let t = Date.now()
+    const published = await publish(nsqd.tcp, 'fanout', total)
+    line('write (MPUB 200, 4 conns)', published, Date.now() - t, nsqd.peakRssMb())
+    console.log(`  ${published * channels.length} channel messages, data path ${du(nsqd.dataPath)} MB`)
+    nsqd.resetPeak()
+    const stopWatching = nsqd.watchPeak()
+    t = Date.now()
+    const read = await Promise.all(channels.map((channel) => consume(nsqd.tcp, 'fanout', channel, published)))
+    const peak = stopWatching()
+    line(`read ${channels.length} channels (RDY 2500 each)`, read.reduce((a, b) => a + b, 0), Date.now() - t, nsqd.peakRssMb())
+    console.log(`  file-backed at the readers' peak: ${peak.file.toFixed(0)} of ${peak.rss.toFixed(0)} MB (the node binary is about 40)`)
   } finally {
     await nsqd.stop()
   }
