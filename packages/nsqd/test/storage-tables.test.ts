@@ -1,4 +1,5 @@
 import { describe, it, expect, afterEach } from 'vitest'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -44,6 +45,12 @@ function tableRanges (store: LevelStore): Array<{ first: string, last: string }>
     .map((m) => ({ first: m[1] as string, last: m[2] as string }))
 }
 
+/** Each table's size in bytes, from the same listing ("number:size[...]"). */
+function tableSizes (store: LevelStore): number[] {
+  const listing = (store.db as unknown as NodeLevel).getProperty('leveldb.sstables')
+  return [...listing.matchAll(/^ *\d+:(\d+)\[/gm)].map((m) => Number(m[1]))
+}
+
 describe('level store: the tables of a queue', () => {
   it('makes no table that spans records written after it, across the synced writes drain makes', async () => {
     const store = await open()
@@ -81,6 +88,25 @@ describe('level store: the tables of a queue', () => {
     }
     expect(mapped.size).toBeGreaterThan(0)
     expect(mapped.size).toBeLessThanOrEqual(64)
+  })
+
+  it('cuts the tables its compactions write at half the size LevelDB\'s default gives them', async () => {
+    const store = await open()
+    // Two queues written side by side (two channels of a topic): every table written out of the memtable spans both,
+    // overlaps the one before it and is compacted, where one queue's tables only move down the levels whole.
+    const queues = [store.queue('a'), store.queue('b')]
+    for (let i = 0; i < 4_000; i++) {
+      // Bodies that do not compress, so that a table's size is what its records take.
+      for (const q of queues) q.put(encodeMessage(String(i).padStart(16, '0'), 0, 0, randomBytes(1_000)))
+      if (i % 500 === 499) await store.pipeline.drain()
+    }
+    await (store.db as unknown as NodeLevel).compactRange(Buffer.from([0]), Buffer.from([0xff]))
+    const sizes = tableSizes(store)
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeGreaterThan(7_000_000)
+    // The table cache keeps 64 tables mapped, and what it maps goes with their size (recovery.ts, MAX_FILE_BYTES).
+    // A table is cut once it passed the size, so it ends a chunk or two (here 257 KB each) beyond: 1.29 MB, where
+    // LevelDB's default of 2 MiB makes them 2.33 MB.
+    expect(Math.max(...sizes)).toBeLessThan(1_600_000)
   })
 
   it('puts a sync marker right after the key it follows, on no record\'s key', () => {

@@ -50,6 +50,16 @@ const MAX_OPEN_FILES = 74
  * against 79; paired runs, 2026-12-06), with no change in msgs/s at batch 1, batch 200 or the reader.
  */
 const WRITE_BUFFER_BYTES = 2 * 1024 * 1024
+/**
+ * Where LevelDB cuts the tables its compactions write, a quarter of its default of 2 MiB; a table ends a value or two
+ * past it, so with chunks of up to 256 KiB they come out at 1-1.3 MB where the default gives 2-2.3. The table cache
+ * holds 64 tables (MAX_OPEN_FILES), so their size bounds what it keeps mapped. One queue's tables are seldom compacted
+ * (written in key order, they only move down the levels), but several queues on disk (the channels of one topic) share
+ * every table written out of the memtable, those are compacted, and a table can go only once every queue in it has
+ * read past it: in bench-storage's fan-out (8 channels read back at once) the readers peaked at 179-189 MB against
+ * 219-235 (3 pairs, 2026-12-07), 82-86 MB of it file-backed against 117-132, at the same msgs/s within the noise.
+ */
+const MAX_FILE_BYTES = 512 * 1024
 
 const errorText = (err: unknown): string => (err as { cause?: Error }).cause?.message ?? (err as Error).message
 
@@ -66,7 +76,13 @@ export function isDamage (err: unknown): boolean {
  * clear message when another nsqd holds it or when it cannot be opened at all.
  */
 export async function openDb (location: string, dataPath: string, logger: Logger, damage?: string): Promise<Opened> {
-  const make = (): Db => new Level<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer', maxOpenFiles: MAX_OPEN_FILES, writeBufferSize: WRITE_BUFFER_BYTES })
+  const make = (): Db => new Level<Buffer, Buffer>(location, {
+    keyEncoding: 'buffer',
+    valueEncoding: 'buffer',
+    maxOpenFiles: MAX_OPEN_FILES,
+    writeBufferSize: WRITE_BUFFER_BYTES,
+    maxFileSize: MAX_FILE_BYTES,
+  })
   let cause = damage
   if (cause === undefined) {
     const names = await readdir(location).catch(() => [] as string[])
