@@ -46,18 +46,19 @@ async function startNsqd (extra) {
     `--data-path=${dataPath}`, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] })
   const ports = await readDaemonLog(child, 'nsqd').ports
   const status = () => readFileSync(`/proc/${child.pid}/status`, 'utf8')
+  /** Anonymous and file-backed RSS: LevelDB maps its table files, whose pages count as (reclaimable) RSS. */
+  const rssSplitMb = () => ['RssAnon', 'RssFile'].map((k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status())[1]) / 1024)
   return {
     ...ports,
     dataPath,
     rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(status())[1]) / 1024,
-    /** Anonymous and file-backed RSS: LevelDB maps its table files, whose pages count as (reclaimable) RSS. */
-    rssSplitMb: () => ['RssAnon', 'RssFile'].map((k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status())[1]) / 1024),
+    rssSplitMb,
     peakRssMb: () => Number(/VmHWM:\s+(\d+)/.exec(status())[1]) / 1024,
     /** Samples RSS until the returned function is called, which answers the highest and its file-backed part then. */
     watchPeak () {
       let peak = { rss: 0, file: 0 }
       const sample = () => {
-        const [anon, file] = this.rssSplitMb()
+        const [anon, file] = rssSplitMb()
         if (anon + file > peak.rss) peak = { rss: anon + file, file }
       }
       const timer = setInterval(sample, 50)

@@ -1,14 +1,13 @@
 #!/usr/bin/env node
-// End-to-end benchmark in NSQ's own scenario (see ../shared/bench/NSQ_FIGURES.md): for each storage mode a fresh nsqd
-// with a new data path, topic sub_bench and channel ch created over HTTP first, then nsq_bench (packages/cli, over
-// @nsqts/client) with one connection per CPU: the writer for --runfor (batch 200: MPUB, batch 1: PUB, one command in
-// flight per connection), and after batch 200 the reader (RDY 2500, FIN each) for --readfor on the backlog it left.
-// Prints msgs/s, MB/s, p50/p99, nsqd's peak RSS (VmHWM), the server's and the client's CPU per run (which of them was
-// the limit), then compares with NSQ 1.3.0's
-// figures and, with --floor, with node_floor.mjs driven by the same client in the same minute. Each run is made
-// --repeat times (3, as NSQ's figures in issue 11 are medians of 3), the floor and the modes in turn, and the
-// comparison takes the median of each figure, the median of the shares of the floor run just before, and the highest
-// peak RSS.
+// End-to-end benchmark in NSQ's own scenario (see ../shared/bench/NSQ_FIGURES.md): for each storage mode a fresh
+// nsqd with a new data path, topic sub_bench and channel ch created over HTTP first, then nsq_bench (packages/cli,
+// over @nsqts/client) with one connection per CPU: the writer for --runfor (batch 200: MPUB, batch 1: PUB, one
+// command in flight per connection), and after batch 200 the reader (RDY 2500, FIN each) for --readfor on the
+// backlog it left. Prints msgs/s, MB/s, p50/p99, nsqd's peak RSS (VmHWM), the server's and the client's CPU per run
+// (which of them was the limit), then compares with NSQ 1.3.0's figures and, with --floor, with node_floor.mjs
+// driven by the same client in the same minute. Each run is made --repeat times (3, as NSQ's figures in issue 11 are
+// medians of 3), the floor and the modes in turn, and the comparison takes the median of each figure, the median of
+// the shares of the floor run just before, and the highest peak RSS.
 // Usage: npm run bench [-- --runfor 5 --modes default,memq0 --floor --repeat 1 --cpu-prof DIR ...]
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
