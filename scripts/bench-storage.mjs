@@ -75,6 +75,15 @@ async function startNsqd (extra) {
   }
 }
 
+/** Creates `topic` and its `channels` over nsqd's HTTP API. */
+async function createTopic (http, topic, channels) {
+  await fetch(`${http}/topic/create?topic=${topic}`, { method: 'POST' })
+  for (const channel of channels) {
+    const created = await fetch(`${http}/channel/create?topic=${topic}&channel=${channel}`, { method: 'POST' })
+    if (created.status !== 200) throw new Error(`/channel/create: ${created.status} ${await created.text()}`)
+  }
+}
+
 function open (port) {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => resolve(socket))
@@ -157,9 +166,7 @@ if (parts.includes('backlog')) {
   const nsqd = await startNsqd(extra)
   try {
     const http = `http://127.0.0.1:${nsqd.http}`
-    await fetch(`${http}/topic/create?topic=backlog`, { method: 'POST' })
-    const created = await fetch(`${http}/channel/create?topic=backlog&channel=ch`, { method: 'POST' })
-    if (created.status !== 200) throw new Error(`/channel/create: ${created.status} ${await created.text()}`)
+    await createTopic(http, 'backlog', ['ch'])
     let t = Date.now()
     const published = await publish(nsqd.tcp, 'backlog', total)
     line('write backlog (MPUB 200, 4 conns)', published, Date.now() - t, nsqd.peakRssMb())
@@ -186,11 +193,7 @@ if (parts.includes('fanout')) {
   const nsqd = await startNsqd(extra)
   try {
     const http = `http://127.0.0.1:${nsqd.http}`
-    await fetch(`${http}/topic/create?topic=fanout`, { method: 'POST' })
-    for (const channel of channels) {
-      const created = await fetch(`${http}/channel/create?topic=fanout&channel=${channel}`, { method: 'POST' })
-      if (created.status !== 200) throw new Error(`/channel/create: ${created.status} ${await created.text()}`)
-    }
+    await createTopic(http, 'fanout', channels)
     let t = Date.now()
     const published = await publish(nsqd.tcp, 'fanout', total)
     line('write (MPUB 200, 4 conns)', published, Date.now() - t, nsqd.peakRssMb())

@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { readDaemonLog } from './daemon-log.mjs'
 import { median } from './median.mjs'
+import { cpuSeconds } from './proc-cpu.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -173,27 +174,18 @@ function nsqBench (benchArgs, profileName) {
   })
 }
 
-/** utime + stime of a process, or of one of its threads, in clock ticks (/proc's stat, fields 14 and 15). */
-function cpuTicks (pid, tid) {
-  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return Number(fields[11]) + Number(fields[12])
-}
-/** Linux's USER_HZ, which /proc's times count in: 100 on every architecture Node runs on. */
-const TICKS_PER_SECOND = 100
-
 /**
  * Runs nsq_bench against `server` and measures the server's CPU over the run, as a share of one core: the whole process
  * and its main thread (JavaScript's, which a Node server cannot spread over cores). Near 100 on the main thread, the
  * server was the limit; the client's own share says the same of the client.
  */
 async function benchAgainst (server, benchArgs, profileName) {
-  const before = { all: cpuTicks(server.pid), main: cpuTicks(server.pid, server.pid) }
+  const before = { all: cpuSeconds(server.pid), main: cpuSeconds(server.pid, server.pid) }
   const r = await nsqBench(benchArgs, profileName)
   // Over the client's measured run (r.ms): while nsq_bench starts and connects the server is all but idle.
-  const share = (ticks) => 100 * ticks / TICKS_PER_SECOND / (r.ms / 1000)
-  r.serverCpuPercent = share(cpuTicks(server.pid) - before.all)
-  r.serverMainCpuPercent = share(cpuTicks(server.pid, server.pid) - before.main)
+  const share = (seconds) => 100 * seconds / (r.ms / 1000)
+  r.serverCpuPercent = share(cpuSeconds(server.pid) - before.all)
+  r.serverMainCpuPercent = share(cpuSeconds(server.pid, server.pid) - before.main)
   return r
 }
 

@@ -8,13 +8,14 @@
 // Usage: node scripts/policy-cost.mjs [--pairs 12] [--messages 200000] [--nsqd-args="--max-attempts=5 --msg-ttl=1h"]
 //          [--checkout DIR] [--base DIR]   (--nsqd-args= --checkout after --base before: a change with no policy)
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { readDaemonLog } from './daemon-log.mjs'
 import { median } from './median.mjs'
+import { cpuSeconds } from './proc-cpu.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -28,13 +29,6 @@ const { values: args } = parseArgs({
 })
 const BATCH = 200
 const N = Math.ceil(Number(args.messages) / BATCH) * BATCH
-const TICK_US = 1e6 / 100 // USER_HZ
-
-/** user + system µs of a process, from /proc/<pid>/stat (fields 14 and 15, after the parenthesised name). */
-function cpuUs (pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US
-}
 
 async function startNsqd (repo, flags) {
   const dataPath = mkdtempSync(join(tmpdir(), 'nsqts-policy-cost-'))
@@ -47,7 +41,7 @@ async function startNsqd (repo, flags) {
   }
   return {
     tcp,
-    cpu: () => cpuUs(child.pid),
+    cpu: () => cpuSeconds(child.pid) * 1e6,
     async stop () {
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')

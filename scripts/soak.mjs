@@ -181,8 +181,8 @@ for (const topic of topics) {
 for (const topic of topics) {
   for (let i = 0; i < PRODUCERS_PER_TOPIC; i++) await startProducer(topic)
 }
-// Publishing starts once every connection is up: producers that published while the rest connected kept nsqd busy
-// enough that the 1,000 connects took from 1 s to 100 s (in CI).
+// Publishing starts once every connection is up: producers that published while the rest connected kept this script
+// (and nsqd) busy with deliveries, and the 1,000 sequential connects took from 1 s to 100 s in CI.
 for (const p of producers) p.send()
 say(`${TOPICS} topics, ${producers.length} publishing and ${TOPICS * CONSUMERS_PER_TOPIC} consuming connections`)
 
